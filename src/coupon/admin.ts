@@ -1,0 +1,251 @@
+/**
+ * Coupon administration: drafts, the lifecycle, live limits. Durable state first where a
+ * failure halfway must leave the coupon closed rather than open.
+ */
+import { fail, ok, type Result } from './errors.js';
+import {
+  canTransition,
+  couponPolicy,
+  isIssued,
+  isLive,
+  specProblems,
+  type CouponRecord,
+  type CouponSpec,
+  type CouponStatus,
+  type StockName,
+} from './coupon.js';
+import { now, notFound, type CouponDeps } from './deps.js';
+import { newId } from './ids.js';
+import { couponKeys } from './keys.js';
+import type { ListQuery, Page, StockRow } from './ports.js';
+
+/** Users whose counters are rebuilt per ledger query and gauge load. */
+const REBUILD_PAGE = 500;
+
+export interface RebuildReport {
+  couponId: string;
+  /** `false` when nothing was missing (only the policy was refreshed). */
+  rebuilt: boolean;
+  /** Gauges loaded (created only where absent). */
+  gauges: number;
+}
+
+export interface LiveStock {
+  total: number;
+  remain: number;
+}
+
+export class CouponAdmin {
+  constructor(private readonly deps: CouponDeps) {}
+
+  /** Creates a draft. */
+  async create(spec: CouponSpec): Promise<Result<CouponRecord>> {
+    const invalid = this.invalid(spec);
+    if (invalid) return invalid;
+    const at = now(this.deps);
+    return ok(await this.deps.coupons.create({ id: newId('cpn', at), spec, now: new Date(at) }));
+  }
+
+  async get(id: string): Promise<Result<CouponRecord>> {
+    const coupon = await this.deps.coupons.get(id);
+    return coupon ? ok(coupon) : notFound(id);
+  }
+
+  list(query: ListQuery): Promise<Page<CouponRecord>> {
+    return this.deps.coupons.list(query);
+  }
+
+  /** Replaces a draft's spec (the HTTP layer merges a PATCH onto the current spec). */
+  async update(id: string, spec: CouponSpec): Promise<Result<CouponRecord>> {
+    const invalid = this.invalid(spec);
+    if (invalid) return invalid;
+    const updated = await this.deps.coupons.updateDraft(id, spec, new Date(now(this.deps)));
+    if (updated) return ok(updated);
+    return this.refuseEdit(id);
+  }
+
+  async remove(id: string): Promise<Result<null>> {
+    if (await this.deps.coupons.deleteDraft(id)) return ok(null);
+    return this.refuseEdit(id);
+  }
+
+  /**
+   * Confirms a draft: stock rows in Postgres first, then gauges and policy. Idempotent: on a
+   * live coupon it reloads whatever gauges are missing from `total − ledger`, never from
+   * `total` alone, so a retried confirm after a partial failure cannot hand out stock twice.
+   */
+  async confirm(id: string): Promise<Result<CouponRecord>> {
+    const coupon = await this.deps.coupons.get(id);
+    if (!coupon) return notFound(id);
+    if (coupon.status === 'archived') return fail('INVALID_STATE', `coupon ${id} is archived`);
+    if (coupon.status === 'draft') {
+      const keys = couponKeys(id);
+      const rows: StockRow[] = [];
+      if (coupon.issueStock) rows.push({ key: keys.issue, name: 'issue', ...both(coupon.issueStock.total) });
+      if (coupon.useStock) rows.push({ key: keys.use, name: 'use', ...both(coupon.useStock.total) });
+      await this.deps.coupons.confirm(id, rows, new Date(now(this.deps)));
+    }
+    const current = await this.deps.coupons.get(id);
+    if (!current) return notFound(id);
+    if (!isLive(current.status)) return fail('INVALID_STATE', `coupon ${id} is ${current.status}`);
+    await this.ensureLive(current);
+    return ok(current);
+  }
+
+  /** Closes the coupon's policy at once, then records the pause. */
+  async pause(id: string): Promise<Result<CouponRecord>> {
+    return this.move(id, 'paused', async (coupon) => {
+      const found = await this.deps.gauges.setOpen(couponKeys(id).prefix, false);
+      if (!found) await this.ensureLive({ ...coupon, status: 'paused' });
+    });
+  }
+
+  /** Records the resume, then opens the policy. */
+  async resume(id: string): Promise<Result<CouponRecord>> {
+    return this.move(id, 'confirmed', undefined, async (coupon) => {
+      const found = await this.deps.gauges.setOpen(couponKeys(id).prefix, true);
+      if (!found) await this.ensureLive(coupon);
+    });
+  }
+
+  /** Changes a live limit by `delta`: the gauge refuses a remain below zero, then the total follows. */
+  async adjust(id: string, stock: StockName, delta: number): Promise<Result<LiveStock>> {
+    const coupon = await this.deps.coupons.get(id);
+    if (!coupon) return notFound(id);
+    if (!isLive(coupon.status)) {
+      return fail('INVALID_STATE', `coupon ${id} is ${coupon.status}; only live stocks can be adjusted`);
+    }
+    if (!coupon.stocks[stock]) return fail('INVALID_STATE', `coupon ${id} has no ${stock} stock (unlimited)`);
+    const key = couponKeys(id)[stock];
+    const adjusted = await this.deps.gauges.adjust(key, delta);
+    if (!adjusted.ok) {
+      return adjusted.reason === 'below_zero'
+        ? fail('BELOW_ZERO', `the ${stock} stock's remain would go below zero`)
+        : fail('STOCK_UNAVAILABLE', `the live ${stock} stock of coupon ${id} is unavailable`);
+    }
+    await this.deps.coupons.adjustTotal(key, delta);
+    return ok({ total: adjusted.total, remain: adjusted.remain });
+  }
+
+  /** Live remains straight from the gauges; Postgres is asked only when the policy is missing. */
+  async live(id: string): Promise<Result<{ issue: LiveStock | null; use: LiveStock | null }>> {
+    const keys = couponKeys(id);
+    const [policy, gauges] = await Promise.all([
+      this.deps.gauges.getPolicy(keys.prefix),
+      this.deps.gauges.read([keys.issue, keys.use]),
+    ]);
+    if (policy) {
+      const [issue, use] = gauges;
+      if (('issue' in policy.limits && !issue) || ('use' in policy.limits && !use)) {
+        return fail('STOCK_UNAVAILABLE', `the live stock of coupon ${id} is unavailable`);
+      }
+      return ok({ issue: issue ?? null, use: use ?? null });
+    }
+    const coupon = await this.deps.coupons.get(id);
+    if (!coupon) return notFound(id);
+    if (coupon.status === 'draft') return fail('NOT_ACTIVE', `coupon ${id} is a draft; confirm it first`);
+    if (coupon.status === 'archived') {
+      const pick = (s: CouponRecord['stocks']['issue']) => (s ? { total: s.total, remain: s.remain } : null);
+      return ok({ issue: pick(coupon.stocks.issue), use: pick(coupon.stocks.use) });
+    }
+    return fail('STOCK_UNAVAILABLE', `the live stock of coupon ${id} is unavailable`);
+  }
+
+  /**
+   * Makes sure a live coupon's gauges and policy are there: refreshes the policy when they are,
+   * rebuilds from the ledger when any is missing (a confirm, or Redis lost them).
+   */
+  async ensureLive(coupon: CouponRecord): Promise<RebuildReport> {
+    const keys = couponKeys(coupon.id);
+    const [policy, [issue, use]] = await Promise.all([
+      this.deps.gauges.getPolicy(keys.prefix),
+      this.deps.gauges.read([keys.issue, keys.use]),
+    ]);
+    if (policy && (!coupon.stocks.issue || issue) && (!coupon.stocks.use || use)) {
+      await this.deps.gauges.setPolicy(keys.prefix, couponPolicy(coupon, coupon.status === 'confirmed'));
+      return { couponId: coupon.id, rebuilt: false, gauges: 0 };
+    }
+    return this.rebuild(coupon);
+  }
+
+  /** The admin action: rebuilds a live coupon's missing gauges from the ledger. */
+  async rebuildById(id: string): Promise<Result<RebuildReport>> {
+    const coupon = await this.deps.coupons.get(id);
+    if (!coupon) return notFound(id);
+    if (!isLive(coupon.status)) return fail('INVALID_STATE', `coupon ${id} is ${coupon.status}; only live coupons have gauges`);
+    return ok(await this.rebuild(coupon));
+  }
+
+  /**
+   * Recovery: loads every missing gauge of a coupon from `total` and the Postgres ledger — the
+   * stocks (`total − net`), and per user the issue and use counters (`limit − net`) and the
+   * held count (`issues − uses`) — then writes the policy last, so takes stay refused (fail
+   * closed) until everything is back. Loading is only-if-absent: a gauge that survived is never
+   * reset. Events still in the gauges' streams are drained first.
+   */
+  async rebuild(coupon: CouponRecord): Promise<RebuildReport> {
+    const keys = couponKeys(coupon.id);
+    await this.deps.gauges.drain(keys.prefix, (events) => this.deps.ledger.append(events));
+    const net = await this.deps.ledger.net(coupon.id);
+    const stocks = (['issue', 'use'] as const).flatMap((name) => {
+      const stock = coupon.stocks[name];
+      if (!stock) return [];
+      return [{ key: keys[name], total: stock.total, remain: Math.max(0, stock.total - (net[name] ?? 0)) }];
+    });
+    await this.deps.gauges.load(stocks);
+    let loaded = stocks.length;
+    const issued = isIssued(coupon);
+    const counter = (key: string, limit: number, used: number) => ({ key, total: limit, remain: Math.max(0, limit - used) });
+    for (let after: string | null = null; ; ) {
+      const page = await this.deps.ledger.netBySubject(coupon.id, after, REBUILD_PAGE);
+      const users = page.flatMap(({ subject, net: n }) => {
+        const issues = n.issue ?? 0;
+        const uses = n.use ?? 0;
+        const gauges = [];
+        if (coupon.perUserIssueLimit !== null) gauges.push(counter(keys.userIssue(subject), coupon.perUserIssueLimit, issues));
+        if (coupon.perUserUseLimit !== null) gauges.push(counter(keys.userUse(subject), coupon.perUserUseLimit, uses));
+        if (issued) gauges.push({ key: keys.held(subject), total: 0, remain: Math.max(0, issues - uses) });
+        return gauges;
+      });
+      if (users.length > 0) await this.deps.gauges.load(users);
+      loaded += users.length;
+      if (page.length < REBUILD_PAGE) break;
+      after = page[page.length - 1]?.subject ?? null;
+    }
+    await this.deps.gauges.setPolicy(keys.prefix, couponPolicy(coupon, coupon.status === 'confirmed'));
+    return { couponId: coupon.id, rebuilt: true, gauges: loaded };
+  }
+
+  private async move(
+    id: string,
+    to: CouponStatus,
+    before?: (coupon: CouponRecord) => Promise<void>,
+    after?: (coupon: CouponRecord) => Promise<void>,
+  ): Promise<Result<CouponRecord>> {
+    const coupon = await this.deps.coupons.get(id);
+    if (!coupon) return notFound(id);
+    if (!isLive(coupon.status) || !canTransition(coupon.status, to)) {
+      return fail('INVALID_STATE', `coupon ${id} is ${coupon.status} and cannot become ${to}`);
+    }
+    await before?.(coupon);
+    await this.deps.coupons.transition(id, ['confirmed', 'paused'], to, new Date(now(this.deps)));
+    const current = await this.deps.coupons.get(id);
+    if (!current) return notFound(id);
+    await after?.(current);
+    return ok(current);
+  }
+
+  private invalid(spec: CouponSpec) {
+    const problems = specProblems(spec);
+    if (problems.length === 0) return null;
+    return fail('VALIDATION_FAILED', problems.map((p) => `${p.path} ${p.message}`).join('; '), problems);
+  }
+
+  private async refuseEdit(id: string) {
+    const coupon = await this.deps.coupons.get(id);
+    if (!coupon) return notFound(id);
+    return fail('NOT_EDITABLE', `coupon ${id} is ${coupon.status}; only drafts can be changed`);
+  }
+}
+
+const both = (total: number) => ({ total, remain: total });

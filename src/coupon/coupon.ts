@@ -1,0 +1,155 @@
+/**
+ * The coupon: a consumer of the generic stock domain. Pure types and rules — no drivers, no HTTP.
+ */
+import type { GaugeItem, Policy } from '../stock/gauge.js';
+import type { CouponKeys } from './keys.js';
+
+export const COUPON_STATUSES = ['draft', 'confirmed', 'paused', 'archived'] as const;
+export type CouponStatus = (typeof COUPON_STATUSES)[number];
+
+/** A time window; a `null` bound is open. */
+export interface Window {
+  start: Date | null;
+  end: Date | null;
+}
+
+/** What an admin configures. `null` stock or limit = unlimited; `null` window = always open. */
+export interface CouponSpec {
+  name: string;
+  issueStock: { total: number } | null;
+  useStock: { total: number } | null;
+  perUserIssueLimit: number | null;
+  perUserUseLimit: number | null;
+  issueWindow: Window | null;
+  useWindow: Window | null;
+}
+
+/** A spec with no limits and no windows: a public code, always open, unlimited. */
+export const unlimitedSpec = (name: string, over: Partial<CouponSpec> = {}): CouponSpec => ({
+  name,
+  issueStock: null,
+  useStock: null,
+  perUserIssueLimit: null,
+  perUserUseLimit: null,
+  issueWindow: null,
+  useWindow: null,
+  ...over,
+});
+
+export interface Coupon extends CouponSpec {
+  id: string;
+  status: CouponStatus;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export type StockName = 'issue' | 'use';
+
+/** The durable view of a stock: configured total and the last synced remain. */
+export interface StockSnapshot {
+  total: number;
+  remain: number;
+  syncedAt: Date | null;
+}
+
+/** A coupon with its stocks as Postgres knows them. */
+export interface CouponRecord extends Coupon {
+  stocks: { issue: StockSnapshot | null; use: StockSnapshot | null };
+}
+
+/**
+ * A coupon with an issue stock or a per-user issue limit is *issued*: a user must hold an
+ * issued, unused coupon to use it. Without either it is a public code anyone may use.
+ */
+export function isIssued(spec: Pick<CouponSpec, 'issueStock' | 'perUserIssueLimit'>): boolean {
+  return spec.issueStock !== null || spec.perUserIssueLimit !== null;
+}
+
+/** Lifecycle: `draft → confirmed ⇄ paused → archived`. Staying put is allowed (idempotent). */
+const TRANSITIONS: Record<CouponStatus, readonly CouponStatus[]> = {
+  draft: ['draft', 'confirmed'],
+  confirmed: ['confirmed', 'paused', 'archived'],
+  paused: ['paused', 'confirmed', 'archived'],
+  archived: ['archived'],
+};
+
+export function canTransition(from: CouponStatus, to: CouponStatus): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+/** Confirmed or paused: the coupon's gauges are live. */
+export function isLive(status: CouponStatus): boolean {
+  return status === 'confirmed' || status === 'paused';
+}
+
+/** Largest per-user limit: the durable column is a Postgres `integer`. */
+export const MAX_PER_USER_LIMIT = 2_147_483_647;
+
+/** Problems with a spec that a schema cannot see (window order), and the per-user limits' range. Empty when valid. */
+export function specProblems(spec: CouponSpec): { path: string; message: string }[] {
+  const problems: { path: string; message: string }[] = [];
+  for (const name of ['perUserIssueLimit', 'perUserUseLimit'] as const) {
+    const limit = spec[name];
+    if (limit !== null && (limit < 1 || limit > MAX_PER_USER_LIMIT)) problems.push({ path: name, message: `must be from 1 to ${MAX_PER_USER_LIMIT}` });
+  }
+  for (const name of ['issueWindow', 'useWindow'] as const) {
+    const w = spec[name];
+    if (w?.start && w.end && w.start.getTime() >= w.end.getTime()) {
+      problems.push({ path: `${name}.end`, message: 'must be after start' });
+    }
+  }
+  return problems;
+}
+
+/** Has every window of the coupon ended? Coupons with an open-ended window never end. */
+export function hasEnded(spec: CouponSpec, now: number): boolean {
+  const ends = [spec.issueWindow?.end ?? null, spec.useWindow?.end ?? null];
+  return ends.every((end) => end !== null && end.getTime() <= now);
+}
+
+const ms = (d: Date | null | undefined): number | null => (d ? d.getTime() : null);
+
+/** The rules the gauge checks on every take, derived from the spec. */
+export function couponPolicy(spec: CouponSpec, open: boolean): Policy {
+  const limits: Record<string, number> = {};
+  if (spec.issueStock) limits.issue = spec.issueStock.total;
+  if (spec.useStock) limits.use = spec.useStock.total;
+  if (spec.perUserIssueLimit !== null) limits.perUserIssue = spec.perUserIssueLimit;
+  if (spec.perUserUseLimit !== null) limits.perUserUse = spec.perUserUseLimit;
+  if (isIssued(spec)) limits.held = 0;
+  return {
+    open,
+    windows: {
+      issue: { start: ms(spec.issueWindow?.start), end: ms(spec.issueWindow?.end) },
+      use: { start: ms(spec.useWindow?.start), end: ms(spec.useWindow?.end) },
+    },
+    limits,
+  };
+}
+
+/**
+ * Items of an issue, in the order refusals are reported: the issue stock (SOLD_OUT), the
+ * user's issue limit (USER_LIMIT_REACHED); the user's held count is given one.
+ */
+export function issueItems(keys: CouponKeys, userId: string): GaugeItem[] {
+  return [
+    { key: keys.issue, n: 1, limit: 'issue', lazy: false },
+    { key: keys.userIssue(userId), n: 1, limit: 'perUserIssue', lazy: true },
+    { key: keys.held(userId), n: -1, limit: 'held', lazy: true },
+  ];
+}
+
+/**
+ * Items of a use, in the order refusals are reported: the user's held count (NOT_ISSUED), the
+ * use stock (SOLD_OUT), the user's use limit (USER_LIMIT_REACHED).
+ */
+export function useItems(keys: CouponKeys, userId: string): GaugeItem[] {
+  return [
+    { key: keys.held(userId), n: 1, limit: 'held', lazy: true },
+    { key: keys.use, n: 1, limit: 'use', lazy: false },
+    { key: keys.userUse(userId), n: 1, limit: 'perUserUse', lazy: true },
+  ];
+}
+
+/** Index of the stock gauge within issue and use items (its remain is what a take answers). */
+export const STOCK_ITEM = { issue: 0, use: 1 } as const;

@@ -1,0 +1,30 @@
+import type { GaugePort } from '../stock/gauge.js';
+import { fail, type Failure } from './errors.js';
+import type { CouponRecord } from './coupon.js';
+import type { CouponRepository, LedgerRepository } from './ports.js';
+
+/** What the coupon services need; every runtime wires its own adapters into this. */
+export interface CouponDeps {
+  coupons: CouponRepository;
+  ledger: LedgerRepository;
+  gauges: GaugePort;
+  /** Milliseconds since the epoch; injectable so tests can move time. */
+  clock?: () => number;
+  /** Told after every successful take or restore (the runtime schedules a ledger drain). */
+  onTaken?: (couponId: string) => void;
+}
+
+export const now = (deps: CouponDeps): number => (deps.clock ? deps.clock() : Date.now());
+
+export const notFound = (id: string): Failure => fail('NOT_FOUND', `coupon ${id} does not exist`);
+
+/**
+ * Why a take found no live gauges: decided from Postgres, which is only asked on this refusal
+ * path so the hot path stays one round trip to the gauges.
+ */
+export function unavailableReason(id: string, coupon: CouponRecord | null): Failure {
+  if (!coupon) return notFound(id);
+  if (coupon.status === 'draft') return fail('NOT_ACTIVE', `coupon ${id} is a draft; confirm it first`);
+  if (coupon.status === 'archived') return fail('NOT_ACTIVE', `coupon ${id} is archived`);
+  return fail('STOCK_UNAVAILABLE', `the live stock of coupon ${id} is unavailable; try again later`);
+}

@@ -1,0 +1,74 @@
+/**
+ * Durable-store ports of the coupon module. Adapters: `src/adapters/postgres/`.
+ */
+import type { LedgerEvent } from '../stock/gauge.js';
+import type { CouponRecord, CouponSpec, CouponStatus, StockName } from './coupon.js';
+
+export interface ListQuery {
+  status?: CouponStatus;
+  /** Return coupons whose id sorts before this one (newest first). */
+  cursor?: string;
+  limit: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/** A stock row to create at confirm time. */
+export interface StockRow {
+  key: string;
+  name: StockName;
+  total: number;
+  remain: number;
+}
+
+export interface CouponRepository {
+  /** Inserts a new draft. */
+  create(record: { id: string; spec: CouponSpec; now: Date }): Promise<CouponRecord>;
+  get(id: string): Promise<CouponRecord | null>;
+  list(query: ListQuery): Promise<Page<CouponRecord>>;
+  /** Replaces the spec of a draft; `null` when the coupon is missing or not a draft. */
+  updateDraft(id: string, spec: CouponSpec, now: Date): Promise<CouponRecord | null>;
+  /** Deletes a draft; `false` when the coupon is missing or not a draft. */
+  deleteDraft(id: string): Promise<boolean>;
+  /** Moves a draft to `confirmed` and creates its stock rows, in one transaction; `false` when it was not a draft. */
+  confirm(id: string, stocks: StockRow[], now: Date): Promise<boolean>;
+  /** Changes the status when it is one of `from`; `false` otherwise. */
+  transition(id: string, from: readonly CouponStatus[], to: CouponStatus, now: Date): Promise<boolean>;
+  /** Adds `delta` to a stock's total. */
+  adjustTotal(key: string, delta: number): Promise<void>;
+  /** Writes live remains into stock rows. */
+  saveSnapshots(rows: { key: string; remain: number }[], syncedAt: Date): Promise<void>;
+  /** Ids of live (confirmed or paused) coupons, oldest first, after `cursor`. */
+  liveIds(after: string | null, limit: number): Promise<string[]>;
+  /** Pings the store. */
+  ping(): Promise<void>;
+}
+
+/** One user's operations on one coupon, from the ledger. */
+export interface HoldingEntry {
+  opId: string;
+  couponId: string;
+  kind: string;
+  ref: string | null;
+  at: Date;
+  cancelledAt: Date | null;
+}
+
+export interface LedgerRepository {
+  /** Appends events; an event already recorded (same operation and action) is ignored. */
+  append(events: LedgerEvent[]): Promise<void>;
+  /** Net amount (takes − restores) of each kind in a scope. */
+  net(scope: string): Promise<Record<string, number>>;
+  /** A subject's operations, newest first, at most `limit`. */
+  bySubject(subject: string, limit: number): Promise<HoldingEntry[]>;
+  /** Net amount of each kind per subject in a scope: a page of subjects after `after`, in order. */
+  netBySubject(scope: string, after: string | null, limit: number): Promise<SubjectNet[]>;
+}
+
+export interface SubjectNet {
+  subject: string;
+  net: Record<string, number>;
+}

@@ -1,0 +1,185 @@
+/**
+ * The gauge port: live, atomic stock counters. The stock domain knows nothing of coupons;
+ * a consumer names its keys (see `src/coupon/keys.ts`) and describes each operation as a
+ * list of items over those keys.
+ *
+ * A gauge holds the *remaining* amount and its total. Gauges are grouped in scopes; a scope is
+ * a key prefix (for a coupon `cs:{c:<id>}:`) under which the adapter also keeps its own records:
+ * the scope's policy, its operations, idempotency records and ledger events. The policy holds
+ * what the hot path must check without a trip to the durable store: whether the scope is open,
+ * its time windows, and the limits that lazily created gauges start from.
+ */
+
+/** One gauge touched by an operation. */
+export interface GaugeItem {
+  /** Gauge key. */
+  key: string;
+  /** Amount taken (> 0) or given (< 0). A take checks `remain >= n` before anything is written. */
+  n: number;
+  /**
+   * Name of the policy limit that governs this item. When the policy has no such limit the
+   * item is unlimited and skipped (its remain reads as `null`). For an item that is not lazy
+   * the limit's value is not used: its presence says the gauge must exist.
+   */
+  limit: string;
+  /**
+   * `true`: a gauge that does not exist yet starts at the policy limit (per-user counters).
+   * `false`: the gauge must exist; a missing one fails closed with `unavailable`.
+   */
+  lazy: boolean;
+}
+
+/** What the ledger records for an operation: written atomically with the gauge change. */
+export interface LedgerFacts {
+  /** The scope the operation belongs to (a coupon id, for the coupon module). */
+  scope: string;
+  /** The consumer's name for the operation (`issue`, `use`, …). */
+  kind: string;
+  /** Who took (a user id). */
+  subject: string;
+  /** An optional reference (an order id). */
+  ref: string | null;
+  /** Units counted by the ledger for this operation (1 for a coupon issue or use). */
+  amount: number;
+}
+
+export interface TakeCommand {
+  /** The scope's key prefix; every item key starts with it. */
+  prefix: string;
+  /** Which window of the policy must be open (`issue`, `use`, …). */
+  window: string;
+  /** The id this operation gets if it is new. */
+  opId: string;
+  /** Idempotency key within the scope; a second take with the same key replays the first answer. */
+  idempotencyKey: string;
+  /** Fingerprint of the request; the same key with another fingerprint is a conflict. */
+  fingerprint: string;
+  /** Gauges changed all or nothing. */
+  items: GaugeItem[];
+  /** What the ledger records. */
+  ledger: LedgerFacts;
+  /** Current time in ms since the epoch (windows are checked against it). */
+  now: number;
+}
+
+export type TakeRefusal =
+  /** The policy or a required gauge is missing: fail closed. */
+  | { ok: false; reason: 'unavailable' }
+  /** The scope is paused. */
+  | { ok: false; reason: 'closed' }
+  /** Outside the window. */
+  | { ok: false; reason: 'not_started' | 'ended' }
+  /** Item `index` does not have `n` left. */
+  | { ok: false; reason: 'insufficient'; index: number }
+  /** The idempotency key was used with another fingerprint. */
+  | { ok: false; reason: 'conflict' };
+
+export type TakeResult =
+  | {
+      ok: true;
+      /** The operation's id: the new one, or the first one when replayed. */
+      opId: string;
+      /** Remain of each item after the take, `null` for unlimited items. */
+      remains: (number | null)[];
+      /** `true` when this answer is the replay of an earlier take. */
+      replayed: boolean;
+    }
+  | TakeRefusal;
+
+export interface RestoreCommand {
+  /** The scope's key prefix. */
+  prefix: string;
+  /** The operation to give back. */
+  opId: string;
+  /** The kind the operation must have; another kind reads as `not_found`. */
+  kind: string;
+  now: number;
+}
+
+export type RestoreResult =
+  | {
+      ok: true;
+      /** Remain of each item of the original take after the restore. */
+      remains: (number | null)[];
+      /** `false` when this call found the operation already restored. */
+      restored: boolean;
+      /** The original operation. */
+      op: OperationRecord;
+    }
+  | { ok: false; reason: 'not_found' | 'unavailable' }
+  /** Giving back would drive item `index` below zero (e.g. the issued coupon is already used). */
+  | { ok: false; reason: 'insufficient'; index: number };
+
+/** An operation as the gauge remembers it. */
+export interface OperationRecord {
+  opId: string;
+  kind: string;
+  scope: string;
+  subject: string;
+  ref: string | null;
+  amount: number;
+  at: number;
+  restoredAt: number | null;
+}
+
+/** Time windows and limits checked on the hot path. */
+export interface Policy {
+  open: boolean;
+  /** Windows by name, bounds in ms since the epoch, `null` = unbounded. */
+  windows: Record<string, { start: number | null; end: number | null }>;
+  /** Limits by name; an absent limit means unlimited. */
+  limits: Record<string, number>;
+}
+
+export interface GaugeLoad {
+  key: string;
+  total: number;
+  remain: number;
+}
+
+export interface LiveGauge {
+  total: number;
+  remain: number;
+}
+
+export type AdjustResult =
+  | { ok: true; total: number; remain: number }
+  | { ok: false; reason: 'below_zero' | 'unavailable' };
+
+/** A ledger event: a take or a restore of one operation. */
+export interface LedgerEvent extends LedgerFacts {
+  opId: string;
+  action: 'take' | 'restore';
+  at: number;
+}
+
+export interface GaugePort {
+  /** Which store backs the gauges (reported by `/health`). */
+  readonly name: 'redis' | 'postgres';
+  /** Creates gauges that do not exist yet; existing ones are left untouched. */
+  load(gauges: GaugeLoad[]): Promise<void>;
+  /** Writes (replaces) a scope's policy. */
+  setPolicy(prefix: string, policy: Policy): Promise<void>;
+  /** Opens or closes a scope's policy; `false` when the policy is missing. */
+  setOpen(prefix: string, open: boolean): Promise<boolean>;
+  /** The scope's policy, `null` when missing. */
+  getPolicy(prefix: string): Promise<Policy | null>;
+  /** Takes all items or none, once per idempotency key. */
+  take(cmd: TakeCommand): Promise<TakeResult>;
+  /** Gives back what an operation took, once, however often it is called. */
+  restore(cmd: RestoreCommand): Promise<RestoreResult>;
+  /** Changes a gauge's total and remain by `delta`; refused when remain would go below zero. */
+  adjust(key: string, delta: number): Promise<AdjustResult>;
+  /** Live values, `null` for a missing gauge. */
+  read(keys: string[]): Promise<(LiveGauge | null)[]>;
+  /**
+   * Hands the scope's ledger events that are not yet durable to `write`, oldest first, in
+   * batches, and forgets each batch only after `write` resolved. Returns how many were moved.
+   * An adapter that writes its ledger durably in the take itself has nothing to drain.
+   */
+  drain(prefix: string, write: (events: LedgerEvent[]) => Promise<void>): Promise<number>;
+  /** Deletes every gauge, policy, operation, idempotency record and event of a scope. */
+  drop(prefix: string): Promise<void>;
+  /** Checks the store answers. */
+  ping(): Promise<void>;
+}
