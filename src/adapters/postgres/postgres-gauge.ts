@@ -1,0 +1,250 @@
+/**
+ * The gauge in Postgres: the embedded default (PGlite) and the benchmark baseline. Each
+ * operation is one transaction. Rows are locked in one global order (the operation's own row,
+ * the policy, then gauges sorted by key), so concurrent takes queue instead of deadlocking,
+ * and every check runs on locked, current values before anything is written; a refusal rolls
+ * the whole transaction back. Every write is still a conditional `UPDATE … WHERE remain - n >= 0`,
+ * so "never below zero" holds in the statement itself (and in the table's check constraint),
+ * not only through the locks. On PGlite (one connection) drizzle's transactions queue on
+ * PGlite's own mutex, so concurrent calls simply run one after another.
+ */
+import { and, eq, inArray, like, sql } from 'drizzle-orm';
+import type {
+  AdjustResult,
+  GaugeLoad,
+  GaugePort,
+  LiveGauge,
+  Policy,
+  RestoreCommand,
+  RestoreResult,
+  TakeCommand,
+  TakeResult,
+} from '../../stock/gauge.js';
+import type { Db } from './db.js';
+import { atomically, byKey, prefixOf, Refused, startsWith, type Tx } from './gauge-sql.js';
+import { ledgerRow } from './ledger-repository.js';
+import { gaugeOperations, gaugePolicies, gauges, ledger } from './schema.js';
+
+/** Subtracts `n` from a gauge unless that would take it below zero; `null` when refused or missing. */
+async function shift(tx: Tx, key: string, n: number): Promise<number | null> {
+  const [row] = await tx
+    .update(gauges)
+    .set({ remain: sql`${gauges.remain} - ${n}` })
+    .where(and(eq(gauges.key, key), sql`${gauges.remain} - ${n} >= 0`))
+    .returning({ remain: gauges.remain });
+  return row ? row.remain : null;
+}
+
+export class PostgresGauge implements GaugePort {
+  readonly name = 'postgres' as const;
+  private readonly db: Db;
+
+  constructor({ db }: { db: Db }) {
+    this.db = db;
+  }
+
+  take(cmd: TakeCommand): Promise<TakeResult> {
+    return atomically(this.db, async (tx) => {
+      // Claim the idempotency key first: a concurrent take with the same key waits here until
+      // this one commits (then replays it) or rolls back (then runs itself).
+      const claimed = await tx
+        .insert(gaugeOperations)
+        .values({
+          opId: cmd.opId,
+          prefix: cmd.prefix,
+          kind: cmd.ledger.kind,
+          idempotencyKey: cmd.idempotencyKey,
+          fingerprint: cmd.fingerprint,
+          items: [],
+          remains: [],
+          scope: cmd.ledger.scope,
+          subject: cmd.ledger.subject,
+          ref: cmd.ledger.ref,
+          amount: cmd.ledger.amount,
+          at: new Date(cmd.now),
+        })
+        .onConflictDoNothing()
+        .returning({ opId: gaugeOperations.opId });
+      if (claimed.length === 0) {
+        const [first] = await tx
+          .select({ opId: gaugeOperations.opId, fingerprint: gaugeOperations.fingerprint, remains: gaugeOperations.remains })
+          .from(gaugeOperations)
+          .where(and(eq(gaugeOperations.prefix, cmd.prefix), eq(gaugeOperations.idempotencyKey, cmd.idempotencyKey)));
+        if (!first) throw new Error(`operation id ${cmd.opId} is already taken`);
+        if (first.fingerprint !== cmd.fingerprint) return { ok: false, reason: 'conflict' } as const;
+        return { ok: true, opId: first.opId, remains: first.remains, replayed: true } as const;
+      }
+
+      const policy = await this.lockPolicy(tx, cmd.prefix);
+      if (!policy) throw new Refused<TakeResult>({ ok: false, reason: 'unavailable' });
+      if (!policy.open) throw new Refused<TakeResult>({ ok: false, reason: 'closed' });
+      const window = policy.windows[cmd.window];
+      if (window?.start != null && cmd.now < window.start) throw new Refused<TakeResult>({ ok: false, reason: 'not_started' });
+      if (window?.end != null && cmd.now >= window.end) throw new Refused<TakeResult>({ ok: false, reason: 'ended' });
+
+      const active = cmd.items.map((item) => (item.limit in policy.limits ? item : null));
+      const current = await this.lockGauges(
+        tx,
+        active.flatMap((item) => (item ? [{ key: item.key, lazyLimit: item.lazy ? (policy.limits[item.limit] ?? 0) : null }] : [])),
+        cmd.prefix,
+      );
+      // Every check on locked values, in item order, before any write.
+      for (const [index, item] of active.entries()) {
+        if (!item) continue;
+        const remain = current.get(item.key);
+        if (remain === undefined) throw new Refused<TakeResult>({ ok: false, reason: 'unavailable' });
+        if (item.n > 0 && remain < item.n) throw new Refused<TakeResult>({ ok: false, reason: 'insufficient', index });
+      }
+      const remains: (number | null)[] = [];
+      for (const [index, item] of active.entries()) {
+        if (!item) {
+          remains.push(null);
+          continue;
+        }
+        const remain = await shift(tx, item.key, item.n);
+        if (remain === null) throw new Refused<TakeResult>({ ok: false, reason: 'insufficient', index });
+        remains.push(remain);
+      }
+      await tx
+        .update(gaugeOperations)
+        .set({ items: cmd.items.map((item, i) => ({ key: item.key, n: item.n, skipped: active[i] === null })), remains })
+        .where(eq(gaugeOperations.opId, cmd.opId));
+      await tx.insert(ledger).values(ledgerRow({ ...cmd.ledger, opId: cmd.opId, action: 'take', at: cmd.now }));
+      return { ok: true, opId: cmd.opId, remains, replayed: false } as const;
+    });
+  }
+
+  restore(cmd: RestoreCommand): Promise<RestoreResult> {
+    return atomically(this.db, async (tx) => {
+      const [op] = await tx
+        .select()
+        .from(gaugeOperations)
+        .where(and(eq(gaugeOperations.opId, cmd.opId), eq(gaugeOperations.prefix, cmd.prefix)))
+        .for('update');
+      if (!op || op.kind !== cmd.kind) return { ok: false, reason: 'not_found' } as const;
+      if (!(await this.lockPolicy(tx, cmd.prefix))) return { ok: false, reason: 'unavailable' } as const;
+      const applied = op.items.flatMap((item, index) => (item.skipped ? [] : [{ ...item, index }]));
+      const current = await this.lockGauges(tx, applied.map((a) => ({ key: a.key, lazyLimit: null })), cmd.prefix);
+      const record = (restoredAt: Date | null) => ({
+        opId: op.opId,
+        kind: op.kind,
+        scope: op.scope,
+        subject: op.subject,
+        ref: op.ref,
+        amount: op.amount,
+        at: op.at.getTime(),
+        restoredAt: restoredAt ? restoredAt.getTime() : null,
+      });
+      const remainsFrom = (values: Map<string, number>) => op.items.map((item) => (item.skipped ? null : (values.get(item.key) ?? null)));
+      // Already given back: nothing to do, so a gauge gone since then reads `null` instead of
+      // failing the retry (the Redis gauge answers the same).
+      if (op.restoredAt) return { ok: true, restored: false, remains: remainsFrom(current), op: record(op.restoredAt) } as const;
+      if (applied.some((a) => !current.has(a.key))) return { ok: false, reason: 'unavailable' } as const;
+
+      for (const a of applied) {
+        // Giving back a give (n < 0) takes it again: it must still be there.
+        if (a.n < 0 && (current.get(a.key) ?? 0) < -a.n) return { ok: false, reason: 'insufficient', index: a.index } as const;
+      }
+      const after = new Map<string, number>();
+      for (const a of applied) {
+        const remain = await shift(tx, a.key, -a.n);
+        if (remain === null) throw new Refused<RestoreResult>({ ok: false, reason: 'insufficient', index: a.index });
+        after.set(a.key, remain);
+      }
+      const restoredAt = new Date(cmd.now);
+      await tx.update(gaugeOperations).set({ restoredAt }).where(eq(gaugeOperations.opId, op.opId));
+      await tx.insert(ledger).values(
+        ledgerRow({ opId: op.opId, action: 'restore', scope: op.scope, kind: op.kind, subject: op.subject, ref: op.ref, amount: op.amount, at: cmd.now }),
+      );
+      return { ok: true, restored: true, remains: remainsFrom(after), op: record(restoredAt) } as const;
+    });
+  }
+
+  /** The scope's policy, share-locked so a pause waits for takes in flight and then wins. */
+  private async lockPolicy(tx: Tx, prefix: string): Promise<Policy | null> {
+    const [row] = await tx.select().from(gaugePolicies).where(eq(gaugePolicies.prefix, prefix)).for('share');
+    return row ? { open: row.open, windows: row.windows, limits: row.limits } : null;
+  }
+
+  /**
+   * Locks the gauges in key order, creating lazy ones at their limit first; returns their
+   * remains (a missing, non-lazy gauge is absent from the map).
+   */
+  private async lockGauges(tx: Tx, wanted: { key: string; lazyLimit: number | null }[], prefix: string) {
+    const remains = new Map<string, number>();
+    for (const { key, lazyLimit } of [...wanted].sort(byKey)) {
+      if (lazyLimit !== null) {
+        await tx.insert(gauges).values({ key, prefix, total: lazyLimit, remain: lazyLimit }).onConflictDoNothing();
+      }
+      const [row] = await tx.select({ remain: gauges.remain }).from(gauges).where(eq(gauges.key, key)).for('update');
+      if (row) remains.set(key, row.remain);
+    }
+    return remains;
+  }
+
+  async adjust(key: string, delta: number): Promise<AdjustResult> {
+    const [row] = await this.db
+      .update(gauges)
+      .set({ total: sql`${gauges.total} + ${delta}`, remain: sql`${gauges.remain} + ${delta}` })
+      .where(and(eq(gauges.key, key), sql`${gauges.remain} + ${delta} >= 0`))
+      .returning({ total: gauges.total, remain: gauges.remain });
+    if (row) return { ok: true, total: row.total, remain: row.remain };
+    const [exists] = await this.db.select({ key: gauges.key }).from(gauges).where(eq(gauges.key, key));
+    return { ok: false, reason: exists ? 'below_zero' : 'unavailable' };
+  }
+
+  async load(loads: GaugeLoad[]): Promise<void> {
+    if (loads.length === 0) return;
+    await this.db
+      .insert(gauges)
+      .values(loads.map((g) => ({ key: g.key, prefix: prefixOf(g.key), total: g.total, remain: g.remain })))
+      .onConflictDoNothing();
+  }
+
+  async read(keys: string[]): Promise<(LiveGauge | null)[]> {
+    if (keys.length === 0) return [];
+    const rows = await this.db.select().from(gauges).where(inArray(gauges.key, keys));
+    const byKey = new Map(rows.map((r) => [r.key, { total: r.total, remain: r.remain }]));
+    return keys.map((key) => byKey.get(key) ?? null);
+  }
+
+  async setPolicy(prefix: string, policy: Policy): Promise<void> {
+    const values = { open: policy.open, windows: policy.windows, limits: policy.limits };
+    await this.db
+      .insert(gaugePolicies)
+      .values({ prefix, ...values })
+      .onConflictDoUpdate({ target: gaugePolicies.prefix, set: values });
+  }
+
+  async setOpen(prefix: string, open: boolean): Promise<boolean> {
+    const rows = await this.db
+      .update(gaugePolicies)
+      .set({ open })
+      .where(eq(gaugePolicies.prefix, prefix))
+      .returning({ prefix: gaugePolicies.prefix });
+    return rows.length > 0;
+  }
+
+  async getPolicy(prefix: string): Promise<Policy | null> {
+    const [row] = await this.db.select().from(gaugePolicies).where(eq(gaugePolicies.prefix, prefix));
+    return row ? { open: row.open, windows: row.windows, limits: row.limits } : null;
+  }
+
+  /** The ledger is written in the take's own transaction: nothing waits to be drained. */
+  async drain(): Promise<number> {
+    return 0;
+  }
+
+  async drop(prefix: string): Promise<void> {
+    // Deletes gauges in scan order, not key order, so it may deadlock with a take: retried.
+    await atomically(this.db, async (tx) => {
+      await tx.delete(gauges).where(like(gauges.key, startsWith(prefix)));
+      await tx.delete(gaugePolicies).where(eq(gaugePolicies.prefix, prefix));
+      await tx.delete(gaugeOperations).where(eq(gaugeOperations.prefix, prefix));
+    });
+  }
+
+  async ping(): Promise<void> {
+    await this.db.execute(sql`select 1`);
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * The one Drizzle schema. Migrations in `drizzle/` are generated from it (`npm run db:generate`).
+ *
+ * `coupons`, `stocks` and `ledger` are the durable truth in every runtime. The `gauge_*` tables
+ * back the Postgres gauge adapter (the embedded default and the benchmark baseline); with Redis
+ * gauges they stay empty.
+ */
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+const count = (name: string) => bigint(name, { mode: 'number' });
+
+export const coupons = pgTable(
+  'coupons',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull(),
+    status: text('status', { enum: ['draft', 'confirmed', 'paused', 'archived'] }).notNull(),
+    issueTotal: count('issue_total'),
+    useTotal: count('use_total'),
+    perUserIssueLimit: integer('per_user_issue_limit'),
+    perUserUseLimit: integer('per_user_use_limit'),
+    issueWindowStart: ts('issue_window_start'),
+    issueWindowEnd: ts('issue_window_end'),
+    useWindowStart: ts('use_window_start'),
+    useWindowEnd: ts('use_window_end'),
+    createdAt: ts('created_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+  },
+  (t) => [index('coupons_status_id_idx').on(t.status, t.id)],
+);
+
+/** A generic stock: its configured total and a lazy snapshot of the live remain. */
+export const stocks = pgTable(
+  'stocks',
+  {
+    key: text('key').primaryKey(),
+    /** The owner of the stock (a coupon id). */
+    scope: text('scope').notNull(),
+    /** The owner's name for it (`issue`, `use`). */
+    name: text('name').notNull(),
+    total: count('total').notNull(),
+    remain: count('remain').notNull(),
+    syncedAt: ts('synced_at'),
+  },
+  (t) => [index('stocks_scope_idx').on(t.scope)],
+);
+
+/** Every take and restore, once: the operation id and the action are the key. */
+export const ledger = pgTable(
+  'ledger',
+  {
+    opId: text('op_id').notNull(),
+    action: text('action', { enum: ['take', 'restore'] }).notNull(),
+    scope: text('scope').notNull(),
+    kind: text('kind').notNull(),
+    subject: text('subject').notNull(),
+    ref: text('ref'),
+    amount: integer('amount').notNull(),
+    at: ts('at').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.opId, t.action] }),
+    index('ledger_scope_kind_idx').on(t.scope, t.kind),
+    index('ledger_subject_idx').on(t.subject),
+  ],
+);
+
+/** Live gauges of the Postgres gauge adapter. */
+export const gauges = pgTable(
+  'gauges',
+  {
+    key: text('key').primaryKey(),
+    prefix: text('prefix').notNull(),
+    total: count('total').notNull(),
+    remain: count('remain').notNull(),
+  },
+  (t) => [index('gauges_prefix_idx').on(t.prefix), check('gauges_remain_not_negative', sql`${t.remain} >= 0`)],
+);
+
+/** Scope policies of the Postgres gauge adapter. */
+export const gaugePolicies = pgTable('gauge_policies', {
+  prefix: text('prefix').primaryKey(),
+  open: boolean('open').notNull(),
+  windows: jsonb('windows').$type<Record<string, { start: number | null; end: number | null }>>().notNull(),
+  limits: jsonb('limits').$type<Record<string, number>>().notNull(),
+});
+
+/** Operations of the Postgres gauge adapter: what each take changed, and its idempotency record. */
+export const gaugeOperations = pgTable(
+  'gauge_operations',
+  {
+    opId: text('op_id').primaryKey(),
+    prefix: text('prefix').notNull(),
+    kind: text('kind').notNull(),
+    idempotencyKey: text('idempotency_key').notNull(),
+    fingerprint: text('fingerprint').notNull(),
+    /** The items as applied: unlimited items are recorded with `skipped`. */
+    items: jsonb('items').$type<{ key: string; n: number; skipped: boolean }[]>().notNull(),
+    /** The remains answered by the take, replayed on a retry. */
+    remains: jsonb('remains').$type<(number | null)[]>().notNull(),
+    scope: text('scope').notNull(),
+    subject: text('subject').notNull(),
+    ref: text('ref'),
+    amount: integer('amount').notNull(),
+    at: ts('at').notNull(),
+    restoredAt: ts('restored_at'),
+  },
+  (t) => [uniqueIndex('gauge_operations_idempotency_idx').on(t.prefix, t.idempotencyKey)],
+);

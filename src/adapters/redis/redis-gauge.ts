@@ -1,0 +1,246 @@
+/**
+ * The gauge on Upstash Redis (REST): every operation is one Lua script run by EVALSHA (EVAL
+ * when Redis does not know it yet), so a take is exactly one round trip and one command.
+ */
+import { Redis } from '@upstash/redis/cloudflare';
+import type {
+  AdjustResult,
+  GaugeLoad,
+  GaugePort,
+  LedgerEvent,
+  LiveGauge,
+  Policy,
+  RestoreCommand,
+  RestoreResult,
+  TakeCommand,
+  TakeResult,
+} from '../../stock/gauge.js';
+import { ADJUST, GET_POLICY, LEDGER_READ, LOAD, READ, RESTORE, SET_OPEN, SET_POLICY, TAKE } from './scripts.js';
+
+/**
+ * The part of the Upstash client the gauge uses. It must be made by `redisClient()`: with the
+ * client's automatic deserialization on, a user id such as "1.50" would come back as 1.5.
+ */
+export type RedisClient = Pick<Redis, 'createScript' | 'scan' | 'unlink' | 'xdel' | 'ping'>;
+
+type Reply = (string | number | Reply)[];
+
+export interface RedisClientOptions {
+  url: string;
+  token: string;
+  /** Retries of network errors by the client (default: its own, 5 with backoff). */
+  retries?: number;
+}
+
+/** An Upstash client as the gauge needs it: raw replies, no telemetry. */
+export function redisClient(options: RedisClientOptions): Redis {
+  return new Redis({
+    url: options.url,
+    token: options.token,
+    automaticDeserialization: false,
+    enableTelemetry: false,
+    ...(options.retries === undefined ? {} : { retry: options.retries === 0 ? false : { retries: options.retries } }),
+  });
+}
+
+/** Idempotency records live a week: Stripe's rule asks for at least 24 hours. */
+export const IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600;
+/** Ledger events moved per drain batch (one XRANGE, one Postgres insert, one XDEL). */
+export const DRAIN_BATCH = 500;
+
+const names = (prefix: string) => ({
+  policy: `${prefix}policy`,
+  ledger: `${prefix}ledger`,
+  idempotency: (key: string) => `${prefix}i:${key}`,
+  op: (opId: string) => `${prefix}o:${opId}`,
+});
+
+const remainOf = (v: Reply[number] | undefined): number | null => {
+  const n = Number(v);
+  return n < 0 || Number.isNaN(n) ? null : n;
+};
+
+/** Escapes glob metacharacters so SCAN MATCH sees the prefix literally. */
+const globEscape = (s: string) => s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+
+export class RedisGauge implements GaugePort {
+  readonly name = 'redis' as const;
+  private readonly redis: RedisClient;
+  private readonly scripts;
+
+  constructor({ redis }: { redis: RedisClient }) {
+    this.redis = redis;
+    const script = (src: string) => redis.createScript<Reply | number>(src);
+    this.scripts = {
+      take: script(TAKE),
+      restore: script(RESTORE),
+      adjust: script(ADJUST),
+      load: script(LOAD),
+      read: script(READ),
+      setPolicy: script(SET_POLICY),
+      setOpen: script(SET_OPEN),
+      getPolicy: script(GET_POLICY),
+      ledgerRead: script(LEDGER_READ),
+    };
+  }
+
+  async take(cmd: TakeCommand): Promise<TakeResult> {
+    const k = names(cmd.prefix);
+    const keys = [k.policy, k.idempotency(cmd.idempotencyKey), k.op(cmd.opId), k.ledger, ...cmd.items.map((i) => i.key)];
+    const { ledger } = cmd;
+    const args = [
+      cmd.window,
+      String(cmd.now),
+      cmd.opId,
+      cmd.fingerprint,
+      String(IDEMPOTENCY_TTL_SECONDS),
+      ledger.kind,
+      ledger.subject,
+      ledger.ref ?? '',
+      String(ledger.amount),
+      ledger.scope,
+      ...cmd.items.flatMap((i) => [String(i.n), i.limit, i.lazy ? '1' : '0']),
+    ];
+    const reply = (await this.scripts.take.exec(keys, args)) as Reply;
+    const [status] = reply;
+    if (status === 'ok') {
+      return { ok: true, opId: String(reply[1]), replayed: reply[2] === 1, remains: reply.slice(3).map(remainOf) };
+    }
+    if (status === 'insufficient') return { ok: false, reason: 'insufficient', index: Number(reply[1]) };
+    if (status === 'closed' || status === 'not_started' || status === 'ended' || status === 'conflict') {
+      return { ok: false, reason: status };
+    }
+    return { ok: false, reason: 'unavailable' };
+  }
+
+  async restore(cmd: RestoreCommand): Promise<RestoreResult> {
+    const k = names(cmd.prefix);
+    const reply = (await this.scripts.restore.exec(
+      [k.policy, k.op(cmd.opId), k.ledger],
+      [cmd.kind, String(cmd.now), cmd.opId],
+    )) as Reply;
+    const [status] = reply;
+    if (status === 'not_found') return { ok: false, reason: 'not_found' };
+    if (status === 'insufficient') return { ok: false, reason: 'insufficient', index: Number(reply[1]) };
+    if (status !== 'ok') return { ok: false, reason: 'unavailable' };
+    const [, restored, kind, subject, ref, amount, at, restoredAt, scope] = reply;
+    return {
+      ok: true,
+      restored: restored === 1,
+      remains: reply.slice(9).map(remainOf),
+      op: {
+        opId: cmd.opId,
+        kind: String(kind),
+        scope: String(scope),
+        subject: String(subject),
+        ref: ref === '' || ref === undefined ? null : String(ref),
+        amount: Number(amount),
+        at: Number(at),
+        restoredAt: Number(restoredAt),
+      },
+    };
+  }
+
+  async adjust(key: string, delta: number): Promise<AdjustResult> {
+    const reply = (await this.scripts.adjust.exec([key], [String(delta)])) as Reply;
+    if (reply[0] === 'ok') return { ok: true, total: Number(reply[1]), remain: Number(reply[2]) };
+    return { ok: false, reason: reply[0] === 'below_zero' ? 'below_zero' : 'unavailable' };
+  }
+
+  async load(gauges: GaugeLoad[]): Promise<void> {
+    if (gauges.length === 0) return;
+    await this.scripts.load.exec(
+      gauges.map((g) => g.key),
+      gauges.flatMap((g) => [String(g.total), String(g.remain)]),
+    );
+  }
+
+  async read(keys: string[]): Promise<(LiveGauge | null)[]> {
+    if (keys.length === 0) return [];
+    const reply = (await this.scripts.read.exec(keys, [])) as Reply;
+    return keys.map((_, i) => {
+      const total = Number(reply[2 * i]);
+      const remain = Number(reply[2 * i + 1]);
+      return remain < 0 ? null : { total, remain };
+    });
+  }
+
+  async setPolicy(prefix: string, policy: Policy): Promise<void> {
+    const fields: string[] = ['open', policy.open ? '1' : '0'];
+    for (const [name, w] of Object.entries(policy.windows)) {
+      fields.push(`w:${name}:s`, w.start === null ? '' : String(w.start), `w:${name}:e`, w.end === null ? '' : String(w.end));
+    }
+    for (const [name, limit] of Object.entries(policy.limits)) fields.push(`l:${name}`, String(limit));
+    await this.scripts.setPolicy.exec([names(prefix).policy], fields);
+  }
+
+  async setOpen(prefix: string, open: boolean): Promise<boolean> {
+    return (await this.scripts.setOpen.exec([names(prefix).policy], [open ? '1' : '0'])) === 1;
+  }
+
+  async getPolicy(prefix: string): Promise<Policy | null> {
+    const flat = (await this.scripts.getPolicy.exec([names(prefix).policy], [])) as Reply;
+    if (flat.length === 0) return null;
+    const policy: Policy = { open: false, windows: {}, limits: {} };
+    for (let i = 0; i < flat.length; i += 2) {
+      const field = String(flat[i]);
+      const value = String(flat[i + 1]);
+      const window = /^w:(.+):([se])$/.exec(field);
+      if (field === 'open') {
+        policy.open = value === '1';
+      } else if (window?.[1]) {
+        const w = (policy.windows[window[1]] ??= { start: null, end: null });
+        w[window[2] === 's' ? 'start' : 'end'] = value === '' ? null : Number(value);
+      } else if (field.startsWith('l:')) {
+        policy.limits[field.slice(2)] = Number(value);
+      }
+    }
+    return policy;
+  }
+
+  async drain(prefix: string, write: (events: LedgerEvent[]) => Promise<void>): Promise<number> {
+    const stream = names(prefix).ledger;
+    let moved = 0;
+    for (;;) {
+      const entries = (await this.scripts.ledgerRead.exec([stream], [String(DRAIN_BATCH)])) as Reply;
+      if (entries.length === 0) return moved;
+      const ids = entries.map((e) => String((e as Reply)[0]));
+      const events = entries.map((e) => toEvent((e as Reply)[1] as Reply));
+      await write(events);
+      // Forget only what Postgres has committed; a crash before this line only re-drains.
+      await this.redis.xdel(stream, ids);
+      moved += ids.length;
+      if (ids.length < DRAIN_BATCH) return moved;
+    }
+  }
+
+  async drop(prefix: string): Promise<void> {
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, { match: `${globEscape(prefix)}*`, count: 1000 });
+      if (keys.length > 0) await this.redis.unlink(...keys);
+      cursor = String(next);
+    } while (cursor !== '0');
+  }
+
+  async ping(): Promise<void> {
+    await this.redis.ping();
+  }
+}
+
+/** A ledger stream entry (flat field/value list) as an event. */
+function toEvent(flat: Reply): LedgerEvent {
+  const fields: Record<string, string> = {};
+  for (let i = 0; i < flat.length; i += 2) fields[String(flat[i])] = String(flat[i + 1]);
+  const ref = fields.f ?? '';
+  return {
+    opId: String(fields.o),
+    action: fields.a === 'restore' ? 'restore' : 'take',
+    scope: String(fields.c),
+    kind: String(fields.k),
+    subject: String(fields.s),
+    ref: ref === '' ? null : ref,
+    amount: Number(fields.n),
+    at: Number(fields.t),
+  };
+}

@@ -1,0 +1,223 @@
+/**
+ * The gauge's Lua scripts: one per operation, each one round trip, each atomic (Redis runs a
+ * script alone). Layout under a scope prefix P (e.g. `cs:{c:<id>}:`), one hash tag per scope:
+ *
+ *   <gauge key>   hash  r = remain, t = total
+ *   P policy      hash  open = 1|0, w:<window>:s / w:<window>:e = bounds (ms, '' = open),
+ *                       l:<limit> = limit
+ *   P i:<key>     string "<fingerprint>\n<opId>\n<remain,…>"   idempotency record (TTL)
+ *   P o:<opId>    string JSON {k kind, s subject, f ref, a amount, c scope, t at,
+ *                               i = {{key, n, index}…} applied items, r = {remain…}, x = restoredAt}
+ *   P ledger      stream  one entry per take / restore, drained into Postgres
+ *
+ * A take checks every item before it writes anything: no transient negative, no compensation.
+ * Remains are returned as integers, -1 for an unlimited (skipped) item.
+ */
+
+export const TAKE = `
+--[[
+KEYS[1]   policy hash of the scope
+KEYS[2]   idempotency record of this request
+KEYS[3]   operation record to create
+KEYS[4]   ledger stream of the scope
+KEYS[5..] item gauges, in item order (distinct keys)
+ARGV[1]   window the policy must have open (issue | use)
+ARGV[2]   now, ms since the epoch
+ARGV[3]   id of the new operation
+ARGV[4]   request fingerprint
+ARGV[5]   idempotency record time to live, seconds
+ARGV[6]   ledger kind
+ARGV[7]   ledger subject (user id)
+ARGV[8]   ledger ref (order id), '' for none
+ARGV[9]   ledger amount
+ARGV[10]  ledger scope (coupon id)
+ARGV[11..] three per item: n (> 0 taken, < 0 given), policy limit name, lazy (1 | 0)
+Returns {'ok', opId, replayed 0|1, remain…} or {reason} or {'insufficient', index}
+]]
+local rec = redis.call('GET', KEYS[2])
+if rec then
+  local fp, op, remains = string.match(rec, '^([^\\n]*)\\n([^\\n]*)\\n(.*)$')
+  if fp ~= ARGV[4] then return {'conflict'} end
+  local out = {'ok', op, 1}
+  for v in string.gmatch(remains, '[^,]+') do out[#out + 1] = tonumber(v) end
+  return out
+end
+local count = #KEYS - 4
+local fields = {'open', 'w:' .. ARGV[1] .. ':s', 'w:' .. ARGV[1] .. ':e'}
+for i = 1, count do fields[#fields + 1] = 'l:' .. ARGV[10 + (i - 1) * 3 + 2] end
+local p = redis.call('HMGET', KEYS[1], unpack(fields))
+if not p[1] then return {'unavailable'} end
+if p[1] ~= '1' then return {'closed'} end
+local now = tonumber(ARGV[2])
+if p[2] and p[2] ~= '' and now < tonumber(p[2]) then return {'not_started'} end
+if p[3] and p[3] ~= '' and now >= tonumber(p[3]) then return {'ended'} end
+local plan = {}
+for i = 1, count do
+  local base = 10 + (i - 1) * 3
+  local n = tonumber(ARGV[base + 1])
+  local limit = p[3 + i]
+  if limit then
+    local r = redis.call('HGET', KEYS[4 + i], 'r')
+    local fresh = false
+    if not r then
+      if ARGV[base + 3] ~= '1' then return {'unavailable'} end
+      r = limit
+      fresh = true
+    end
+    r = tonumber(r)
+    if n > 0 and r < n then return {'insufficient', i - 1} end
+    plan[i] = {r - n, fresh, tonumber(limit), n}
+  else
+    plan[i] = false
+  end
+end
+local out = {'ok', ARGV[3], 0}
+local remains = {}
+local items = {}
+for i = 1, count do
+  local step = plan[i]
+  if step then
+    if step[2] then
+      redis.call('HSET', KEYS[4 + i], 'r', step[1], 't', step[3])
+    else
+      redis.call('HSET', KEYS[4 + i], 'r', step[1])
+    end
+    remains[i] = step[1]
+    items[#items + 1] = {KEYS[4 + i], step[4], i - 1}
+  else
+    remains[i] = -1
+  end
+  out[#out + 1] = remains[i]
+end
+redis.call('SET', KEYS[3], cjson.encode({k = ARGV[6], s = ARGV[7], f = ARGV[8], a = tonumber(ARGV[9]), c = ARGV[10], t = now, i = items, r = remains}))
+redis.call('SET', KEYS[2], ARGV[4] .. '\\n' .. ARGV[3] .. '\\n' .. table.concat(remains, ','), 'EX', ARGV[5])
+redis.call('XADD', KEYS[4], '*', 'o', ARGV[3], 'a', 'take', 'c', ARGV[10], 'k', ARGV[6], 's', ARGV[7], 'f', ARGV[8], 'n', ARGV[9], 't', ARGV[2])
+return out
+`;
+
+export const RESTORE = `
+--[[
+KEYS[1]  policy hash of the scope (its presence says the scope is live)
+KEYS[2]  operation record
+KEYS[3]  ledger stream of the scope
+ARGV[1]  kind the operation must have
+ARGV[2]  now, ms since the epoch
+ARGV[3]  operation id
+The item gauges are named inside the operation record; they share the scope's hash tag, so
+they live in the same cluster slot as the declared keys.
+Returns {'ok', restored 0|1, kind, subject, ref, amount, at, restoredAt, scope, remain…}
+or {'not_found'} | {'unavailable'} | {'insufficient', index}
+]]
+local raw = redis.call('GET', KEYS[2])
+if not raw then return {'not_found'} end
+local op = cjson.decode(raw)
+if op.k ~= ARGV[1] then return {'not_found'} end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'unavailable'} end
+local restored = 0
+if not op.x then
+  for _, it in ipairs(op.i) do
+    local r = redis.call('HGET', it[1], 'r')
+    if not r then return {'unavailable'} end
+    if it[2] < 0 and tonumber(r) < -it[2] then return {'insufficient', it[3]} end
+  end
+  for _, it in ipairs(op.i) do redis.call('HINCRBY', it[1], 'r', it[2]) end
+  op.x = tonumber(ARGV[2])
+  redis.call('SET', KEYS[2], cjson.encode(op))
+  redis.call('XADD', KEYS[3], '*', 'o', ARGV[3], 'a', 'restore', 'c', op.c, 'k', op.k, 's', op.s, 'f', op.f, 'n', op.a, 't', ARGV[2])
+  restored = 1
+end
+local out = {'ok', restored, op.k, op.s, op.f, op.a, op.t, op.x, op.c}
+local remains = {}
+for i = 1, #op.r do remains[i] = -1 end
+for _, it in ipairs(op.i) do
+  local r = redis.call('HGET', it[1], 'r')
+  remains[it[3] + 1] = r and tonumber(r) or -1
+end
+for i = 1, #remains do out[#out + 1] = remains[i] end
+return out
+`;
+
+export const ADJUST = `
+--[[
+KEYS[1]  gauge
+ARGV[1]  delta added to total and remain
+Returns {'ok', total, remain} | {'unavailable'} | {'below_zero'}
+]]
+local g = redis.call('HMGET', KEYS[1], 'r', 't')
+if not g[1] then return {'unavailable'} end
+local d = tonumber(ARGV[1])
+local r = tonumber(g[1]) + d
+if r < 0 then return {'below_zero'} end
+local t = tonumber(g[2] or g[1]) + d
+redis.call('HSET', KEYS[1], 'r', r, 't', t)
+return {'ok', t, r}
+`;
+
+export const LOAD = `
+--[[
+KEYS[i]      gauges to create when absent
+ARGV[2i-1]   total of KEYS[i]
+ARGV[2i]     remain of KEYS[i]
+Returns how many gauges were created; existing ones are left untouched.
+]]
+local created = 0
+for i = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 0 then
+    redis.call('HSET', KEYS[i], 'r', ARGV[2 * i], 't', ARGV[2 * i - 1])
+    created = created + 1
+  end
+end
+return created
+`;
+
+export const READ = `
+--[[
+KEYS[i]  gauges to read
+Returns {total1, remain1, total2, remain2, …}, -1 -1 for a missing gauge.
+]]
+local out = {}
+for i = 1, #KEYS do
+  local g = redis.call('HMGET', KEYS[i], 't', 'r')
+  out[#out + 1] = g[2] and tonumber(g[1] or g[2]) or -1
+  out[#out + 1] = g[2] and tonumber(g[2]) or -1
+end
+return out
+`;
+
+export const SET_POLICY = `
+--[[
+KEYS[1]  policy hash, replaced as a whole
+ARGV     field, value, field, value, …
+]]
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+`;
+
+export const SET_OPEN = `
+--[[
+KEYS[1]  policy hash
+ARGV[1]  1 = open, 0 = closed
+Returns 1, or 0 when the policy is missing (nothing is created).
+]]
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'open', ARGV[1])
+return 1
+`;
+
+export const GET_POLICY = `
+--[[
+KEYS[1]  policy hash
+Returns its fields and values, flat (empty when missing).
+]]
+return redis.call('HGETALL', KEYS[1])
+`;
+
+export const LEDGER_READ = `
+--[[
+KEYS[1]  ledger stream
+ARGV[1]  most entries to return
+Returns the oldest entries: {{id, {field, value, …}}, …}
+]]
+return redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', ARGV[1])
+`;
