@@ -1,0 +1,114 @@
+/**
+ * The admin page itself: who is signed in, the last action's message, the create form, a
+ * status filter (a GET form) and the coupons, newest first, a page at a time.
+ */
+import { COUPON_STATUSES, type CouponStatus } from '../../coupon/coupon.js';
+import { CouponCard, type CouponView } from './coupon-card.js';
+import type { Flash } from './flash.js';
+import type { AdminSession, CsrfTokens } from './guard.js';
+import { FlashBox, Layout } from './layout.js';
+
+export interface AdminPageProps {
+  coupons: CouponView[];
+  flash: Flash | null;
+  csrf: CsrfTokens;
+  session: AdminSession;
+  status: CouponStatus | undefined;
+  nextCursor: string | null;
+}
+
+function Field(props: { label: string; name: string; type: string; min?: number; required?: boolean; hint?: string }) {
+  return (
+    <label>
+      {props.label}
+      <input name={props.name} type={props.type} min={props.min} step={props.type === 'number' ? 1 : undefined} required={props.required} placeholder={props.hint} />
+    </label>
+  );
+}
+
+function CreateForm(props: { csrf: string }) {
+  return (
+    <form method="post" action="/admin/coupons">
+      <fieldset>
+        <legend>New coupon (draft)</legend>
+        <input type="hidden" name="csrf" value={props.csrf} />
+        <div class="grid">
+          <label>
+            Name
+            <input name="name" type="text" maxlength={200} required />
+          </label>
+          <Field label="Issue total (empty = unlimited)" name="issueTotal" type="number" min={0} />
+          <Field label="Use total (empty = unlimited)" name="useTotal" type="number" min={0} />
+          <Field label="Per-user issue limit" name="perUserIssueLimit" type="number" min={1} hint="no limit" />
+          <Field label="Per-user use limit" name="perUserUseLimit" type="number" min={1} hint="no limit" />
+          <Field label="Issue window start (UTC)" name="issueStart" type="datetime-local" />
+          <Field label="Issue window end (UTC)" name="issueEnd" type="datetime-local" />
+          <Field label="Use window start (UTC)" name="useStart" type="datetime-local" />
+          <Field label="Use window end (UTC)" name="useEnd" type="datetime-local" />
+        </div>
+        <p>
+          <button class="primary" type="submit" data-action="create">
+            Create draft
+          </button>
+        </p>
+      </fieldset>
+    </form>
+  );
+}
+
+function Filter(props: { status: CouponStatus | undefined }) {
+  return (
+    <form method="get" action="/admin" class="actions">
+      <label>
+        Show{' '}
+        <select name="status">
+          <option value="">all</option>
+          {COUPON_STATUSES.map((s) => (
+            <option value={s} selected={props.status === s}>
+              {s}
+            </option>
+          ))}
+        </select>
+      </label>
+      <button type="submit">Filter</button>
+    </form>
+  );
+}
+
+export function AdminPage(props: AdminPageProps) {
+  const older = new URLSearchParams();
+  if (props.status) older.set('status', props.status);
+  if (props.nextCursor) older.set('cursor', props.nextCursor);
+  return (
+    <Layout title="coupon-stock admin">
+      <header class="top">
+        <h1>coupon-stock admin</h1>
+        {props.session.via === 'cookie' ? (
+          <form method="post" action="/admin/logout">
+            <input type="hidden" name="csrf" value={props.csrf.logout} />
+            <button type="submit" data-action="logout">
+              Log out
+            </button>
+          </form>
+        ) : (
+          <span>bearer token</span>
+        )}
+      </header>
+      <main>
+        <FlashBox flash={props.flash} />
+        <CreateForm csrf={props.csrf.create} />
+        <h2>Coupons</h2>
+        <Filter status={props.status} />
+        {props.coupons.length === 0 ? <p class="muted">No coupons here yet: create one above.</p> : null}
+        {props.coupons.map((view) => (
+          <CouponCard view={view} csrf={props.csrf} />
+        ))}
+        {props.nextCursor ? (
+          <p>
+            <a href={`/admin?${older.toString()}`}>Older coupons →</a>
+          </p>
+        ) : null}
+      </main>
+    </Layout>
+  );
+}

@@ -1,0 +1,186 @@
+/**
+ * One coupon on the admin page: status, windows, limits, each stock's numbers with a bar of
+ * what is left, and the actions its status allows (plain POST forms, each with its CSRF token).
+ */
+import type { CouponRecord, StockName, Window } from '../../coupon/coupon.js';
+import type { LiveStock } from '../../coupon/admin.js';
+import type { ErrorCode } from '../../coupon/errors.js';
+import type { Flash } from './flash.js';
+import type { Action, CsrfTokens } from './guard.js';
+
+/** The live remains of a coupon as the page could read them. */
+export type LiveState =
+  | { state: 'live'; issue: LiveStock | null; use: LiveStock | null }
+  | { state: 'unavailable'; reason: ErrorCode }
+  | { state: 'not-live' };
+
+export interface CouponView {
+  coupon: CouponRecord;
+  live: LiveState;
+  /** The drift report of a Refresh of this coupon, when the page follows one. */
+  sync: NonNullable<Flash['sync']> | null;
+}
+
+const when = (d: Date) => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+
+export function windowText(w: Window | null): string {
+  if (!w || (!w.start && !w.end)) return 'always open';
+  if (w.start && w.end) return `${when(w.start)} → ${when(w.end)}`;
+  return w.start ? `from ${when(w.start)}` : `until ${when(w.end as Date)}`;
+}
+
+const limitText = (n: number | null) => (n === null ? 'no limit' : `${n} per user`);
+
+function Bar(props: { left: number; total: number }) {
+  const pct = props.total > 0 ? Math.max(0, Math.min(100, Math.round((props.left / props.total) * 100))) : 0;
+  return (
+    <div class="actions">
+      <div class={pct < 10 ? 'bar low' : 'bar'} role="img" aria-label={`${pct}% left`}>
+        <div style={`width: ${pct}%`} />
+      </div>
+      <span data-field="pct">{pct}%</span>
+    </div>
+  );
+}
+
+function Drift(props: { name: StockName; sync: CouponView['sync'] }) {
+  if (!props.sync) return <span class="muted" title="press Refresh to check the ledger">—</span>;
+  if (props.sync.missing.includes(props.name)) return <span class="drift-bad">gauge missing</span>;
+  const line = props.sync.stocks.find((s) => s.name === props.name);
+  if (!line) return <span class="muted">—</span>;
+  if (line.drift === 0) return <span title={`ledger ${line.ledger}`}>0</span>;
+  return <span class="drift-bad" title={`ledger ${line.ledger}`}>{line.drift > 0 ? `+${line.drift}` : line.drift}</span>;
+}
+
+function StockRow(props: { name: StockName; view: CouponView }) {
+  const { coupon, live, sync } = props.view;
+  const configured = props.name === 'issue' ? coupon.issueStock : coupon.useStock;
+  if (!configured) {
+    return (
+      <tr data-stock={props.name}>
+        <td>{props.name}</td>
+        <td colspan={5} class="muted">
+          unlimited
+        </td>
+      </tr>
+    );
+  }
+  // A draft has no stock rows yet: nothing was synced, whatever the repository fills in.
+  const snapshot = coupon.status === 'draft' ? null : coupon.stocks[props.name];
+  const gauge = live.state === 'live' ? live[props.name] : null;
+  const total = gauge?.total ?? snapshot?.total ?? configured.total;
+  const liveText = live.state === 'live' ? (gauge ? String(gauge.remain) : 'unavailable') : live.state === 'unavailable' ? 'unavailable' : '—';
+  return (
+    <tr data-stock={props.name}>
+      <td>{props.name}</td>
+      <td data-field="total">{total}</td>
+      <td data-field="synced" title={snapshot?.syncedAt ? `synced ${when(snapshot.syncedAt)}` : 'not synced yet'}>
+        {snapshot ? snapshot.remain : '—'}
+      </td>
+      <td data-field="live" title={live.state === 'unavailable' ? live.reason : undefined}>
+        {liveText}
+      </td>
+      <td>
+        <Bar left={gauge?.remain ?? snapshot?.remain ?? total} total={total} />
+      </td>
+      <td data-field="drift">
+        <Drift name={props.name} sync={sync} />
+      </td>
+    </tr>
+  );
+}
+
+function ActionButton(props: { id: string; action: Action; label: string; csrf: CsrfTokens; kind?: string }) {
+  return (
+    <form method="post" action={`/admin/coupons/${encodeURIComponent(props.id)}/${props.action}`}>
+      <input type="hidden" name="csrf" value={props.csrf[props.action]} />
+      <button type="submit" class={props.kind} data-action={props.action}>
+        {props.label}
+      </button>
+    </form>
+  );
+}
+
+function AdjustForm(props: { coupon: CouponRecord; csrf: CsrfTokens }) {
+  const stocks = (['issue', 'use'] as const).filter((name) => props.coupon.stocks[name]);
+  if (stocks.length === 0) return null;
+  return (
+    <form method="post" action={`/admin/coupons/${encodeURIComponent(props.coupon.id)}/adjust`}>
+      <input type="hidden" name="csrf" value={props.csrf.adjust} />
+      <select name="stock" aria-label="stock">
+        {stocks.map((name) => (
+          <option value={name}>{name}</option>
+        ))}
+      </select>
+      <input class="small" name="delta" type="number" step={1} required placeholder="±n" aria-label="delta" />
+      <button type="submit" data-action="adjust">
+        Adjust limit
+      </button>
+    </form>
+  );
+}
+
+function Actions(props: { coupon: CouponRecord; csrf: CsrfTokens }) {
+  const { id, status } = props.coupon;
+  const button = (action: Action, label: string, kind?: string) => (
+    <ActionButton id={id} action={action} label={label} csrf={props.csrf} kind={kind} />
+  );
+  if (status === 'draft') {
+    return (
+      <div class="actions">
+        {button('confirm', 'Confirm', 'primary')}
+        {button('delete', 'Delete draft', 'danger')}
+      </div>
+    );
+  }
+  if (status === 'archived') return <p class="muted">Archived: final numbers, read-only.</p>;
+  return (
+    <div class="actions">
+      {button('sync', 'Refresh', 'primary')}
+      {status === 'confirmed' ? button('pause', 'Pause') : button('resume', 'Resume')}
+      <AdjustForm coupon={props.coupon} csrf={props.csrf} />
+      {button('rebuild', 'Rebuild gauges')}
+      {button('archive', 'Archive', 'danger')}
+    </div>
+  );
+}
+
+export function CouponCard(props: { view: CouponView; csrf: CsrfTokens }) {
+  const c = props.view.coupon;
+  return (
+    <section class="card" id={c.id} data-coupon={c.id} data-status={c.status}>
+      <h2>{c.name}</h2>
+      <span class={`status ${c.status}`} data-field="status">
+        {c.status}
+      </span>{' '}
+      <code class="id">{c.id}</code>
+      <dl class="meta">
+        <dt>issue window</dt>
+        <dd>{windowText(c.issueWindow)}</dd>
+        <dt>use window</dt>
+        <dd>{windowText(c.useWindow)}</dd>
+        <dt>per user</dt>
+        <dd>
+          issue: {limitText(c.perUserIssueLimit)}, use: {limitText(c.perUserUseLimit)}
+        </dd>
+      </dl>
+      <table class="stocks">
+        <thead>
+          <tr>
+            <th>stock</th>
+            <th>total</th>
+            <th>synced remain</th>
+            <th>live remain</th>
+            <th>left</th>
+            <th>drift (last Refresh)</th>
+          </tr>
+        </thead>
+        <tbody>
+          <StockRow name="issue" view={props.view} />
+          <StockRow name="use" view={props.view} />
+        </tbody>
+      </table>
+      <Actions coupon={c} csrf={props.csrf} />
+    </section>
+  );
+}

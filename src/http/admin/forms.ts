@@ -1,0 +1,94 @@
+/**
+ * HTML form fields to service inputs. Every field is checked and every problem reported at
+ * once, named by the form field, like the API's `errors[]`. Empty means what `null` means in
+ * the API: unlimited stock, no per-user limit, an open window bound.
+ */
+import type { CouponSpec, StockName, Window } from '../../coupon/coupon.js';
+import { fail, ok, type FieldProblem, type Result } from '../../coupon/errors.js';
+import { CouponCreate, MAX_COUNT } from '../schemas.js';
+
+/** What `c.req.parseBody()` gives. */
+export type FormBody = Record<string, string | File | (string | File)[]>;
+
+/** A text field, trimmed; '' when absent, repeated or a file. */
+export function field(form: FormBody, name: string): string {
+  const value = form[name];
+  return typeof value === 'string' ? value.trim() : '';
+}
+
+// `<input type="datetime-local">` sends no zone: the page labels these fields UTC.
+const LOCAL_DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?$/;
+
+class FormReader {
+  readonly problems: FieldProblem[] = [];
+
+  constructor(private readonly form: FormBody) {}
+
+  /** A whole number in [min, MAX_COUNT]; `null` when empty. */
+  count(name: string, min: number): number | null {
+    const raw = field(this.form, name);
+    if (raw === '') return null;
+    const n = /^\d{1,13}$/.test(raw) ? Number(raw) : NaN;
+    if (Number.isInteger(n) && n >= min && n <= MAX_COUNT) return n;
+    this.problems.push({ path: name, message: `must be a whole number from ${min} to ${MAX_COUNT}` });
+    return null;
+  }
+
+  /** A UTC instant from a datetime-local field; `null` when empty. */
+  instant(name: string): Date | null {
+    const raw = field(this.form, name);
+    if (raw === '') return null;
+    const at = LOCAL_DATETIME.test(raw) ? new Date(`${raw}Z`) : new Date(NaN);
+    if (!Number.isNaN(at.getTime())) return at;
+    this.problems.push({ path: name, message: 'must be a date and time (YYYY-MM-DDTHH:MM, UTC)' });
+    return null;
+  }
+
+  /** A window from two fields; `null` (always open) when both are empty. */
+  window(prefix: 'issue' | 'use'): Window | null {
+    const start = this.instant(`${prefix}Start`);
+    const end = this.instant(`${prefix}End`);
+    if (start && end && start.getTime() >= end.getTime()) {
+      this.problems.push({ path: `${prefix}End`, message: 'must be after the start' });
+    }
+    return start || end ? { start, end } : null;
+  }
+}
+
+const refused = (problems: FieldProblem[]) =>
+  fail('VALIDATION_FAILED', problems.map((p) => `${p.path} ${p.message}`).join('; '), problems);
+
+/** The create form as a coupon spec. */
+export function couponSpecFrom(form: FormBody): Result<CouponSpec> {
+  const read = new FormReader(form);
+  const name = field(form, 'name');
+  // The API's own rule for names (length, no control characters), so both refuse the same.
+  const named = CouponCreate.shape.name.safeParse(name);
+  if (!named.success) read.problems.push({ path: 'name', message: named.error.issues.map((i) => i.message).join('; ') });
+  const issueTotal = read.count('issueTotal', 0);
+  const useTotal = read.count('useTotal', 0);
+  const spec: CouponSpec = {
+    name,
+    issueStock: issueTotal === null ? null : { total: issueTotal },
+    useStock: useTotal === null ? null : { total: useTotal },
+    perUserIssueLimit: read.count('perUserIssueLimit', 1),
+    perUserUseLimit: read.count('perUserUseLimit', 1),
+    issueWindow: read.window('issue'),
+    useWindow: read.window('use'),
+  };
+  return read.problems.length > 0 ? refused(read.problems) : ok(spec);
+}
+
+/** The adjust form: which stock and by how much (a signed, non-zero whole number). */
+export function adjustFrom(form: FormBody): Result<{ stock: StockName; delta: number }> {
+  const problems: FieldProblem[] = [];
+  const stock = field(form, 'stock');
+  if (stock !== 'issue' && stock !== 'use') problems.push({ path: 'stock', message: 'must be issue or use' });
+  const raw = field(form, 'delta');
+  const delta = /^[+-]?\d{1,13}$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isInteger(delta) || delta === 0 || Math.abs(delta) > MAX_COUNT) {
+    problems.push({ path: 'delta', message: `must be a whole number other than 0, at most ${MAX_COUNT} either way` });
+  }
+  if (problems.length > 0 || (stock !== 'issue' && stock !== 'use')) return refused(problems);
+  return ok({ stock, delta });
+}

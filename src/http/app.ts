@@ -1,0 +1,126 @@
+/**
+ * The app factory: built once per runtime; each runtime only wires adapters from its own
+ * environment (`src/node.ts`, `src/worker.ts`).
+ */
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { Scalar } from '@scalar/hono-api-reference';
+import type { Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import { requestId } from 'hono/request-id';
+import { CouponAdmin } from '../coupon/admin.js';
+import type { CouponDeps } from '../coupon/deps.js';
+import type { FieldProblem } from '../coupon/errors.js';
+import { Maintenance } from '../coupon/maintenance.js';
+import { CouponTakes } from '../coupon/takes.js';
+import { adminPage } from './admin/admin-page.js';
+import { adminRoutes } from './admin-routes.js';
+import { bearerAuth, type Tokens } from './auth.js';
+import type { AppEnv, Services } from './context.js';
+import { healthRoutes, type HealthInfo } from './health-routes.js';
+import { problem } from './problem.js';
+import { takeRoutes } from './take-routes.js';
+
+/** What a request works with, and how to let go of it once the response is ready. */
+export interface RequestScope {
+  deps: CouponDeps;
+  /** Called after the response is produced (never awaited by the response). */
+  release?: () => void;
+}
+
+export interface AppOptions {
+  tokens: Tokens;
+  /** What `/health` reports about the runtime and stores. */
+  info: HealthInfo;
+  /** The adapters for a request. Called once per request; cheap on Node, per-request pools on Workers. */
+  deps: (c: Context) => RequestScope;
+  /** Largest request body in bytes (default 16 KiB: the largest valid body is far below). */
+  maxBodyBytes?: number;
+  /** Where unexpected errors are reported (never to the client). */
+  log?: (event: string, fields: Record<string, unknown>) => void;
+}
+
+/** Builds the services of a request. */
+export function services(deps: CouponDeps): Services {
+  return { deps, admin: new CouponAdmin(deps), takes: new CouponTakes(deps), maintenance: new Maintenance(deps) };
+}
+
+const HTTP_CODES = { 400: 'VALIDATION_FAILED', 401: 'UNAUTHORIZED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE' } as const;
+
+/** An error and its causes on one line, for the logs only. */
+function describeError(error: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = error; e !== undefined && parts.length < 4; e = e instanceof Error ? e.cause : undefined) {
+    parts.push(e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+  }
+  return parts.join(' <- caused by ');
+}
+
+export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
+  const log = options.log ?? ((event, fields) => console.error(JSON.stringify({ event, ...fields })));
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result, c) => {
+      if (result.success) return;
+      const errors: FieldProblem[] = result.error.issues.map((issue) => ({
+        path: [result.target === 'json' ? 'body' : result.target, ...issue.path.map(String)].join('.'),
+        message: issue.message,
+      }));
+      return problem(c, 'VALIDATION_FAILED', errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors);
+    },
+  });
+
+  app.use('*', requestId());
+  const limit = bodyLimit({
+    maxSize: options.maxBodyBytes ?? 16 * 1024,
+    onError: (c) => problem(c, 'PAYLOAD_TOO_LARGE', `the body exceeds ${options.maxBodyBytes ?? 16 * 1024} bytes`),
+  });
+  app.use('/v1/*', limit);
+  // The admin page's forms are far smaller still (`/admin/*` also matches `/admin`).
+  app.use('/admin/*', limit);
+  app.use('/v1/*', bearerAuth(options.tokens));
+  app.use('*', async (c, next) => {
+    const scope = options.deps(c);
+    c.set('services', services(scope.deps));
+    try {
+      await next();
+    } finally {
+      scope.release?.();
+    }
+  });
+
+  app.route('/', healthRoutes(options.info));
+  app.route('/', adminRoutes());
+  app.route('/', takeRoutes());
+  // Plain routes, not `openapi()`: the HTML page is not part of the API document.
+  app.route('/', adminPage(options.tokens, log));
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'coupon-stock',
+      version: '1.0.0',
+      description: 'Caps how many times a coupon can be issued and used: never oversold, never counted twice.',
+    },
+  });
+  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'coupon-stock API' }));
+  app.get('/', (c) => c.json({ name: 'coupon-stock', docs: '/docs', openapi: '/openapi.json', health: '/health' }));
+
+  app.notFound((c) => problem(c, 'NOT_FOUND', `no route ${c.req.method} ${c.req.path}`));
+  app.onError((error, c) => {
+    if (error instanceof HTTPException) {
+      const code = HTTP_CODES[error.status as keyof typeof HTTP_CODES];
+      // A body the validator could not even parse (malformed JSON) is still one listed issue.
+      if (code === 'VALIDATION_FAILED') return problem(c, code, error.message || code, [{ path: 'body', message: error.message || 'invalid body' }]);
+      if (code) return problem(c, code, error.message || code);
+    }
+    log('unhandled_error', {
+      requestId: c.get('requestId'),
+      method: c.req.method,
+      path: c.req.path,
+      error: describeError(error),
+    });
+    return problem(c, 'INTERNAL', 'an unexpected error occurred; it was logged with this requestId');
+  });
+  return app;
+}

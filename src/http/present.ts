@@ -1,0 +1,40 @@
+/**
+ * Domain values to JSON bodies: dates as ISO-8601, camelCase fields exactly as the contract names them.
+ */
+import type { CouponRecord, StockSnapshot, Window } from '../coupon/coupon.js';
+import type { CouponHolding, HoldingRecord } from '../coupon/holdings.js';
+import type { StockSync, SyncReport } from '../coupon/maintenance.js';
+
+const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
+
+const windowOut = (w: Window | null) => (w ? { start: iso(w.start), end: iso(w.end) } : null);
+
+const stockOut = (s: StockSnapshot | null) => (s ? { total: s.total, remain: s.remain, syncedAt: iso(s.syncedAt) } : null);
+
+export function couponOut(c: CouponRecord) {
+  return {
+    id: c.id,
+    name: c.name,
+    status: c.status,
+    issueStock: stockOut(c.stocks.issue),
+    useStock: stockOut(c.stocks.use),
+    perUserIssueLimit: c.perUserIssueLimit,
+    perUserUseLimit: c.perUserUseLimit,
+    issueWindow: windowOut(c.issueWindow),
+    useWindow: windowOut(c.useWindow),
+    createdAt: c.createdAt.toISOString(),
+    updatedAt: c.updatedAt.toISOString(),
+  };
+}
+
+const stockSyncOut = (s: StockSync | null) => (s ? { ...s, syncedAt: iso(s.syncedAt) } : null);
+
+export function syncOut(r: SyncReport) {
+  return { ...r, syncedAt: r.syncedAt.toISOString(), issue: stockSyncOut(r.issue), use: stockSyncOut(r.use) };
+}
+
+const recordOut = (r: HoldingRecord) => ({ ...r, at: r.at.toISOString(), cancelledAt: iso(r.cancelledAt) });
+
+export function holdingOut(h: CouponHolding) {
+  return { ...h, issues: h.issues.map(recordOut), uses: h.uses.map(recordOut) };
+}

@@ -1,0 +1,246 @@
+/**
+ * Request and response schemas: the HTTP contract of DESIGN.md, in zod, also the source of the
+ * OpenAPI document. Unknown fields are refused so a typo (`issue_stock`) is never ignored.
+ */
+import { z } from '@hono/zod-openapi';
+import { COUPON_STATUSES, MAX_PER_USER_LIMIT } from '../coupon/coupon.js';
+import { ERROR_CODES } from '../coupon/errors.js';
+
+/** Largest stock or delta accepted: well inside both Postgres bigint and a Lua double. */
+export const MAX_COUNT = 1_000_000_000_000;
+
+// No control characters: ids end up in keys, logs and headers. No byte order mark (U+FEFF):
+// invisible, and a decoder drops it from the start of a value (PGlite does), so "\uFEFFbob" would
+// be read back as "bob". No lone surrogates: they cannot be encoded as UTF-8, so a store would
+// keep U+FFFD instead (two ids would become one).
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\ufeff]/;
+const LONE_SURROGATE = /\p{Cs}/u;
+const plain = (s: z.ZodString) =>
+  s
+    .refine((v) => !CONTROL.test(v), 'must not contain control characters or a byte order mark')
+    .refine((v) => !LONE_SURROGATE.test(v), 'must be well-formed Unicode (no lone surrogates)');
+const text = (max: number) => plain(z.string().min(1).max(max));
+
+export const UserId = text(128).openapi({ example: 'user-42' });
+
+const Instant = z.iso.datetime({ offset: true }).openapi({ example: '2026-12-01T00:00:00Z' });
+
+// The order of the bounds is checked here too (not only in the service) so that it is reported
+// in errors[] together with every other problem of the body.
+export const WindowIn = z
+  .object({ start: Instant.nullable().optional(), end: Instant.nullable().optional() })
+  .strict()
+  .refine((w) => !w.start || !w.end || Date.parse(w.start) < Date.parse(w.end), { path: ['end'], message: 'must be after start' })
+  .openapi('WindowInput');
+
+export const StockIn = z
+  .object({ total: z.number().int().min(0).max(MAX_COUNT) })
+  .strict()
+  .openapi('StockInput');
+
+const Limit = z.number().int().min(1).max(MAX_PER_USER_LIMIT);
+
+const specFields = {
+  name: text(200).openapi({ example: 'First 1,000 users: 30% off' }),
+  issueStock: StockIn.nullable().optional(),
+  useStock: StockIn.nullable().optional(),
+  perUserIssueLimit: Limit.nullable().optional(),
+  perUserUseLimit: Limit.nullable().optional(),
+  issueWindow: WindowIn.nullable().optional(),
+  useWindow: WindowIn.nullable().optional(),
+};
+
+export const CouponCreate = z.object(specFields).strict().openapi('CouponCreate');
+export const CouponPatch = z
+  .object({ ...specFields, name: specFields.name.optional() })
+  .strict()
+  .openapi('CouponPatch');
+
+const WindowOut = z.object({ start: z.string().nullable(), end: z.string().nullable() }).openapi('Window');
+const StockOut = z
+  .object({ total: z.number().int(), remain: z.number().int(), syncedAt: z.string().nullable() })
+  .openapi('Stock');
+
+export const Coupon = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    status: z.enum(COUPON_STATUSES),
+    issueStock: StockOut.nullable(),
+    useStock: StockOut.nullable(),
+    perUserIssueLimit: z.number().int().nullable(),
+    perUserUseLimit: z.number().int().nullable(),
+    issueWindow: WindowOut.nullable(),
+    useWindow: WindowOut.nullable(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi('Coupon');
+
+export const CouponPage = z
+  .object({ items: z.array(Coupon), nextCursor: z.string().nullable() })
+  .openapi('CouponPage');
+
+export const ListQuery = z.object({
+  status: z.enum(COUPON_STATUSES).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  // Postgres refuses a NUL in text: checked here so a bad cursor is a 400, not a failed query.
+  cursor: plain(z.string().max(64)).optional(),
+});
+
+export const CouponParams = z.object({
+  id: z.string().openapi({ param: { name: 'id', in: 'path' }, example: 'cpn_01jq0000000000000000000000' }),
+});
+
+export const StockParams = CouponParams.extend({
+  stock: z.enum(['issue', 'use']).openapi({ param: { name: 'stock', in: 'path' } }),
+});
+
+export const AdjustBody = z
+  .object({
+    delta: z
+      .number()
+      .int()
+      .min(-MAX_COUNT)
+      .max(MAX_COUNT)
+      .refine((d) => d !== 0, 'must not be 0'),
+  })
+  .strict()
+  .openapi('Adjust');
+
+export const Adjusted = z
+  .object({ couponId: z.string(), stock: z.enum(['issue', 'use']), total: z.number().int(), remain: z.number().int() })
+  .openapi('Adjusted');
+
+const LiveStock = z.object({ total: z.number().int(), remain: z.number().int() }).openapi('LiveStock');
+export const Live = z.object({ issue: LiveStock.nullable(), use: LiveStock.nullable() }).openapi('Live');
+
+const StockSync = z
+  .object({
+    total: z.number().int(),
+    remain: z.number().int(),
+    syncedAt: z.string().nullable(),
+    live: z.boolean(),
+    ledger: z.number().int(),
+    drift: z.number().int(),
+  })
+  .openapi('StockSync');
+
+export const SyncReport = z
+  .object({
+    couponId: z.string(),
+    status: z.enum(COUPON_STATUSES),
+    syncedAt: z.string(),
+    drained: z.number().int(),
+    issue: StockSync.nullable(),
+    use: StockSync.nullable(),
+    missing: z.array(z.enum(['issue', 'use'])),
+    drifted: z.array(z.enum(['issue', 'use'])),
+  })
+  .openapi('SyncReport');
+
+export const RebuildReport = z
+  .object({ couponId: z.string(), rebuilt: z.boolean(), gauges: z.number().int() })
+  .openapi('RebuildReport');
+
+export const IdempotencyHeaders = z.object({
+  'idempotency-key': z
+    .string()
+    .min(1)
+    .max(255)
+    .regex(/^[\x21-\x7e]+$/, 'must be 1–255 visible ASCII characters')
+    .optional()
+    .openapi({ param: { name: 'idempotency-key', in: 'header' }, example: 'order-7781-issue', description: 'Idempotency-Key: retries with the same key and body replay the first answer' }),
+});
+
+export const IssueBody = z.object({ userId: UserId }).strict().openapi('IssueRequest');
+export const UseBody = z
+  .object({ userId: UserId, orderId: text(128).nullable().optional() })
+  .strict()
+  .openapi('UseRequest');
+
+export const Issued = z
+  .object({ issueId: z.string(), couponId: z.string(), userId: z.string(), remain: z.number().int().nullable() })
+  .openapi('Issue');
+export const Used = z
+  .object({ useId: z.string(), couponId: z.string(), userId: z.string(), remain: z.number().int().nullable() })
+  .openapi('Use');
+
+export const IssueParams = CouponParams.extend({
+  issueId: z.string().openapi({ param: { name: 'issueId', in: 'path' } }),
+});
+export const UseParams = CouponParams.extend({
+  useId: z.string().openapi({ param: { name: 'useId', in: 'path' } }),
+});
+
+export const IssueCancelled = z
+  .object({
+    issueId: z.string(),
+    couponId: z.string(),
+    userId: z.string(),
+    status: z.literal('cancelled'),
+    remain: z.number().int().nullable(),
+  })
+  .openapi('IssueCancelled');
+export const UseCancelled = z
+  .object({
+    useId: z.string(),
+    couponId: z.string(),
+    userId: z.string(),
+    orderId: z.string().nullable(),
+    status: z.literal('cancelled'),
+    remain: z.number().int().nullable(),
+  })
+  .openapi('UseCancelled');
+
+export const UserParams = z.object({
+  userId: UserId.openapi({ param: { name: 'userId', in: 'path' } }),
+});
+
+const HoldingRecord = z
+  .object({
+    id: z.string(),
+    orderId: z.string().nullable(),
+    at: z.string(),
+    status: z.enum(['active', 'cancelled']),
+    cancelledAt: z.string().nullable(),
+  })
+  .openapi('HoldingRecord');
+
+export const Holdings = z
+  .object({
+    userId: z.string(),
+    coupons: z.array(
+      z.object({
+        couponId: z.string(),
+        issued: z.number().int(),
+        used: z.number().int(),
+        cancelled: z.number().int(),
+        issues: z.array(HoldingRecord),
+        uses: z.array(HoldingRecord),
+      }),
+    ),
+  })
+  .openapi('Holdings');
+
+export const Health = z
+  .object({
+    status: z.enum(['ok', 'unavailable']),
+    runtime: z.enum(['node', 'workerd']),
+    gauges: z.enum(['redis', 'postgres']),
+    db: z.enum(['postgres', 'pglite']),
+    checks: z.object({ gauges: z.enum(['up', 'down']), db: z.enum(['up', 'down']) }),
+  })
+  .openapi('Health');
+
+export const ProblemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    code: z.enum(ERROR_CODES),
+    requestId: z.string(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .openapi('Problem');

@@ -1,0 +1,171 @@
+/**
+ * Client routes: issue, use, cancel, live stock, a user's coupons. The client token or the
+ * admin token may call them.
+ */
+import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { holdingsOf } from '../coupon/holdings.js';
+import { ID_PATTERN } from '../coupon/ids.js';
+import type { TakeInput } from '../coupon/takes.js';
+import type { AppEnv } from './context.js';
+import { errorResponses, json } from './openapi.js';
+import { holdingOut } from './present.js';
+import { problem, refuse } from './problem.js';
+import {
+  CouponParams,
+  Holdings,
+  IdempotencyHeaders,
+  IssueBody,
+  IssueCancelled,
+  IssueParams,
+  Issued,
+  Live,
+  UseBody,
+  UseCancelled,
+  Used,
+  UseParams,
+  UserParams,
+} from './schemas.js';
+
+const client = { tags: ['takes'], security: [{ bearer: [] }] };
+
+const route = {
+  issue: createRoute({
+    ...client,
+    method: 'post',
+    path: '/v1/coupons/{id}/issues',
+    summary: 'Issue the coupon to a user (exactly once per Idempotency-Key)',
+    request: {
+      params: CouponParams,
+      headers: IdempotencyHeaders,
+      body: { required: true, content: { 'application/json': { schema: IssueBody } } },
+    },
+    responses: { 201: json(Issued, 'Issued'), ...errorResponses(400, 401, 404, 409, 413, 415, 503) },
+  }),
+  cancelIssue: createRoute({
+    ...client,
+    method: 'post',
+    path: '/v1/coupons/{id}/issues/{issueId}/cancel',
+    summary: 'Cancel an unused issue: its stock comes back once',
+    request: { params: IssueParams },
+    responses: { 200: json(IssueCancelled, 'Cancelled'), ...errorResponses(401, 404, 409, 503) },
+  }),
+  use: createRoute({
+    ...client,
+    method: 'post',
+    path: '/v1/coupons/{id}/uses',
+    summary: 'Use (redeem) the coupon (exactly once per Idempotency-Key)',
+    request: {
+      params: CouponParams,
+      headers: IdempotencyHeaders,
+      body: { required: true, content: { 'application/json': { schema: UseBody } } },
+    },
+    responses: { 201: json(Used, 'Used'), ...errorResponses(400, 401, 404, 409, 413, 415, 503) },
+  }),
+  cancelUse: createRoute({
+    ...client,
+    method: 'post',
+    path: '/v1/coupons/{id}/uses/{useId}/cancel',
+    summary: 'Cancel a use (order cancelled): its stock comes back once',
+    request: { params: UseParams },
+    responses: { 200: json(UseCancelled, 'Cancelled'), ...errorResponses(401, 404, 409, 503) },
+  }),
+  live: createRoute({
+    ...client,
+    method: 'get',
+    path: '/v1/coupons/{id}/stocks/live',
+    summary: 'Live remains, straight from the gauges',
+    request: { params: CouponParams },
+    responses: { 200: json(Live, 'Live stocks (null = unlimited)'), ...errorResponses(401, 404, 409, 503) },
+  }),
+  holdings: createRoute({
+    ...client,
+    method: 'get',
+    path: '/v1/users/{userId}/coupons',
+    summary: "A user's coupons: issued, used, cancelled",
+    request: { params: UserParams },
+    responses: { 200: json(Holdings, 'The user’s coupons'), ...errorResponses(400, 401) },
+  }),
+};
+
+const encoder = new TextEncoder();
+
+/** A short digest of the request body: the same key with another body is refused. */
+async function fingerprint(body: Record<string, unknown>): Promise<string> {
+  const canonical = JSON.stringify(Object.keys(body).sort().map((k) => [k, body[k] ?? null]));
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(canonical)));
+  return Array.from(digest.subarray(0, 16), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+async function takeInput(c: Context<AppEnv>, couponId: string, body: { userId: string; orderId?: string | null }) {
+  const input: TakeInput = {
+    couponId,
+    userId: body.userId,
+    orderId: body.orderId ?? null,
+    idempotencyKey: c.req.header('idempotency-key') ?? null,
+    caller: c.get('caller'),
+    fingerprint: await fingerprint({ userId: body.userId, orderId: body.orderId ?? null }),
+  };
+  return input;
+}
+
+const unknownCoupon = (c: Context, id: string) => problem(c, 'NOT_FOUND', `coupon ${id} does not exist`);
+
+export function takeRoutes(): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>();
+
+  app.openapi(route.issue, async (c) => {
+    const { id } = c.req.valid('param');
+    if (!ID_PATTERN.test(id)) return unknownCoupon(c, id);
+    const result = await c.var.services.takes.issue(await takeInput(c, id, c.req.valid('json')));
+    if (!result.ok) return refuse(c, result);
+    const { id: issueId, couponId, userId, remain, replayed } = result.value;
+    if (replayed) c.header('Idempotent-Replayed', 'true');
+    return c.json({ issueId, couponId, userId, remain }, 201);
+  });
+
+  app.openapi(route.use, async (c) => {
+    const { id } = c.req.valid('param');
+    if (!ID_PATTERN.test(id)) return unknownCoupon(c, id);
+    const result = await c.var.services.takes.use(await takeInput(c, id, c.req.valid('json')));
+    if (!result.ok) return refuse(c, result);
+    const { id: useId, couponId, userId, remain, replayed } = result.value;
+    if (replayed) c.header('Idempotent-Replayed', 'true');
+    return c.json({ useId, couponId, userId, remain }, 201);
+  });
+
+  app.openapi(route.cancelIssue, async (c) => {
+    const { id, issueId } = c.req.valid('param');
+    if (!ID_PATTERN.test(id)) return unknownCoupon(c, id);
+    if (!ID_PATTERN.test(issueId)) return problem(c, 'NOT_FOUND', `issue ${issueId} does not exist`);
+    const result = await c.var.services.takes.cancelIssue(id, issueId);
+    if (!result.ok) return refuse(c, result);
+    const { couponId, userId, status, remain } = result.value;
+    return c.json({ issueId, couponId, userId, status, remain }, 200);
+  });
+
+  app.openapi(route.cancelUse, async (c) => {
+    const { id, useId } = c.req.valid('param');
+    if (!ID_PATTERN.test(id)) return unknownCoupon(c, id);
+    if (!ID_PATTERN.test(useId)) return problem(c, 'NOT_FOUND', `use ${useId} does not exist`);
+    const result = await c.var.services.takes.cancelUse(id, useId);
+    if (!result.ok) return refuse(c, result);
+    const { couponId, userId, orderId, status, remain } = result.value;
+    return c.json({ useId, couponId, userId, orderId, status, remain }, 200);
+  });
+
+  app.openapi(route.live, async (c) => {
+    const { id } = c.req.valid('param');
+    if (!ID_PATTERN.test(id)) return unknownCoupon(c, id);
+    const result = await c.var.services.admin.live(id);
+    return result.ok ? c.json(result.value, 200) : refuse(c, result);
+  });
+
+  app.openapi(route.holdings, async (c) => {
+    const { userId } = c.req.valid('param');
+    const coupons = await holdingsOf(c.var.services.deps, userId);
+    return c.json({ userId, coupons: coupons.map(holdingOut) }, 200);
+  });
+
+  return app;
+}

@@ -1,0 +1,120 @@
+/**
+ * The Node host: `@hono/node-server` over the app, PGlite in `DATA_DIR` (or the PostgreSQL
+ * named by `DATABASE_URL`), gauges in that database (or in Upstash Redis when `UPSTASH_*` are
+ * set), migrations applied at start, the scheduled maintenance on an
+ * interval, and a clean shutdown that lets requests and maintenance finish before the
+ * database closes.
+ */
+import { serve, type ServerType } from '@hono/node-server';
+import { drizzle } from 'drizzle-orm/node-postgres';
+import { migrate } from 'drizzle-orm/node-postgres/migrator';
+import { resolve } from 'node:path';
+import pg from 'pg';
+import { PostgresCouponRepository } from '../adapters/postgres/coupon-repository.js';
+import type { Db } from '../adapters/postgres/db.js';
+import { PostgresLedgerRepository } from '../adapters/postgres/ledger-repository.js';
+import { MIGRATIONS_FOLDER, openEmbedded } from '../adapters/postgres/pglite.js';
+import { PostgresGauge } from '../adapters/postgres/postgres-gauge.js';
+import { RedisGauge, redisClient } from '../adapters/redis/redis-gauge.js';
+import * as schema from '../adapters/postgres/schema.js';
+import type { CouponDeps } from '../coupon/deps.js';
+import { DrainThrottle, drainCoupons } from '../coupon/drain.js';
+import { Maintenance } from '../coupon/maintenance.js';
+import { createApp } from '../http/app.js';
+import { loadTokens, type NodeConfig, type TokenPair } from './config.js';
+
+export interface NodeHost {
+  url: string;
+  port: number;
+  tokens: TokenPair;
+  /** Runs the scheduled maintenance once (also done on the interval). */
+  maintain(): Promise<void>;
+  /** Stops accepting requests, waits for running work, closes the database. */
+  stop(): Promise<void>;
+}
+
+interface Store {
+  db: Db;
+  kind: 'pglite' | 'postgres';
+  close(): Promise<void>;
+}
+
+async function openStore(config: NodeConfig): Promise<Store> {
+  if (config.DATABASE_URL) {
+    const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 10 });
+    const db = drizzle({ client: pool, schema });
+    await migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
+    return { db, kind: 'postgres', close: () => pool.end() };
+  }
+  const embedded = await openEmbedded(resolve(config.DATA_DIR, 'pglite'));
+  return { db: embedded.db, kind: 'pglite', close: embedded.close };
+}
+
+const log = (event: string, fields: Record<string, unknown>) =>
+  console.log(JSON.stringify({ at: new Date().toISOString(), event, ...fields }));
+
+export async function startNodeHost(config: NodeConfig): Promise<NodeHost> {
+  const tokens = await loadTokens(config);
+  const store = await openStore(config);
+  const deps: CouponDeps = {
+    coupons: new PostgresCouponRepository({ db: store.db }),
+    ledger: new PostgresLedgerRepository({ db: store.db }),
+    // Upstash when configured (the production hot path), else gauges in the same database.
+    gauges:
+      config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN
+        ? new RedisGauge({ redis: redisClient({ url: config.UPSTASH_REDIS_REST_URL, token: config.UPSTASH_REDIS_REST_TOKEN }) })
+        : new PostgresGauge({ db: store.db }),
+  };
+  if (deps.gauges.name === 'redis') {
+    // Ledger events wait in Redis streams; move them soon after the response, batched per coupon.
+    const throttle = new DrainThrottle();
+    deps.onTaken = (couponId) => {
+      if (throttle.due(couponId, Date.now())) setImmediate(() => void drainCoupons(deps, [couponId]));
+    };
+  }
+  const scope = { deps };
+  const app = createApp({
+    tokens,
+    info: { runtime: 'node', db: store.kind },
+    deps: () => scope,
+    log: (event, fields) => log(event, fields),
+  });
+
+  const maintenance = new Maintenance(deps);
+  let running: Promise<void> | null = null;
+  const maintain = (): Promise<void> => {
+    // One run at a time; a tick that finds one running waits for it instead of starting another.
+    running ??= maintenance
+      .run()
+      .then((summary) => {
+        if (summary.archived.length || summary.rebuilt.length || summary.drifted.length || summary.missing.length || summary.failed.length) {
+          log('maintenance', { ...summary });
+        }
+      })
+      .catch((error: unknown) => log('maintenance_failed', { error: String(error) }))
+      .finally(() => {
+        running = null;
+      });
+    return running;
+  };
+  const timer = setInterval(() => void maintain(), config.MAINTENANCE_INTERVAL_SECONDS * 1000);
+  timer.unref();
+
+  const server = await new Promise<ServerType>((ready) => {
+    const s = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, () => ready(s));
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.PORT;
+  const shownHost = config.HOST === '0.0.0.0' || config.HOST === '::' ? 'localhost' : config.HOST;
+
+  let stopping: Promise<void> | null = null;
+  const stop = () =>
+    (stopping ??= (async () => {
+      clearInterval(timer);
+      await new Promise<void>((done) => server.close(() => done()));
+      await running;
+      await store.close();
+    })());
+
+  return { url: `http://${shownHost}:${port}`, port, tokens, maintain, stop };
+}

@@ -1,0 +1,94 @@
+/**
+ * The Worker: `fetch` serves the app with Redis gauges and Neon Postgres; `scheduled` (the
+ * Cron Trigger) drains ledgers, syncs live remains and archives ended coupons.
+ */
+import type { Context, ExecutionContext } from 'hono';
+import { PostgresCouponRepository } from './adapters/postgres/coupon-repository.js';
+import { PostgresLedgerRepository } from './adapters/postgres/ledger-repository.js';
+import { createNeonDb } from './adapters/postgres/neon.js';
+import { RedisGauge, redisClient } from './adapters/redis/redis-gauge.js';
+import type { CouponDeps } from './coupon/deps.js';
+import { DrainThrottle, drainCoupons } from './coupon/drain.js';
+import { Maintenance } from './coupon/maintenance.js';
+import { createApp, type RequestScope } from './http/app.js';
+import { problemBody } from './http/problem.js';
+import { workerConfig, type WorkerConfig } from './worker/env.js';
+
+interface ScheduledController {
+  cron: string;
+  scheduledTime: number;
+}
+
+/**
+ * Adapters for one request. The Redis client is per request (its auto-pipeline must not mix
+ * requests); the Postgres pool is per request (it connects only when a query needs it, which a
+ * take never does) and is ended after the response, as Workers need.
+ */
+function requestScope(config: WorkerConfig, waitUntil: (p: Promise<unknown>) => void): RequestScope {
+  const neon = createNeonDb({ databaseUrl: config.DATABASE_URL, wsProxy: config.NEON_WS_PROXY });
+  const toDrain = new Set<string>();
+  const deps: CouponDeps = {
+    coupons: new PostgresCouponRepository({ db: neon.db }),
+    ledger: new PostgresLedgerRepository({ db: neon.db }),
+    gauges: new RedisGauge({
+      redis: redisClient({ url: config.UPSTASH_REDIS_REST_URL, token: config.UPSTASH_REDIS_REST_TOKEN }),
+    }),
+    onTaken: (couponId) => {
+      if (drainThrottle.due(couponId, Date.now())) toDrain.add(couponId);
+    },
+  };
+  return {
+    deps,
+    // After the response: move this request's ledger events into Postgres, then close the pool.
+    release: () => waitUntil(drainCoupons(deps, toDrain).finally(() => neon.end())),
+  };
+}
+
+/** Per isolate: a hot coupon is drained at most once per interval, however many takes it serves. */
+const drainThrottle = new DrainThrottle();
+
+type App = ReturnType<typeof createApp>;
+const apps = new WeakMap<object, App>();
+
+/** One app per isolate and configuration: route registration is not paid per request. */
+function appFor(config: WorkerConfig): App {
+  let app = apps.get(config);
+  if (!app) {
+    app = createApp({
+      tokens: { admin: config.ADMIN_API_TOKEN, client: config.CLIENT_API_TOKEN },
+      info: { runtime: 'workerd', db: 'postgres' },
+      deps: (c: Context) => requestScope(config, (p) => c.executionCtx.waitUntil(p)),
+    });
+    apps.set(config, app);
+  }
+  return app;
+}
+
+function misconfigured(message: string): Response {
+  console.error(`coupon-stock: ${message}`);
+  const body = problemBody('SERVICE_UNAVAILABLE', 'the service is misconfigured; see the logs', crypto.randomUUID());
+  return new Response(JSON.stringify(body), { status: 503, headers: { 'content-type': 'application/problem+json' } });
+}
+
+export default {
+  async fetch(request: Request, env: object, ctx: ExecutionContext): Promise<Response> {
+    const parsed = workerConfig(env);
+    if (!parsed.ok) return misconfigured(parsed.message);
+    return appFor(parsed.config).fetch(request, env, ctx);
+  },
+
+  async scheduled(controller: ScheduledController, env: object, ctx: ExecutionContext): Promise<void> {
+    const parsed = workerConfig(env);
+    if (!parsed.ok) {
+      console.error(`coupon-stock: ${parsed.message}`);
+      return;
+    }
+    const scope = requestScope(parsed.config, (p) => ctx.waitUntil(p));
+    try {
+      const summary = await new Maintenance(scope.deps).run();
+      console.log(JSON.stringify({ event: 'maintenance', cron: controller.cron, ...summary }));
+    } finally {
+      scope.release?.();
+    }
+  },
+};

@@ -1,0 +1,40 @@
+/**
+ * The Worker's bindings, parsed by zod once per `env` object at the fetch/scheduled boundary.
+ * Misconfiguration answers with one clear line (and never echoes a secret).
+ */
+import { z } from 'zod';
+
+const Token = z.string().min(16, 'must be at least 16 characters');
+
+export const WorkerEnv = z.object({
+  UPSTASH_REDIS_REST_URL: z.url(),
+  UPSTASH_REDIS_REST_TOKEN: z.string().min(1),
+  DATABASE_URL: z.url(),
+  ADMIN_API_TOKEN: Token,
+  CLIENT_API_TOKEN: Token,
+  /**
+   * Local development only: `host:port` of the WebSocket proxy that lets the Neon driver reach
+   * a plain PostgreSQL (`npm run dev`). Unset in production.
+   */
+  NEON_WS_PROXY: z.string().min(1).optional(),
+});
+
+export type WorkerConfig = z.infer<typeof WorkerEnv>;
+
+const parsed = new WeakMap<object, { ok: true; config: WorkerConfig } | { ok: false; message: string }>();
+
+/** Parses the bindings; the answer is cached per `env` object (one per isolate). */
+export function workerConfig(env: object) {
+  let result = parsed.get(env);
+  if (!result) {
+    const out = WorkerEnv.safeParse(env);
+    result = out.success
+      ? { ok: true as const, config: out.data }
+      : {
+          ok: false as const,
+          message: `invalid configuration: ${out.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+        };
+    parsed.set(env, result);
+  }
+  return result;
+}
