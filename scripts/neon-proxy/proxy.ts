@@ -1,0 +1,155 @@
+/**
+ * A WebSocket→TCP proxy so the Neon serverless driver can reach a plain PostgreSQL (dev/test
+ * only, never bundled into the Worker). Neon's own endpoints speak this protocol: one WebSocket
+ * per Postgres connection, the Postgres wire protocol carried raw inside binary frames, the
+ * target named by `?address=host:port`. The driver is pointed at it with `wsProxy`
+ * (see `src/adapters/postgres/neon.ts`).
+ */
+import { createServer, type IncomingMessage } from 'node:http';
+import { connect, isIP, type AddressInfo, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+
+export interface NeonProxyOptions {
+  /** Port to listen on; 0 or unset picks a free one. */
+  port?: number;
+  /** Interface to listen on (default `127.0.0.1`). */
+  host?: string;
+  /** Which targets may be reached (default: loopback only, so the proxy is no open relay). */
+  allow?: (host: string, port: number) => boolean;
+}
+
+export interface NeonProxy {
+  /** `ws://host:port`; the driver's `wsProxy` setting wants it without the scheme. */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Above this many bytes queued towards the client, stop reading from Postgres until it drains. */
+const HIGH_WATER = 1 << 20;
+/** How long a target gets to close after our FIN before the socket is destroyed. */
+const LINGER_MS = 2_000;
+
+/** True for `localhost`, 127.0.0.0/8 and ::1 (also IPv4-mapped). */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase();
+  if (h === 'localhost' || h === '::1') return true;
+  if (h.startsWith('::ffff:')) return isLoopback(h.slice('::ffff:'.length));
+  return isIP(h) === 4 && h.startsWith('127.');
+}
+
+/** Parses `host:port` (IPv6 with or without brackets: the driver writes `${host}:${port}`). */
+export function parseAddress(value: string | null): { host: string; port: number } | null {
+  if (!value) return null;
+  const colon = value.lastIndexOf(':');
+  if (colon <= 0) return null;
+  const host = value.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+  const port = Number(value.slice(colon + 1));
+  if (!host || !Number.isInteger(port) || port < 1 || port > 65_535) return null;
+  return { host, port };
+}
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
+/** Answers an upgrade request with a plain HTTP error: the client sees why, nothing is relayed. */
+function refuse(socket: Duplex, status: number, reason: string): void {
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+/** Pipes one WebSocket to one new TCP connection until either side closes. */
+function bridge(ws: WebSocket, target: { host: string; port: number }, open: Set<Socket>): void {
+  const tcp = connect({ host: target.host, port: target.port });
+  tcp.setNoDelay(true);
+  open.add(tcp);
+
+  // The driver sends its startup message as soon as the WebSocket opens, usually before the
+  // TCP handshake with Postgres has finished: keep those bytes, in order, until it has.
+  let pending: Buffer[] | null = [];
+  tcp.once('connect', () => {
+    for (const chunk of pending ?? []) tcp.write(chunk);
+    pending = null;
+  });
+
+  ws.on('message', (data) => {
+    const chunk = toBuffer(data);
+    if (pending) pending.push(chunk);
+    else if (!tcp.write(chunk)) ws.pause();
+  });
+  tcp.on('drain', () => ws.resume());
+
+  tcp.on('data', (chunk: Buffer) => {
+    if (ws.readyState !== ws.OPEN) return;
+    ws.send(chunk, { binary: true }, () => {
+      if (tcp.isPaused() && ws.bufferedAmount < HIGH_WATER) tcp.resume();
+    });
+    if (ws.bufferedAmount >= HIGH_WATER) tcp.pause();
+  });
+
+  // Errors are followed by `close` on either side; closing the other side is all there is to do.
+  tcp.on('error', () => {});
+  tcp.on('close', () => {
+    open.delete(tcp);
+    if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close();
+  });
+  ws.on('error', () => tcp.destroy());
+  ws.on('close', () => {
+    if (tcp.destroyed) return;
+    if (pending) {
+      tcp.destroy();
+      return;
+    }
+    // end() flushes what the client sent last (its Terminate message) before the FIN; the
+    // timer covers a target that never closes its side.
+    tcp.end();
+    setTimeout(() => tcp.destroy(), LINGER_MS).unref();
+  });
+}
+
+/** Starts the proxy; resolves once it listens. */
+export async function startNeonProxy(options: NeonProxyOptions = {}): Promise<NeonProxy> {
+  const host = options.host ?? '127.0.0.1';
+  const allow = options.allow ?? ((targetHost: string) => isLoopback(targetHost));
+  const open = new Set<Socket>();
+  const wss = new WebSocketServer({ noServer: true });
+  const server = createServer((_req, res) => {
+    res.writeHead(426, { 'content-type': 'text/plain' }).end('WebSocket upgrade required on /v1?address=host:port\n');
+  });
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const url = new URL(req.url ?? '/', 'http://proxy.invalid');
+    if (url.pathname !== '/v1') return refuse(socket, 404, 'Not Found');
+    const target = parseAddress(url.searchParams.get('address'));
+    if (!target) return refuse(socket, 400, 'Bad Request');
+    if (!allow(target.host, target.port)) return refuse(socket, 403, 'Forbidden');
+    wss.handleUpgrade(req, socket, head, (ws) => bridge(ws, target, open));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const urlHost = isIP(host) === 6 ? `[${host}]` : host;
+
+  return {
+    url: `ws://${urlHost}:${port}`,
+    port,
+    close: async () => {
+      for (const ws of wss.clients) ws.terminate();
+      for (const tcp of open) tcp.destroy();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}
