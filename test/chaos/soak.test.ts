@@ -1,0 +1,265 @@
+/**
+ * Soak: a bounded mixed workload on the Redis path for SOAK_SECONDS (default 60). The app is
+ * built by createApp with the Redis gauge behind the local Upstash REST endpoint (real
+ * redis-server) and the repositories on a real PostgreSQL; ledger events are drained after the
+ * response as `npm start` does (onTaken + DrainThrottle) and the maintenance runs every few
+ * seconds alongside. 50 requests in flight: issues and uses (half with an Idempotency-Key),
+ * cancels of both (some twice), replays, syncs and reads, over 20 coupons and 500 users.
+ *
+ * At the end, after a final drain and sync of every coupon: every stock has drift 0
+ * (`total − remain = ledger`), no user is above a per-user limit or used more than they hold
+ * (from the ledger, by subject), the acknowledged takes minus the cancels equal the ledger net
+ * per coupon and kind, no answer was a 5xx, and the heap did not keep growing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { startUpstashRest, type UpstashRest } from '../../scripts/upstash-rest/server.js';
+import { PostgresCouponRepository } from '../../src/adapters/postgres/coupon-repository.js';
+import { PostgresLedgerRepository } from '../../src/adapters/postgres/ledger-repository.js';
+import { RedisGauge, redisClient } from '../../src/adapters/redis/redis-gauge.js';
+import type { CouponDeps } from '../../src/coupon/deps.js';
+import { DrainThrottle, drainCoupons } from '../../src/coupon/drain.js';
+import { Maintenance, type MaintenanceSummary } from '../../src/coupon/maintenance.js';
+import { createApp } from '../../src/http/app.js';
+import { postgresDb, type TestDb } from '../support/db.js';
+import { HeapWatch, newBook, Pool, prng, Tally, type CouponBook, type Replayable } from './soak-book.js';
+
+const SECONDS = Number(process.env.SOAK_SECONDS ?? 60);
+const SEED = Number(process.env.SOAK_SEED ?? Date.now() % 1_000_000);
+const IN_FLIGHT = 50;
+const COUPONS = 20;
+const USERS = 500;
+const MAX_REQUESTS = 5_000_000;
+const ADMIN = 'soak-admin-token-0123456789';
+const CLIENT = 'soak-client-token-0123456789';
+const TOKEN = 'soak-upstash-token';
+
+let rest: UpstashRest;
+let database: TestDb;
+let deps: CouponDeps;
+let app: ReturnType<typeof createApp>;
+const drains = new Set<Promise<unknown>>();
+const unexpected: string[] = [];
+
+beforeAll(async () => {
+  rest = await startUpstashRest({ redisUrl: inject('redisUrl'), token: TOKEN });
+  database = await postgresDb();
+  deps = {
+    coupons: new PostgresCouponRepository({ db: database.db }),
+    ledger: new PostgresLedgerRepository({ db: database.db }),
+    gauges: new RedisGauge({ redis: redisClient({ url: rest.url, token: TOKEN }) }),
+  };
+  // As src/node/host.ts: drain a coupon's ledger soon after a take, at most once per interval.
+  const throttle = new DrainThrottle();
+  deps.onTaken = (couponId) => {
+    if (!throttle.due(couponId, Date.now())) return;
+    const drain = new Promise((resolve) => setImmediate(resolve)).then(() => drainCoupons(deps, [couponId]));
+    drains.add(drain);
+    void drain.finally(() => drains.delete(drain));
+  };
+  app = createApp({
+    tokens: { admin: ADMIN, client: CLIENT },
+    info: { runtime: 'node', db: 'postgres' },
+    deps: () => ({ deps }),
+    log: (event, fields) => unexpected.push(`${event} ${JSON.stringify(fields)}`),
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all(drains);
+  await rest?.close();
+  await database?.close();
+});
+
+interface Answer {
+  status: number;
+  text: string;
+  json: Record<string, unknown>;
+  replayed: boolean;
+}
+
+const tally = new Tally();
+
+async function call(method: string, path: string, token: string, body?: Record<string, unknown>, key?: string): Promise<Answer> {
+  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+  if (body) headers['content-type'] = 'application/json';
+  if (key) headers['idempotency-key'] = key;
+  const res = await app.request(path, { method, headers, body: body ? JSON.stringify(body) : undefined });
+  const text = await res.text();
+  const json = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
+  tally.add(res.status, typeof json.code === 'string' ? json.code : undefined);
+  return { status: res.status, text, json, replayed: res.headers.get('idempotent-replayed') === 'true' };
+}
+
+/** Notes an answer the workload cannot produce (the run fails on any). */
+function note(what: string, answer: Answer): void {
+  if (unexpected.length < 20) unexpected.push(`${what}: ${answer.status} ${answer.text.slice(0, 200)}`);
+}
+
+function expectOneOf(answer: Answer, allowed: string[], what: string): void {
+  const name = answer.status >= 400 ? `${answer.status} ${String(answer.json.code)}` : String(answer.status);
+  if (!allowed.includes(name)) note(what, answer);
+}
+
+async function createCoupons(): Promise<CouponBook[]> {
+  const books: CouponBook[] = [];
+  for (let i = 0; i < COUPONS; i++) {
+    const isPublic = i % 4 === 3;
+    // Small stocks sell out during the run (SOLD_OUT, then cancels give back); large ones do not.
+    const small = i % 2 === 1;
+    const spec = isPublic
+      ? { name: `soak public ${i}`, useStock: { total: small ? 600 : 50_000 }, perUserUseLimit: 3 }
+      : { name: `soak ${i}`, issueStock: { total: small ? 400 : 50_000 }, useStock: { total: small ? 300 : 50_000 }, perUserIssueLimit: 2, perUserUseLimit: 2 };
+    const created = await call('POST', '/v1/coupons', ADMIN, spec);
+    expect(created.status).toBe(201);
+    const id = String(created.json.id);
+    expect((await call('POST', `/v1/coupons/${id}/confirm`, ADMIN)).status).toBe(200);
+    books.push(newBook(id, isPublic, isPublic ? null : 2, isPublic ? 3 : 2));
+  }
+  return books;
+}
+
+const TAKE_OK = ['201', '409 SOLD_OUT', '409 USER_LIMIT_REACHED', '409 NOT_ISSUED'];
+
+/** One worker: picks operations until the deadline. */
+async function worker(n: number, books: CouponBook[], replays: Pool<Replayable>, deadline: number): Promise<void> {
+  const rng = prng(SEED * 1000 + n);
+  const pickOf = <T>(xs: T[]): T => xs[Math.floor(rng() * xs.length)] as T;
+  const issued = books.filter((b) => !b.public);
+  let seq = 0;
+  const take = async (book: CouponBook, kind: 'issue' | 'use', body: Record<string, unknown>) => {
+    const key = rng() < 0.5 ? `soak-${n}-${(seq += 1)}` : undefined;
+    const path = `/v1/coupons/${book.id}/${kind}s`;
+    const answer = await call('POST', path, CLIENT, body, key);
+    expectOneOf(answer, TAKE_OK, `${kind} ${book.id}`);
+    if (answer.status !== 201 || answer.replayed) return;
+    book.taken[kind] += 1;
+    if (kind === 'issue') book.issues.add({ id: String(answer.json.issueId), user: String(body.userId) });
+    else book.uses.add(String(answer.json.useId));
+    if (key) replays.add({ path, key, body, first: answer.text });
+  };
+  const cancel = async (book: CouponBook, kind: 'issue' | 'use', id: string) => {
+    const path = `/v1/coupons/${book.id}/${kind}s/${id}/cancel`;
+    const answer = await call('POST', path, CLIENT);
+    expectOneOf(answer, kind === 'issue' ? ['200', '409 ALREADY_USED'] : ['200'], `cancel ${kind}`);
+    if (answer.status !== 200) return;
+    book.cancelled[kind] += 1;
+    // A second cancel answers the same and gives nothing back.
+    if (rng() < 0.2) expectOneOf(await call('POST', path, CLIENT), ['200'], `cancel ${kind} again`);
+  };
+
+  while (Date.now() < deadline && tally.total < MAX_REQUESTS) {
+    const r = rng();
+    const user = `user-${Math.floor(rng() * USERS)}`;
+    if (r < 0.4) {
+      await take(pickOf(issued), 'issue', { userId: user });
+    } else if (r < 0.65) {
+      const book = pickOf(books);
+      const holder = book.public ? user : (book.issues.pick(rng)?.user ?? user);
+      await take(book, 'use', { userId: holder, orderId: `order-${n}-${seq}` });
+    } else if (r < 0.75) {
+      const book = pickOf(issued);
+      const target = book.issues.take(rng);
+      if (target) await cancel(book, 'issue', target.id);
+    } else if (r < 0.83) {
+      const book = pickOf(books);
+      const target = book.uses.take(rng);
+      if (target) await cancel(book, 'use', target);
+    } else if (r < 0.9) {
+      const earlier = replays.pick(rng);
+      if (!earlier) continue;
+      const other = rng() < 0.1;
+      const answer = await call('POST', earlier.path, CLIENT, other ? { ...earlier.body, userId: `${String(earlier.body.userId)}-x` } : earlier.body, earlier.key);
+      if (other) expectOneOf(answer, ['409 IDEMPOTENCY_KEY_REUSED'], 'reused key');
+      else if (answer.status !== 201 || !answer.replayed || answer.text !== earlier.first) note('replay differs from the first answer', answer);
+    } else if (r < 0.92) {
+      expectOneOf(await call('POST', `/v1/coupons/${pickOf(books).id}/stocks/sync`, ADMIN), ['200'], 'sync');
+    } else if (r < 0.96) {
+      expectOneOf(await call('GET', `/v1/coupons/${pickOf(books).id}/stocks/live`, CLIENT), ['200'], 'live');
+    } else {
+      expectOneOf(await call('GET', `/v1/users/${user}/coupons`, CLIENT), ['200'], 'holdings');
+    }
+  }
+}
+
+/** Every subject's net per kind for a coupon, from the ledger. */
+async function netsBySubject(couponId: string): Promise<{ subject: string; net: Record<string, number> }[]> {
+  const all: { subject: string; net: Record<string, number> }[] = [];
+  for (let after: string | null = null; ; ) {
+    const page = await deps.ledger.netBySubject(couponId, after, 500);
+    all.push(...page);
+    if (page.length < 500) return all;
+    after = page[page.length - 1]?.subject ?? null;
+  }
+}
+
+describe('soak on the Redis path', () => {
+  it(`holds a mixed load for ${SECONDS} s with drift 0, limits kept, every take accounted for, and a flat heap`, { timeout: SECONDS * 1000 + 300_000 }, async () => {
+    const books = await createCoupons();
+    const replays = new Pool<Replayable>(500);
+    const heap = new HeapWatch();
+    const maintenance = new Maintenance(deps);
+    const summaries: MaintenanceSummary[] = [];
+    let running = true;
+    const maintainer = (async () => {
+      while (running) {
+        await new Promise((r) => setTimeout(r, 3_000));
+        summaries.push(await maintenance.run());
+      }
+    })();
+
+    heap.start(2_000);
+    const started = Date.now();
+    const before = tally.total;
+    await Promise.all(Array.from({ length: IN_FLIGHT }, (_, n) => worker(n, books, replays, started + SECONDS * 1000)));
+    const seconds = (Date.now() - started) / 1000;
+    const requests = tally.total - before;
+    heap.stop();
+    running = false;
+    await maintainer;
+    await Promise.all(drains);
+
+    // Final drain and sync of every coupon: the books must balance.
+    for (const book of books) {
+      const sync = await call('POST', `/v1/coupons/${book.id}/stocks/sync`, ADMIN);
+      expect(sync.status).toBe(200);
+      const report = sync.json as { missing: string[]; drifted: string[] } & Record<'issue' | 'use', { total: number; remain: number; ledger: number; drift: number } | null>;
+      expect(report.missing, book.id).toEqual([]);
+      expect(report.drifted, book.id).toEqual([]);
+      const net = await deps.ledger.net(book.id);
+      for (const kind of ['issue', 'use'] as const) {
+        const stock = report[kind];
+        const expected = book.taken[kind] - book.cancelled[kind];
+        expect(net[kind] ?? 0, `${book.id} ${kind}: 201s − cancels = ledger net`).toBe(expected);
+        if (!stock) continue;
+        expect(stock.total - stock.remain, `${book.id} ${kind}: total − remain = ledger`).toBe(stock.ledger);
+        expect(stock.drift).toBe(0);
+        expect(stock.remain).toBeGreaterThanOrEqual(0);
+        expect(stock.ledger).toBe(expected);
+      }
+      for (const { subject, net: n } of await netsBySubject(book.id)) {
+        const [issued, usedNet] = [n.issue ?? 0, n.use ?? 0];
+        if (book.perUserIssueLimit !== null) expect(issued, `${subject} issue`).toBeLessThanOrEqual(book.perUserIssueLimit);
+        expect(usedNet, `${subject} use`).toBeLessThanOrEqual(book.perUserUseLimit);
+        if (!book.public) expect(usedNet, `${subject} used more than it holds`).toBeLessThanOrEqual(issued);
+        expect(Math.min(issued, usedNet), subject).toBeGreaterThanOrEqual(0);
+      }
+    }
+
+    const { first, last } = heap.thirds();
+    const mb = (b: number) => (b / 1024 / 1024).toFixed(1);
+    const takes = books.reduce((s, b) => s + b.taken.issue + b.taken.use, 0);
+    const cancels = books.reduce((s, b) => s + b.cancelled.issue + b.cancelled.use, 0);
+    console.log(
+      `soak: ${requests} requests in ${seconds.toFixed(1)} s = ${(requests / seconds).toFixed(0)} req/s, ${IN_FLIGHT} in flight, ` +
+        `${COUPONS} coupons, ${USERS} users, seed ${SEED}; ${takes} takes, ${cancels} cancels; maintenance runs ${summaries.length} ` +
+        `(drift seen mid-load, takes landing between its drain and its read: ${summaries.reduce((n, s) => n + s.drifted.length, 0)} coupon syncs); ` +
+        `heap (after GC: ${typeof globalThis.gc === 'function'}) first third ${mb(first)} MB, last third ${mb(last)} MB; answers ${JSON.stringify(tally)}`,
+    );
+    expect(unexpected).toEqual([]);
+    expect(tally.serverErrors()).toBe(0);
+    expect(summaries.flatMap((s) => [...s.failed, ...s.rebuilt, ...s.missing])).toEqual([]);
+    expect(requests).toBeGreaterThan(SECONDS * 50); // the load was real: at least 50 requests a second
+    expect(last / first, 'heap grew without bound').toBeLessThan(2);
+  });
+});

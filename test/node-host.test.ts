@@ -1,0 +1,150 @@
+/**
+ * The real `npm start` process: started, used, stopped with SIGTERM and started again on the
+ * same DATA_DIR — every coupon and count must be intact and the tokens the same.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { freePort } from '../scripts/local/servers.js';
+import { startUpstashRest } from '../scripts/upstash-rest/server.js';
+import { postgresDb } from './support/db.js';
+import { takeRequests } from './support/take-requests.js';
+
+interface Started {
+  child: ChildProcess;
+  url: string;
+  admin: string;
+  client: string;
+  output: () => string;
+}
+
+async function start(env: Record<string, string>): Promise<Started> {
+  const child = spawn(join('node_modules', '.bin', 'tsx'), ['src/node.ts'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const deadline = Date.now() + 60_000;
+  while (!/client token: (\S+)/.test(output)) {
+    if (child.exitCode !== null) throw new Error(`host exited: ${output}`);
+    if (Date.now() > deadline) throw new Error(`host did not start: ${output}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const url = /listening on (\S+)/.exec(output)?.[1] ?? '';
+  const admin = /admin token:\s+(\S+)/.exec(output)?.[1] ?? '';
+  const client = /client token: (\S+)/.exec(output)?.[1] ?? '';
+  return { child, url, admin, client, output: () => output };
+}
+
+async function stop(started: Started): Promise<number | null> {
+  const exited = new Promise<number | null>((resolve) => started.child.once('exit', (code) => resolve(code)));
+  started.child.kill('SIGTERM');
+  return exited;
+}
+
+describe('node host', () => {
+  let dataDir: string;
+  let port: number;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'cs-node-'));
+    port = await freePort();
+  });
+  afterAll(async () => {
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('keeps every coupon, count and token across a SIGTERM restart', { timeout: 120_000 }, async () => {
+    const env = { DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1' };
+    const first = await start(env);
+    expect(first.url).toBe(`http://127.0.0.1:${port}`);
+    const call = async (s: Started, method: string, path: string, body?: unknown, token = s.admin) => {
+      const res = await fetch(`${s.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+
+    const health = await call(first, 'GET', '/health');
+    expect(health.body).toMatchObject({ status: 'ok', runtime: 'node', gauges: 'postgres', db: 'pglite' });
+    const created = await call(first, 'POST', '/v1/coupons', { name: 'restart', issueStock: { total: 10 }, useStock: { total: 5 } });
+    expect(created.status).toBe(201);
+    const id = String(created.body.id);
+    expect((await call(first, 'POST', `/v1/coupons/${id}/confirm`)).status).toBe(200);
+    const issues: string[] = [];
+    for (const user of ['a', 'b', 'c']) {
+      const issued = await call(first, 'POST', `/v1/coupons/${id}/issues`, { userId: user }, first.client);
+      expect(issued.status).toBe(201);
+      issues.push(String(issued.body.issueId));
+    }
+    expect((await call(first, 'POST', `/v1/coupons/${id}/uses`, { userId: 'a' }, first.client)).status).toBe(201);
+    expect((await call(first, 'POST', `/v1/coupons/${id}/issues/${issues[2]}/cancel`, undefined, first.client)).status).toBe(200);
+    expect(await stop(first)).toBe(0);
+
+    const second = await start(env);
+    expect([second.admin, second.client]).toEqual([first.admin, first.client]);
+    expect(second.output()).not.toContain('generated once');
+    const live = await call(second, 'GET', `/v1/coupons/${id}/stocks/live`, undefined, second.client);
+    expect(live.body).toEqual({ issue: { total: 10, remain: 8 }, use: { total: 5, remain: 4 } });
+    const sync = await call(second, 'POST', `/v1/coupons/${id}/stocks/sync`);
+    expect(sync.body).toMatchObject({ issue: { remain: 8, ledger: 2, drift: 0 }, use: { remain: 4, ledger: 1, drift: 0 } });
+    const holdings = await call(second, 'GET', '/v1/users/a/coupons', undefined, second.client);
+    expect(holdings.body).toMatchObject({ userId: 'a', coupons: [{ couponId: id, issued: 1, used: 1 }] });
+    const again = await call(second, 'POST', `/v1/coupons/${id}/issues/${issues[2]}/cancel`, undefined, second.client);
+    expect(again.body).toMatchObject({ status: 'cancelled', remain: 8 });
+    expect(await stop(second)).toBe(0);
+  });
+
+  it('uses Upstash and the PostgreSQL of DATABASE_URL when they are set', { timeout: 120_000 }, async () => {
+    const rest = await startUpstashRest({ redisUrl: inject('redisUrl'), token: 'node-host-token' });
+    const db = await postgresDb();
+    try {
+      const started = await start({
+        DATA_DIR: dataDir,
+        PORT: String(await freePort()),
+        HOST: '127.0.0.1',
+        DATABASE_URL: db.url ?? '',
+        UPSTASH_REDIS_REST_URL: rest.url,
+        UPSTASH_REDIS_REST_TOKEN: 'node-host-token',
+      });
+      const get = (path: string) => fetch(`${started.url}${path}`, { headers: { authorization: `Bearer ${started.admin}` } });
+      expect(await (await get('/health')).json()).toMatchObject({ status: 'ok', gauges: 'redis', db: 'postgres' });
+      const post = (path: string, body?: unknown) =>
+        fetch(`${started.url}${path}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${started.admin}`, 'content-type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+      const created = (await (await post('/v1/coupons', { name: 'upstash', issueStock: { total: 3 } })).json()) as { id: string };
+      await post(`/v1/coupons/${created.id}/confirm`);
+      expect((await post(`/v1/coupons/${created.id}/issues`, { userId: 'warm' })).status).toBe(201);
+      rest.resetStats(); // from here the take script is known to Redis: one EVALSHA per take
+      expect((await post(`/v1/coupons/${created.id}/issues`, { userId: 'u' })).status).toBe(201);
+      expect(takeRequests(rest.stats)).toEqual([[expect.stringMatching(/^EVALSHA /)]]);
+      expect(await (await post(`/v1/coupons/${created.id}/stocks/sync`)).json()).toMatchObject({ issue: { remain: 1, ledger: 2, drift: 0 } });
+      expect(await stop(started)).toBe(0);
+    } finally {
+      await rest.close();
+      await db.close();
+    }
+  });
+
+  it('stops with one clear line on bad configuration', async () => {
+    const bad = spawn(join('node_modules', '.bin', 'tsx'), ['src/node.ts'], {
+      env: { ...process.env, PORT: 'not-a-port', DATA_DIR: dataDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    bad.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((resolve) => bad.once('exit', resolve));
+    expect(code).toBe(1);
+    expect(err.trim().split('\n')).toHaveLength(1);
+    expect(err).toMatch(/^coupon-stock: invalid configuration: PORT/);
+  });
+});

@@ -1,0 +1,163 @@
+/**
+ * The Redis gauge through @upstash/redis, unmodified, against a real redis-server behind the
+ * local Upstash REST endpoint: the shared gauge contract, plus what only Redis has (scripts by
+ * hash, NOSCRIPT fallback, one request per take, keys under one hash tag).
+ */
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { RedisGauge, redisClient } from '../src/adapters/redis/redis-gauge.js';
+import { TAKE } from '../src/adapters/redis/scripts.js';
+import { couponPolicy, issueItems, useItems } from '../src/coupon/coupon.js';
+import { couponKeys } from '../src/coupon/keys.js';
+import { startUpstashRest } from '../scripts/upstash-rest/server.js';
+import { gaugeContract } from './contract/gauge-contract.js';
+
+const TOKEN = 'local-upstash-token';
+
+type Rest = Awaited<ReturnType<typeof startUpstashRest>>;
+let rest: Rest;
+
+beforeAll(async () => {
+  rest = await startUpstashRest({ redisUrl: inject('redisUrl'), token: TOKEN });
+});
+afterAll(async () => {
+  await rest.close();
+});
+
+const client = () => redisClient({ url: rest.url, token: TOKEN, retries: 0 });
+
+gaugeContract('redis (upstash rest)', async () => ({ gauge: new RedisGauge({ redis: client() }), close: async () => {} }));
+
+async function scanAll(match: string): Promise<string[]> {
+  const redis = client();
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, { match, count: 1000 });
+    keys.push(...batch);
+    cursor = String(next);
+  } while (cursor !== '0');
+  return keys;
+}
+
+const sha1 = (s: string) => createHash('sha1').update(s).digest('hex');
+
+describe('redis gauge specifics', () => {
+  const spec = {
+    name: 'r',
+    issueStock: { total: 5 },
+    useStock: { total: 5 },
+    perUserIssueLimit: 2,
+    perUserUseLimit: null,
+    issueWindow: null,
+    useWindow: null,
+  };
+
+  async function liveCoupon() {
+    const id = `cpn_${Math.random().toString(36).slice(2, 12)}`;
+    const keys = couponKeys(id);
+    const gauge = new RedisGauge({ redis: client() });
+    await gauge.load([
+      { key: keys.issue, total: 5, remain: 5 },
+      { key: keys.use, total: 5, remain: 5 },
+    ]);
+    await gauge.setPolicy(keys.prefix, couponPolicy(spec, true));
+    return { id, keys, gauge };
+  }
+
+  const take = (gauge: RedisGauge, id: string, user: string, key: string, kind: 'issue' | 'use' = 'issue') => {
+    const keys = couponKeys(id);
+    return gauge.take({
+      prefix: keys.prefix,
+      window: kind,
+      opId: `${kind === 'issue' ? 'iss' : 'use'}_${Math.random().toString(36).slice(2)}`,
+      idempotencyKey: key,
+      fingerprint: 'f',
+      items: kind === 'issue' ? issueItems(keys, user) : useItems(keys, user),
+      ledger: { scope: id, kind, subject: user, ref: null, amount: 1 },
+      now: Date.now(),
+    });
+  };
+
+  it('costs exactly one HTTP request and one Redis command per take', async () => {
+    const { id, gauge } = await liveCoupon();
+    await take(gauge, id, 'warm', 'warm'); // the script is known to Redis from here on
+    rest.resetStats();
+    expect((await take(gauge, id, 'u1', 'k1')).ok).toBe(true);
+    expect(rest.stats.requests).toBe(1);
+    expect(rest.stats.commands).toBe(1);
+  });
+
+  it('runs scripts by their SHA-1 and falls back to EVAL after SCRIPT FLUSH', async () => {
+    const { id, gauge } = await liveCoupon();
+    const redis = client();
+    await take(gauge, id, 'u0', 'k0');
+    expect(await redis.scriptExists(sha1(TAKE))).toEqual([1]);
+    await redis.scriptFlush();
+    expect(await redis.scriptExists(sha1(TAKE))).toEqual([0]);
+    const result = await take(gauge, id, 'u1', 'k1');
+    expect(result).toMatchObject({ ok: true, remains: [3, 1, 1] });
+    expect(await redis.scriptExists(sha1(TAKE))).toEqual([1]);
+  });
+
+  it('fails closed when a gauge is evicted, and never re-creates it', async () => {
+    const { id, keys, gauge } = await liveCoupon();
+    await client().del(keys.issue);
+    expect(await take(gauge, id, 'u1', 'k1')).toEqual({ ok: false, reason: 'unavailable' });
+    expect(await gauge.read([keys.issue])).toEqual([null]);
+    await client().del(keys.prefix + 'policy');
+    expect(await take(gauge, id, 'u2', 'k2', 'use')).toEqual({ ok: false, reason: 'unavailable' });
+  });
+
+  it('keeps every key of a coupon under its hash tag, and drop leaves none', async () => {
+    const { id, keys, gauge } = await liveCoupon();
+    const issued = await take(gauge, id, 'user:{weird}*', 'k1');
+    expect(issued.ok).toBe(true);
+    expect((await take(gauge, id, 'user:{weird}*', 'k2', 'use')).ok).toBe(true);
+    const found = await scanAll(`cs:{c:${id}}:*`);
+    // issue + use gauges, policy, ledger, the user's issue counter and held count (no per-user
+    // use limit: no counter), 2 idempotency records, 2 operations
+    expect(found.length).toBe(10);
+    for (const key of found) expect(key.startsWith(keys.prefix)).toBe(true);
+    await gauge.drop(keys.prefix);
+    expect(await scanAll(`cs:{c:${id}}:*`)).toEqual([]);
+  });
+
+  it('appends one ledger event per take and restore in the same script, drained once', async () => {
+    const { id, keys, gauge } = await liveCoupon();
+    const a = await take(gauge, id, 'u1', 'k1');
+    await take(gauge, id, 'u1', 'k1'); // replay: no second event
+    if (!a.ok) throw new Error('take failed');
+    await gauge.restore({ prefix: keys.prefix, opId: a.opId, kind: 'issue', now: Date.now() });
+    await gauge.restore({ prefix: keys.prefix, opId: a.opId, kind: 'issue', now: Date.now() });
+    const written: { opId: string; action: string; scope: string; subject: string }[] = [];
+    const moved = await gauge.drain(keys.prefix, async (events) => {
+      written.push(...events);
+    });
+    expect(moved).toBe(2);
+    expect(written.map((e) => [e.opId, e.action, e.scope, e.subject])).toEqual([
+      [a.opId, 'take', id, 'u1'],
+      [a.opId, 'restore', id, 'u1'],
+    ]);
+    expect(await gauge.drain(keys.prefix, async () => {})).toBe(0);
+  });
+
+  it('keeps events when the writer fails, so nothing is lost', async () => {
+    const { id, keys, gauge } = await liveCoupon();
+    await take(gauge, id, 'u1', 'k1');
+    await expect(gauge.drain(keys.prefix, async () => Promise.reject(new Error('postgres down')))).rejects.toThrow('postgres down');
+    let seen = 0;
+    expect(await gauge.drain(keys.prefix, async (events) => void (seen += events.length))).toBe(1);
+    expect(seen).toBe(1);
+  });
+
+  it('round-trips user ids that look like numbers or JSON', async () => {
+    const { id, keys, gauge } = await liveCoupon();
+    for (const user of ['1.50', '1e3', 'null', '{"a":1}']) {
+      const taken = await take(gauge, id, user, `k-${user}`);
+      if (!taken.ok) throw new Error(`take failed for ${user}`);
+      const restored = await gauge.restore({ prefix: keys.prefix, opId: taken.opId, kind: 'issue', now: Date.now() });
+      expect(restored.ok && restored.op.subject).toBe(user);
+    }
+  });
+});

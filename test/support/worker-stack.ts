@@ -1,0 +1,76 @@
+/**
+ * The production path, locally: the built Worker in workerd (Miniflare), a real redis-server
+ * behind the local Upstash REST endpoint, and a real PostgreSQL behind the WebSocket proxy the
+ * Neon driver speaks to.
+ */
+import { Miniflare } from 'miniflare';
+import { inject } from 'vitest';
+import { startNeonProxy } from '../../scripts/neon-proxy/proxy.js';
+import { startUpstashRest } from '../../scripts/upstash-rest/server.js';
+import { buildWorker } from '../../scripts/build-worker.js';
+import { postgresDb, type TestDb } from './db.js';
+
+export const ADMIN = 'worker-admin-token-0123456789';
+export const CLIENT = 'worker-client-token-0123456789';
+const REDIS_TOKEN = 'worker-upstash-token';
+
+export interface WorkerStack {
+  mf: Miniflare;
+  rest: Awaited<ReturnType<typeof startUpstashRest>>;
+  db: TestDb;
+  /** Sends a request to the Worker with the given token (`null` = none) and JSON body. */
+  call(method: string, path: string, options?: { token?: string | null; body?: unknown; headers?: Record<string, string> }): Promise<Response>;
+  /** Runs the Worker's `scheduled()` as the Cron Trigger would. */
+  scheduled(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startWorkerStack(): Promise<WorkerStack> {
+  const [bundle, rest, proxy, db] = await Promise.all([
+    buildWorker(),
+    startUpstashRest({ redisUrl: inject('redisUrl'), token: REDIS_TOKEN }),
+    startNeonProxy({}),
+    postgresDb(),
+  ]);
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: bundle.path,
+    compatibilityDate: '2026-04-01',
+    bindings: {
+      UPSTASH_REDIS_REST_URL: rest.url,
+      UPSTASH_REDIS_REST_TOKEN: REDIS_TOKEN,
+      DATABASE_URL: db.url ?? '',
+      ADMIN_API_TOKEN: ADMIN,
+      CLIENT_API_TOKEN: CLIENT,
+      NEON_WS_PROXY: proxy.url.replace(/^ws:\/\//, ''),
+    },
+  });
+  await mf.ready;
+  return {
+    mf,
+    rest,
+    db,
+    call: async (method, path, options = {}) => {
+      const headers: Record<string, string> = { ...options.headers };
+      const token = options.token === undefined ? ADMIN : options.token;
+      if (token !== null) headers.authorization = `Bearer ${token}`;
+      let body: string | undefined;
+      if (options.body !== undefined) {
+        body = JSON.stringify(options.body);
+        headers['content-type'] ??= 'application/json';
+      }
+      const res = await mf.dispatchFetch(`http://worker.local${path}`, { method, headers, body });
+      return res as unknown as Response;
+    },
+    scheduled: async () => {
+      // Fetcher.scheduled exists at run time; Miniflare's Fetcher type leaves it out.
+      const worker = (await mf.getWorker()) as unknown as { scheduled(options: { cron: string }): Promise<unknown> };
+      await worker.scheduled({ cron: '* * * * *' });
+    },
+    close: async () => {
+      await mf.dispose();
+      await Promise.all([rest.close(), proxy.close()]);
+      await db.close();
+    },
+  };
+}

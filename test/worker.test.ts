@@ -1,0 +1,140 @@
+/**
+ * The built Worker in workerd (Miniflare) against a real Redis (through the local Upstash REST
+ * endpoint) and a real PostgreSQL (through the Neon WebSocket proxy): the production path.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { takeRequests } from './support/take-requests.js';
+import { CLIENT, startWorkerStack, type WorkerStack } from './support/worker-stack.js';
+
+let stack: WorkerStack;
+
+beforeAll(async () => {
+  stack = await startWorkerStack();
+}, 120_000);
+afterAll(async () => {
+  await stack?.close();
+});
+
+type Json = Record<string, unknown>;
+const json = async (res: Response) => (await res.json()) as Json;
+
+async function createConfirmed(body: Json): Promise<string> {
+  const created = await stack.call('POST', '/v1/coupons', { body });
+  expect(created.status).toBe(201);
+  const id = String((await json(created)).id);
+  const confirmed = await stack.call('POST', `/v1/coupons/${id}/confirm`);
+  expect(confirmed.status).toBe(200);
+  return id;
+}
+
+describe('worker in workerd', () => {
+  it('reports workerd with Redis gauges and Postgres', async () => {
+    const res = await stack.call('GET', '/health', { token: null });
+    expect(res.status).toBe(200);
+    expect(await json(res)).toMatchObject({ status: 'ok', runtime: 'workerd', gauges: 'redis', db: 'postgres' });
+  });
+
+  it('runs a whole flash sale: issue, use, cancel, sync', async () => {
+    const id = await createConfirmed({ name: 'flash', issueStock: { total: 3 }, useStock: { total: 2 }, perUserIssueLimit: 1 });
+    const issue = (userId: string, key: string) =>
+      stack.call('POST', `/v1/coupons/${id}/issues`, { token: CLIENT, body: { userId }, headers: { 'idempotency-key': key } });
+
+    const a = await issue('alice', 'a-1');
+    expect(a.status).toBe(201);
+    const issued = await json(a);
+    expect(issued).toMatchObject({ couponId: id, userId: 'alice', remain: 2 });
+    const replay = await issue('alice', 'a-1');
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(await json(replay)).toEqual(issued);
+    expect(await json(await issue('alice', 'a-2'))).toMatchObject({ code: 'USER_LIMIT_REACHED' });
+    expect((await issue('bob', 'b-1')).status).toBe(201);
+    expect((await issue('carol', 'c-1')).status).toBe(201);
+    const soldOut = await issue('dave', 'd-1');
+    expect(soldOut.status).toBe(409);
+    expect(await json(soldOut)).toMatchObject({ code: 'SOLD_OUT' });
+
+    const use = await stack.call('POST', `/v1/coupons/${id}/uses`, { token: CLIENT, body: { userId: 'alice', orderId: 'o-1' } });
+    expect(use.status).toBe(201);
+    const used = await json(use);
+    expect(used).toMatchObject({ userId: 'alice', remain: 1 });
+    const notIssued = await stack.call('POST', `/v1/coupons/${id}/uses`, { token: CLIENT, body: { userId: 'dave' } });
+    expect(await json(notIssued)).toMatchObject({ code: 'NOT_ISSUED' });
+    const cancelIssueOfUsed = await stack.call('POST', `/v1/coupons/${id}/issues/${String(issued.issueId)}/cancel`, { token: CLIENT });
+    expect(await json(cancelIssueOfUsed)).toMatchObject({ code: 'ALREADY_USED' });
+    const cancelUse = await stack.call('POST', `/v1/coupons/${id}/uses/${String(used.useId)}/cancel`, { token: CLIENT });
+    expect(await json(cancelUse)).toMatchObject({ status: 'cancelled', remain: 2, orderId: 'o-1' });
+    const cancelIssue = await stack.call('POST', `/v1/coupons/${id}/issues/${String(issued.issueId)}/cancel`, { token: CLIENT });
+    expect(await json(cancelIssue)).toMatchObject({ status: 'cancelled', remain: 1 });
+
+    const live = await stack.call('GET', `/v1/coupons/${id}/stocks/live`, { token: CLIENT });
+    expect(await json(live)).toEqual({ issue: { total: 3, remain: 1 }, use: { total: 2, remain: 2 } });
+    const sync = await json(await stack.call('POST', `/v1/coupons/${id}/stocks/sync`));
+    expect(sync).toMatchObject({
+      issue: { total: 3, remain: 1, ledger: 2, drift: 0, live: true },
+      use: { total: 2, remain: 2, ledger: 0, drift: 0, live: true },
+      drifted: [],
+      missing: [],
+    });
+    const holdings = await json(await stack.call('GET', '/v1/users/alice/coupons', { token: CLIENT }));
+    expect(holdings).toMatchObject({ userId: 'alice', coupons: [{ couponId: id, issued: 0, used: 0, cancelled: 2 }] });
+  });
+
+  it('takes in exactly one request to the REST endpoint, and touches no Postgres', async () => {
+    const id = await createConfirmed({ name: 'one trip', issueStock: { total: 10 } });
+    await stack.call('POST', `/v1/coupons/${id}/issues`, { token: CLIENT, body: { userId: 'warm' } });
+    stack.rest.resetStats();
+    const res = await stack.call('POST', `/v1/coupons/${id}/issues`, { token: CLIENT, body: { userId: 'u1' } });
+    expect(res.status).toBe(201);
+    // One request holding one command (EVALSHA of the take); a drain may follow the response.
+    expect(takeRequests(stack.rest.stats)).toEqual([[expect.stringMatching(/^EVALSHA /)]]);
+  });
+
+  it('sells exactly the stock to thousands of concurrent takes, one ledger event each', { timeout: 120_000 }, async () => {
+    const id = await createConfirmed({ name: 'rush', issueStock: { total: 50 } });
+    const results = await Promise.all(
+      Array.from({ length: 2000 }, (_, i) =>
+        stack.call('POST', `/v1/coupons/${id}/issues`, { token: CLIENT, body: { userId: `rush-${i}` } }).then(async (r) => ({
+          status: r.status,
+          body: await json(r),
+        })),
+      ),
+    );
+    const won = results.filter((r) => r.status === 201);
+    expect(won).toHaveLength(50);
+    expect(results.filter((r) => r.status === 409 && r.body.code === 'SOLD_OUT')).toHaveLength(1950);
+    expect(new Set(won.map((r) => r.body.issueId)).size).toBe(50);
+    const sync = await json(await stack.call('POST', `/v1/coupons/${id}/stocks/sync`));
+    expect(sync).toMatchObject({ issue: { remain: 0, ledger: 50, drift: 0 } });
+  });
+
+  it('runs the Cron Trigger: syncs live coupons and archives ended ones, deleting their keys', async () => {
+    const id = await createConfirmed({
+      name: 'ending',
+      issueStock: { total: 5 },
+      issueWindow: { start: null, end: new Date(Date.now() + 1500).toISOString() },
+      useWindow: { start: null, end: new Date(Date.now() + 1500).toISOString() },
+    });
+    expect((await stack.call('POST', `/v1/coupons/${id}/issues`, { token: CLIENT, body: { userId: 'x' } })).status).toBe(201);
+    await new Promise((r) => setTimeout(r, 1600));
+    await stack.scheduled();
+    const coupon = await json(await stack.call('GET', `/v1/coupons/${id}`));
+    expect(coupon).toMatchObject({ status: 'archived', issueStock: { total: 5, remain: 4 } });
+    const live = await json(await stack.call('GET', `/v1/coupons/${id}/stocks/live`, { token: CLIENT }));
+    expect(live).toEqual({ issue: { total: 5, remain: 4 }, use: null });
+    const issue = await stack.call('POST', `/v1/coupons/${id}/issues`, { token: CLIENT, body: { userId: 'y' } });
+    expect(await json(issue)).toMatchObject({ code: 'NOT_ACTIVE' });
+  });
+
+  it('answers one clear problem when misconfigured', async () => {
+    const { Miniflare } = await import('miniflare');
+    const { buildWorker } = await import('../scripts/build-worker.js');
+    const mf = new Miniflare({ modules: true, scriptPath: (await buildWorker()).path, compatibilityDate: '2026-04-01', bindings: {} });
+    try {
+      const res = await mf.dispatchFetch('http://worker.local/health');
+      expect(res.status).toBe(503);
+      expect(await res.json()).toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
+    } finally {
+      await mf.dispose();
+    }
+  });
+});
