@@ -1,0 +1,64 @@
+/**
+ * The gauge layer: takes per second through the gauge adapters, without HTTP in front —
+ * `RedisGauge` through the local Upstash REST endpoint (auto-pipelining on, as in production),
+ * and `PostgresGauge` on PGlite and on a real PostgreSQL. Same concurrency as the raw limit, one
+ * hot coupon, a new user and idempotency key per take, a stock no run can exhaust, so every
+ * take must succeed and `total − remain` must equal the successes.
+ */
+import { PostgresGauge } from '../src/adapters/postgres/postgres-gauge.js';
+import { couponKeys } from '../src/coupon/keys.js';
+import type { GaugePort } from '../src/stock/gauge.js';
+import type { Checks, Row } from './model.js';
+import type { BenchOptions } from './options.js';
+import { runPool } from './pool.js';
+import type { OpenDb } from './postgres.js';
+import { int, say } from './progress.js';
+import { confirmSaleCoupon, issueCommand } from './take-command.js';
+
+const STOCK = 100_000_000;
+
+/** Hot-coupon takes through `gauge` for the configured time; one table row. */
+export async function measureGauge(id: string, what: string, gauge: GaugePort, options: BenchOptions, checks: Checks): Promise<Row> {
+  const couponId = `cpn_${id.replace(/-/g, '')}`;
+  await confirmSaleCoupon(gauge, couponId, STOCK);
+  const { concurrency, seconds } = options.gauge;
+  say(`gauge layer: ${what}, ${concurrency} in flight for ${seconds} s`);
+  const result = await runPool({
+    label: what,
+    concurrency,
+    seconds,
+    run: async (i) => (await gauge.take(issueCommand(couponId, `u${i}`, `k${i}`, `iss_${id}_${i}`))).ok,
+  });
+  const [live] = await gauge.read([couponKeys(couponId).issue]);
+  const taken = live ? live.total - live.remain : -1;
+  const succeeded = result.calls - result.refused - result.errors;
+  checks.equal(`${what}: takes that threw`, result.errors, 0);
+  checks.equal(`${what}: takes refused with stock left`, result.refused, 0);
+  checks.equal(`${what}: total − remain vs successes`, taken, succeeded);
+  say(`gauge layer: ${int(result.perSecond)} takes/s, p99 ${result.latency.p99.toFixed(2)} ms${result.firstError ? ` (first error: ${result.firstError})` : ''}`);
+  return {
+    id,
+    section: 'gauge layer',
+    what,
+    concurrency,
+    perSecond: result.perSecond,
+    latency: result.latency,
+    detail: `${int(succeeded)} taken, total − remain = ${int(taken)}, refused ${result.refused}, errors ${result.errors}`,
+  };
+}
+
+/** The Postgres gauge over a database opened for the occasion, closed afterwards. */
+export async function measurePostgresGauge(
+  id: string,
+  what: string,
+  open: () => Promise<OpenDb>,
+  options: BenchOptions,
+  checks: Checks,
+): Promise<Row> {
+  const store = await open();
+  try {
+    return await measureGauge(id, what, new PostgresGauge({ db: store.db }), options, checks);
+  } finally {
+    await store.close();
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * The one table, as text for the terminal and as Markdown for bench/results/latest.md, every
+ * figure beside its ratio to the raw limit measured in the same run, and the targets of the
+ * issue read off the same rows.
+ */
+import type { Row } from './model.js';
+import { int } from './progress.js';
+
+export interface Report {
+  rows: Row[];
+  /** MEMORY USAGE of a bare counter: what memory rows are compared with. */
+  bareCounter: number;
+  failures: string[];
+  /** Lines about the machine and versions. */
+  context: string[];
+  quick: boolean;
+}
+
+export interface Target {
+  goal: string;
+  measured: string;
+  met: boolean | null;
+}
+
+const byId = (rows: Row[], id: string) => rows.find((r) => r.id === id);
+const ratio = (value: number, base: number) => (base > 0 ? `${value / base >= 10 ? (value / base).toFixed(0) : (value / base).toFixed(2)}×` : '—');
+const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+
+/** The table's cells, one array per row, header first. */
+export function cells(report: Report): string[][] {
+  const raw = byId(report.rows, 'raw');
+  const header = ['section', 'measured', 'in flight', 'req/s', 'vs raw', 'p50 ms', 'p95 ms', 'p99 ms', 'p99 vs raw', 'counts and checks'];
+  const body = report.rows.map((r) => {
+    const memory = r.bytes !== undefined;
+    return [
+      r.section,
+      r.what,
+      r.concurrency === null ? '' : int(r.concurrency),
+      r.perSecond === null ? '' : int(r.perSecond),
+      memory ? `${ratio(r.bytes ?? 0, report.bareCounter)} counter` : r.perSecond !== null && raw?.perSecond ? ratio(r.perSecond, raw.perSecond) : '',
+      r.latency ? ms(r.latency.p50) : '',
+      r.latency ? ms(r.latency.p95) : '',
+      r.latency ? ms(r.latency.p99) : '',
+      r.latency && raw?.latency ? ratio(r.latency.p99, raw.latency.p99) : '',
+      r.detail,
+    ];
+  });
+  return [header, ...body];
+}
+
+/** The targets of the issue, judged on this run's rows (`null`: not measured in this run). */
+export function targets(report: Report): Target[] {
+  const get = (id: string) => byId(report.rows, id);
+  const raw = get('raw');
+  const gauge = get('gauge-redis');
+  const e2e = get('e2e-redis');
+  const pglite = get('e2e-pglite');
+  const postgres = get('e2e-postgres');
+  const base = get('scale-base');
+  const out: Target[] = [];
+  if (raw?.perSecond && gauge?.perSecond) {
+    const r = gauge.perSecond / raw.perSecond;
+    out.push({ goal: 'Redis gauge layer ≥ 50% of the raw take throughput at the same concurrency', measured: `${(r * 100).toFixed(0)}% (${int(gauge.perSecond)} vs ${int(raw.perSecond)} takes/s)`, met: r >= 0.5 });
+  }
+  if (e2e?.perSecond && pglite?.perSecond) {
+    const r = e2e.perSecond / pglite.perSecond;
+    const vsReal = postgres?.perSecond ? `; ${(e2e.perSecond / postgres.perSecond).toFixed(1)}× the Postgres gauge on PostgreSQL` : '';
+    out.push({ goal: 'end to end, Redis ≥ 10× Postgres req/s on a hot coupon', measured: `${r.toFixed(1)}× the Postgres gauge on PGlite (${int(e2e.perSecond)} vs ${int(pglite.perSecond)} req/s)${vsReal}`, met: r >= 10 });
+  }
+  if (e2e?.latency) {
+    out.push({ goal: `end to end, Redis p99 < 50 ms at ${e2e.concurrency ?? '?'} connections`, measured: `p99 ${ms(e2e.latency.p99)} ms`, met: e2e.latency.p99 < 50 });
+  }
+  for (const id of ['scale-coupons', 'scale-takes']) {
+    const s = get(id);
+    if (!base?.latency || !s?.latency) continue;
+    const growth = s.latency.p50 / base.latency.p50 - 1;
+    const redis = s.redisMicros !== undefined && base.redisMicros !== undefined ? s.redisMicros / base.redisMicros - 1 : 0;
+    const signed = (g: number) => `${g >= 0 ? '+' : ''}${(g * 100).toFixed(1)}%`;
+    out.push({
+      goal: `O(1) within 10%: a take with ${s.what.replace(/^take, /, '')} vs 1 coupon`,
+      measured: `p50 ${signed(growth)}, Redis time per take ${signed(redis)}`,
+      met: growth <= 0.1 && redis <= 0.1,
+    });
+  }
+  const sales = report.rows.filter((r) => r.section === 'end to end');
+  const books = report.failures.filter((f) => /oversell|undersell/.test(f));
+  out.push({
+    goal: 'oversell 0 and undersell 0 in every run',
+    measured: books.length ? books.join('; ') : `0 and 0 in all ${sales.length} sales`,
+    met: books.length === 0 && sales.length > 0,
+  });
+  return out;
+}
+
+const mark = (met: boolean | null) => (met === null ? 'not measured' : met ? 'met' : 'NOT met');
+
+/** The table for the terminal: padded columns, the last one left free. */
+export function textTable(report: Report): string {
+  const rows = cells(report);
+  const widths = rows[0]?.map((_, c) => (c === 9 ? 0 : Math.max(...rows.map((r) => (r[c] ?? '').length)))) ?? [];
+  const numeric = new Set([2, 3, 4, 5, 6, 7, 8]);
+  const line = (r: string[]) =>
+    r.map((cell, c) => (c === 9 ? cell : numeric.has(c) ? cell.padStart(widths[c] ?? 0) : cell.padEnd(widths[c] ?? 0))).join('  ').trimEnd();
+  const [header, ...body] = rows;
+  const rule = widths.map((w, c) => '-'.repeat(c === 9 ? 17 : w)).join('  ');
+  const lines = [line(header ?? []), rule, ...body.map(line), '', 'targets:'];
+  for (const t of targets(report)) lines.push(`  [${mark(t.met)}] ${t.goal}: ${t.measured}`);
+  lines.push('', report.failures.length ? `CHECKS FAILED (${report.failures.length}):` : 'correctness checks: all passed (counts exact, oversell 0, undersell 0)');
+  for (const f of report.failures) lines.push(`  - ${f}`);
+  return lines.join('\n');
+}
+
+const escape = (s: string) => s.replace(/\|/g, '\\|');
+
+/** The Markdown table alone (also what the README quotes). */
+export function markdownTable(report: Report): string {
+  const [header, ...body] = cells(report);
+  const align = (header ?? []).map((_, c) => (c >= 2 && c <= 8 ? '---:' : '---'));
+  const row = (r: string[]) => `| ${r.map(escape).join(' | ')} |`;
+  return [row(header ?? []), `| ${align.join(' | ')} |`, ...body.map(row)].join('\n');
+}
+
+/** bench/results/latest.md: context, table, targets, checks, and how to read them. */
+export function markdown(report: Report, chartFile: string): string {
+  const lines = [
+    `# Benchmark${report.quick ? ' (quick mode: smaller runs, figures are indicative only)' : ''}`,
+    '',
+    ...report.context.map((c) => `- ${c}`),
+    '',
+    markdownTable(report),
+    '',
+    `![throughput and p99 latency](${chartFile})`,
+    '',
+    '## Targets',
+    '',
+    '| target | measured | |',
+    '| --- | --- | --- |',
+    ...targets(report).map((t) => `| ${escape(t.goal)} | ${escape(t.measured)} | ${mark(t.met)} |`),
+    '',
+    report.failures.length ? `**Correctness checks failed (${report.failures.length}):**` : 'Correctness checks: all passed (counts exact, oversell 0, undersell 0).',
+    ...report.failures.map((f) => `- ${escape(f)}`),
+    '',
+    '## How to read it',
+    '',
+    '- *vs raw*: requests per second as a fraction of the raw limit (the first row: the same take script run by',
+    '  `redis-benchmark` straight against redis-server, 50 connections, no pipelining), measured in the same run on the',
+    '  same machine; memory rows compare with a bare integer counter key instead. *p99 vs raw*: the p99 latency as a',
+    '  multiple of the raw p99.',
+    '- *in flight*: connections (raw, end to end) or concurrent calls (gauge layer; 1 for the scaling samples, which',
+    '  measure the latency of one take at a time). Pipelined raw: connections × pipeline depth.',
+    '- Oversell: successes beyond the stock. Undersell: a sold-out answer while stock remained, or fewer successes than',
+    '  the stock although demand exceeded it. Both must be 0; the bench exits non-zero otherwise, or when any count',
+    '  (successes, remain, ledger, drift, answers) is off. Timings are never asserted.',
+  ];
+  return `${lines.join('\n')}\n`;
+}
