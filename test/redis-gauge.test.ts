@@ -5,12 +5,14 @@
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { coalescedRunner } from '../src/adapters/redis/coalesce.js';
 import { RedisGauge, redisClient } from '../src/adapters/redis/redis-gauge.js';
 import { TAKE } from '../src/adapters/redis/scripts.js';
 import { couponPolicy, issueItems, useItems } from '../src/coupon/coupon.js';
 import { couponKeys } from '../src/coupon/keys.js';
 import { startUpstashRest } from '../scripts/upstash-rest/server.js';
 import { gaugeContract } from './contract/gauge-contract.js';
+import { takeRequests } from './support/take-requests.js';
 
 const TOKEN = 'local-upstash-token';
 
@@ -27,6 +29,11 @@ afterAll(async () => {
 const client = () => redisClient({ url: rest.url, token: TOKEN, retries: 0 });
 
 gaugeContract('redis (upstash rest)', async () => ({ gauge: new RedisGauge({ redis: client() }), close: async () => {} }));
+// The Node host's configuration: scripts of one event-loop turn share one /pipeline request.
+gaugeContract('redis (upstash rest, coalesced)', async () => {
+  const redis = client();
+  return { gauge: new RedisGauge({ redis, scripts: coalescedRunner({ redis }) }), close: async () => {} };
+});
 
 async function scanAll(match: string): Promise<string[]> {
   const redis = client();
@@ -159,5 +166,86 @@ describe('redis gauge specifics', () => {
       const restored = await gauge.restore({ prefix: keys.prefix, opId: taken.opId, kind: 'issue', now: Date.now() });
       expect(restored.ok && restored.op.subject).toBe(user);
     }
+  });
+});
+
+describe('coalesced scripts (the Node host)', () => {
+  async function hotCoupon(total: number, maxBatch?: number) {
+    const id = `cpn_${Math.random().toString(36).slice(2, 12)}`;
+    const keys = couponKeys(id);
+    const redis = client();
+    const runner = coalescedRunner({ redis, ...(maxBatch ? { maxBatch } : {}) });
+    const gauge = new RedisGauge({ redis, scripts: runner });
+    await gauge.load([{ key: keys.issue, total, remain: total }]);
+    await gauge.setPolicy(keys.prefix, couponPolicy({ ...unlimited, issueStock: { total } }, true));
+    const take = (user: string) =>
+      gauge.take({
+        prefix: keys.prefix,
+        window: 'issue',
+        opId: `iss_${Math.random().toString(36).slice(2)}`,
+        idempotencyKey: `k-${user}`,
+        fingerprint: 'f',
+        items: issueItems(keys, user),
+        ledger: { scope: id, kind: 'issue', subject: user, ref: null, amount: 1 },
+        now: Date.now(),
+      });
+    return { keys, gauge, take, coalescer: runner.coalescer };
+  }
+  const unlimited = { name: 'c', issueStock: null, useStock: null, perUserIssueLimit: null, perUserUseLimit: null, issueWindow: null, useWindow: null };
+  const users = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `${tag}-${i}`);
+
+  it('sends the takes of one turn in one request, one EVALSHA each, and still sells exactly the stock', async () => {
+    const { keys, gauge, take } = await hotCoupon(30);
+    await take('warm');
+    rest.resetStats();
+    const results = await Promise.all(users(50, 'u').map(take));
+    expect(rest.stats.requests).toBe(1);
+    expect(rest.stats.commands).toBe(50);
+    expect(takeRequests(rest.stats)).toEqual([Array.from({ length: 50 }, () => expect.stringMatching(/^EVALSHA /))]);
+    expect(results.filter((r) => r.ok)).toHaveLength(29);
+    expect(results.filter((r) => !r.ok)).toEqual(Array.from({ length: 21 }, () => ({ ok: false, reason: 'insufficient', index: 0 })));
+    expect(await gauge.read([keys.issue])).toEqual([{ total: 30, remain: 0 }]);
+  });
+
+  it('splits a turn past maxBatch into several requests', async () => {
+    const { take } = await hotCoupon(1_000, 40);
+    await take('warm');
+    rest.resetStats();
+    const results = await Promise.all(users(100, 'b').map(take));
+    expect(results.every((r) => r.ok)).toBe(true);
+    expect(rest.stats.requests).toBe(3);
+    expect(rest.stats.commands).toBe(100);
+  });
+
+  it('falls back to EVAL for the whole batch after SCRIPT FLUSH, once', async () => {
+    const { keys, gauge, take } = await hotCoupon(10);
+    await take('warm');
+    await client().scriptFlush();
+    rest.resetStats();
+    const results = await Promise.all(users(5, 'f').map(take));
+    expect(results.map((r) => r.ok)).toEqual([true, true, true, true, true]);
+    expect(rest.stats.log).toEqual([Array.from({ length: 5 }, () => expect.stringMatching(/^EVALSHA /)), Array.from({ length: 5 }, () => 'EVAL <script>')]);
+    expect(await gauge.read([keys.issue])).toEqual([{ total: 10, remain: 4 }]);
+  });
+
+  it('fails every call of a request that failed, taking nothing when it did not run', async () => {
+    const { keys, gauge, take } = await hotCoupon(10);
+    await take('warm');
+    rest.faults.failNext(1, '500-before');
+    const results = await Promise.allSettled(users(4, 'x').map(take));
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected', 'rejected']);
+    expect(await gauge.read([keys.issue])).toEqual([{ total: 10, remain: 9 }]);
+    // The next turn is a new request and goes through.
+    expect((await take('after')).ok).toBe(true);
+  });
+
+  it('keeps one failing script from failing the others in its request', async () => {
+    const { keys, gauge, take } = await hotCoupon(10);
+    await client().set(`${keys.prefix}uh:bad`, 'not a hash'); // WRONGTYPE inside the script
+    const [good, bad, other] = await Promise.allSettled([take('g1'), take('bad'), take('g2')]);
+    expect(good.status === 'fulfilled' && good.value.ok).toBe(true);
+    expect(bad.status).toBe('rejected');
+    expect(other.status === 'fulfilled' && other.value.ok).toBe(true);
+    expect(await gauge.read([keys.issue])).toEqual([{ total: 10, remain: 8 }]);
   });
 });

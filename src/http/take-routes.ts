@@ -8,6 +8,7 @@ import { holdingsOf } from '../coupon/holdings.js';
 import { ID_PATTERN } from '../coupon/ids.js';
 import type { TakeInput } from '../coupon/takes.js';
 import type { AppEnv } from './context.js';
+import { fingerprint } from './fingerprint.js';
 import { errorResponses, json } from './openapi.js';
 import { holdingOut } from './present.js';
 import { problem, refuse } from './problem.js';
@@ -88,25 +89,15 @@ const route = {
   }),
 };
 
-const encoder = new TextEncoder();
-
-/** A short digest of the request body: the same key with another body is refused. */
-async function fingerprint(body: Record<string, unknown>): Promise<string> {
-  const canonical = JSON.stringify(Object.keys(body).sort().map((k) => [k, body[k] ?? null]));
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(canonical)));
-  return Array.from(digest.subarray(0, 16), (b) => b.toString(16).padStart(2, '0')).join('');
-}
-
-async function takeInput(c: Context<AppEnv>, couponId: string, body: { userId: string; orderId?: string | null }) {
-  const input: TakeInput = {
+function takeInput(c: Context<AppEnv>, couponId: string, body: { userId: string; orderId?: string | null }): TakeInput {
+  return {
     couponId,
     userId: body.userId,
     orderId: body.orderId ?? null,
     idempotencyKey: c.req.header('idempotency-key') ?? null,
     caller: c.get('caller'),
-    fingerprint: await fingerprint({ userId: body.userId, orderId: body.orderId ?? null }),
+    fingerprint: fingerprint({ userId: body.userId, orderId: body.orderId ?? null }),
   };
-  return input;
 }
 
 const unknownCoupon = (c: Context, id: string) => problem(c, 'NOT_FOUND', `coupon ${id} does not exist`);
@@ -117,7 +108,7 @@ export function takeRoutes(): OpenAPIHono<AppEnv> {
   app.openapi(route.issue, async (c) => {
     const { id } = c.req.valid('param');
     if (!ID_PATTERN.test(id)) return unknownCoupon(c, id);
-    const result = await c.var.services.takes.issue(await takeInput(c, id, c.req.valid('json')));
+    const result = await c.var.services.takes.issue(takeInput(c, id, c.req.valid('json')));
     if (!result.ok) return refuse(c, result);
     const { id: issueId, couponId, userId, remain, replayed } = result.value;
     if (replayed) c.header('Idempotent-Replayed', 'true');
@@ -127,7 +118,7 @@ export function takeRoutes(): OpenAPIHono<AppEnv> {
   app.openapi(route.use, async (c) => {
     const { id } = c.req.valid('param');
     if (!ID_PATTERN.test(id)) return unknownCoupon(c, id);
-    const result = await c.var.services.takes.use(await takeInput(c, id, c.req.valid('json')));
+    const result = await c.var.services.takes.use(takeInput(c, id, c.req.valid('json')));
     if (!result.ok) return refuse(c, result);
     const { id: useId, couponId, userId, remain, replayed } = result.value;
     if (replayed) c.header('Idempotent-Replayed', 'true');

@@ -15,6 +15,7 @@ import type { Db } from '../adapters/postgres/db.js';
 import { PostgresLedgerRepository } from '../adapters/postgres/ledger-repository.js';
 import { MIGRATIONS_FOLDER, openEmbedded } from '../adapters/postgres/pglite.js';
 import { PostgresGauge } from '../adapters/postgres/postgres-gauge.js';
+import { coalescedRunner } from '../adapters/redis/coalesce.js';
 import { RedisGauge, redisClient } from '../adapters/redis/redis-gauge.js';
 import * as schema from '../adapters/postgres/schema.js';
 import type { CouponDeps } from '../coupon/deps.js';
@@ -50,6 +51,12 @@ async function openStore(config: NodeConfig): Promise<Store> {
   return { db: embedded.db, kind: 'pglite', close: embedded.close };
 }
 
+/** Upstash gauges whose scripts share one request per event-loop turn (one process serves every request). */
+function redisGauge(url: string, token: string): RedisGauge {
+  const redis = redisClient({ url, token });
+  return new RedisGauge({ redis, scripts: coalescedRunner({ redis }) });
+}
+
 const log = (event: string, fields: Record<string, unknown>) =>
   console.log(JSON.stringify({ at: new Date().toISOString(), event, ...fields }));
 
@@ -60,10 +67,9 @@ export async function startNodeHost(config: NodeConfig): Promise<NodeHost> {
     coupons: new PostgresCouponRepository({ db: store.db }),
     ledger: new PostgresLedgerRepository({ db: store.db }),
     // Upstash when configured (the production hot path), else gauges in the same database.
-    gauges:
-      config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN
-        ? new RedisGauge({ redis: redisClient({ url: config.UPSTASH_REDIS_REST_URL, token: config.UPSTASH_REDIS_REST_TOKEN }) })
-        : new PostgresGauge({ db: store.db }),
+    gauges: config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN
+      ? redisGauge(config.UPSTASH_REDIS_REST_URL, config.UPSTASH_REDIS_REST_TOKEN)
+      : new PostgresGauge({ db: store.db }),
   };
   if (deps.gauges.name === 'redis') {
     // Ledger events wait in Redis streams; move them soon after the response, batched per coupon.

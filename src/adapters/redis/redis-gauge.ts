@@ -23,6 +23,14 @@ import { ADJUST, GET_POLICY, LEDGER_READ, LOAD, READ, RESTORE, SET_OPEN, SET_POL
  */
 export type RedisClient = Pick<Redis, 'createScript' | 'scan' | 'unlink' | 'xdel' | 'ping'>;
 
+/**
+ * Where the gauge's scripts run: the Upstash client itself (EVALSHA, EVAL on NOSCRIPT), or a
+ * runner that shares one request between the scripts of many callers (`coalesce.ts`).
+ */
+export interface ScriptRunner {
+  createScript(source: string): { exec(keys: string[], args: string[]): Promise<unknown> };
+}
+
 type Reply = (string | number | Reply)[];
 
 export interface RedisClientOptions {
@@ -68,9 +76,17 @@ export class RedisGauge implements GaugePort {
   private readonly redis: RedisClient;
   private readonly scripts;
 
-  constructor({ redis }: { redis: RedisClient }) {
+  /**
+   * `redis` does the scans, deletes and pings; `scripts` (default: `redis`) runs the Lua. On
+   * Node the host passes a coalescing runner; a Worker must not (see `coalesce.ts`).
+   */
+  constructor({ redis, scripts }: { redis: RedisClient; scripts?: ScriptRunner }) {
     this.redis = redis;
-    const script = (src: string) => redis.createScript<Reply | number>(src);
+    const runner: ScriptRunner = scripts ?? redis;
+    const script = (src: string) => {
+      const s = runner.createScript(src);
+      return { exec: async (keys: string[], args: string[]) => (await s.exec(keys, args)) as Reply | number };
+    };
     this.scripts = {
       take: script(TAKE),
       restore: script(RESTORE),
