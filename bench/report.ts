@@ -52,7 +52,8 @@ export function cells(report: Report): string[][] {
 export function targets(report: Report): Target[] {
   const get = (id: string) => byId(report.rows, id);
   const raw = get('raw');
-  const gauge = get('gauge-redis');
+  const gauge = get('gauge-redis-coalesced') ?? get('gauge-redis');
+  const autoPipelined = get('gauge-redis');
   const e2e = get('e2e-redis');
   const pglite = get('e2e-pglite');
   const postgres = get('e2e-postgres');
@@ -60,7 +61,12 @@ export function targets(report: Report): Target[] {
   const out: Target[] = [];
   if (raw?.perSecond && gauge?.perSecond) {
     const r = gauge.perSecond / raw.perSecond;
-    out.push({ goal: 'Redis gauge layer ≥ 50% of the raw take throughput at the same concurrency', measured: `${(r * 100).toFixed(0)}% (${int(gauge.perSecond)} vs ${int(raw.perSecond)} takes/s)`, met: r >= 0.5 });
+    const other = autoPipelined && autoPipelined !== gauge && autoPipelined.perSecond ? `; auto-pipelined only (the Worker): ${((autoPipelined.perSecond / raw.perSecond) * 100).toFixed(0)}%` : '';
+    out.push({
+      goal: 'Redis gauge layer ≥ 50% of the raw take throughput at the same concurrency',
+      measured: `${(r * 100).toFixed(0)}% coalesced (${int(gauge.perSecond)} vs ${int(raw.perSecond)} takes/s)${other}`,
+      met: r >= 0.5,
+    });
   }
   if (e2e?.perSecond && pglite?.perSecond) {
     const r = e2e.perSecond / pglite.perSecond;

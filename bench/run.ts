@@ -9,6 +9,7 @@
 import { writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { coalescedRunner } from '../src/adapters/redis/coalesce.js';
 import { redisClient, RedisGauge } from '../src/adapters/redis/redis-gauge.js';
 import { chart } from './chart.js';
 import { flashSale } from './end-to-end.js';
@@ -56,6 +57,10 @@ async function measure(): Promise<number> {
 
   rows.push(...(await measureRaw({ redis, gauge, options, checks })));
   rows.push(await measureGauge('gauge-redis', 'Redis gauge via Upstash REST (auto-pipelining)', gauge, options, checks));
+  // As the Node host runs it: the scripts of one event-loop turn share one request.
+  const pipelineClient = redisClient({ url: rest.url, token: rest.token, retries: 0 });
+  const coalesced = new RedisGauge({ redis: pipelineClient, scripts: coalescedRunner({ redis: pipelineClient }) });
+  rows.push(await measureGauge('gauge-redis-coalesced', 'Redis gauge via Upstash REST, coalesced per turn (Node host)', coalesced, options, checks));
   await redis.resp.send(['FLUSHALL']);
   say('gauge layer: opening PGlite (the first open runs initdb)');
   rows.push(await measurePostgresGauge('gauge-pglite', 'Postgres gauge on PGlite (embedded)', () => openPglite(stack), options, checks));

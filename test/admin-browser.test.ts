@@ -112,6 +112,12 @@ describe('the admin page in headless Chromium', () => {
     expect(await cellOf(card, 'issue', 'pct')).toBe('70%');
     expect(await card.locator('.bar div').getAttribute('style', { timeout: WAIT })).toBe('width: 70%');
 
+    // Issue to a list of users through the page's own form (a repeated user hits the limit).
+    await card.locator('textarea[name="userIds"]').fill('dee\neve\nann');
+    await press(card.getByRole('button', { name: 'Issue to users' }));
+    expect(await text(page.locator('[data-flash]'))).toBe(`Issued ${couponId} to 2 of 3 users; refused: 1 USER_LIMIT_REACHED.`);
+    expect(await cellOf(card, 'issue', 'live')).toBe('5');
+
     await mkdir(join(SCREENSHOT, '..'), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true, timeout: WAIT });
 

@@ -89,6 +89,24 @@ describe('worker in workerd', () => {
     expect(takeRequests(stack.rest.stats)).toEqual([[expect.stringMatching(/^EVALSHA /)]]);
   });
 
+  it('issues a batch in one request to the REST endpoint per chunk of 100 takes, one command each', async () => {
+    const id = await createConfirmed({ name: 'bulk', issueStock: { total: 120 }, perUserIssueLimit: 1 });
+    await stack.call('POST', `/v1/coupons/${id}/issues`, { token: CLIENT, body: { userId: 'warm' } });
+    stack.rest.resetStats();
+    const userIds = Array.from({ length: 250 }, (_, i) => `bulk-${i}`);
+    const send = () => stack.call('POST', `/v1/coupons/${id}/issues:batch`, { token: CLIENT, body: { userIds }, headers: { 'idempotency-key': 'w-bulk' } });
+    const res = await send();
+    expect(res.status).toBe(200);
+    const report = await json(res);
+    expect(report).toMatchObject({ issued: 119, refused: 131 });
+    expect(takeRequests(stack.rest.stats).map((commands) => commands.length)).toEqual([100, 100, 50]);
+    const again = await json(await send());
+    expect(again).toMatchObject({ issued: 119, refused: 131 });
+    expect((again.results as Json[]).filter((r) => r.replayed === true)).toHaveLength(119);
+    const sync = await json(await stack.call('POST', `/v1/coupons/${id}/stocks/sync`));
+    expect(sync).toMatchObject({ issue: { total: 120, remain: 0, ledger: 120, drift: 0 } });
+  });
+
   it('sells exactly the stock to thousands of concurrent takes, one ledger event each', { timeout: 120_000 }, async () => {
     const id = await createConfirmed({ name: 'rush', issueStock: { total: 50 } });
     const results = await Promise.all(

@@ -5,6 +5,7 @@
 import { z } from '@hono/zod-openapi';
 import { COUPON_STATUSES, MAX_PER_USER_LIMIT } from '../coupon/coupon.js';
 import { ERROR_CODES } from '../coupon/errors.js';
+import { MAX_BATCH } from '../coupon/takes.js';
 
 /** Largest stock or delta accepted: well inside both Postgres bigint and a Lua double. */
 export const MAX_COUNT = 1_000_000_000_000;
@@ -158,6 +159,39 @@ export const UseBody = z
   .object({ userId: UserId, orderId: text(128).nullable().optional() })
   .strict()
   .openapi('UseRequest');
+
+/** A bulk issue: up to 1,000 users, repeats allowed (each occurrence is its own take). */
+export const BatchIssueBody = z
+  .object({ userIds: z.array(UserId).min(1).max(MAX_BATCH) })
+  .strict()
+  .openapi('BatchIssueRequest');
+
+const BatchIssued = z
+  .object({
+    userId: z.string(),
+    status: z.literal(201),
+    issueId: z.string(),
+    remain: z.number().int().nullable(),
+    replayed: z.boolean(),
+  })
+  .openapi('BatchIssued');
+const BatchRefused = z
+  .object({
+    userId: z.string(),
+    status: z.number().int().openapi({ description: 'the status a single issue would have answered (409, 503)' }),
+    code: z.enum(ERROR_CODES),
+    detail: z.string(),
+  })
+  .openapi('BatchRefused');
+
+export const BatchIssueReport = z
+  .object({
+    couponId: z.string(),
+    issued: z.number().int().openapi({ description: 'items issued by this request or replayed from an earlier one' }),
+    refused: z.number().int(),
+    results: z.array(z.union([BatchIssued, BatchRefused])).openapi({ description: 'one per user id, in the order sent' }),
+  })
+  .openapi('BatchIssueReport');
 
 export const Issued = z
   .object({ issueId: z.string(), couponId: z.string(), userId: z.string(), remain: z.number().int().nullable() })

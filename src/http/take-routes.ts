@@ -11,8 +11,10 @@ import type { AppEnv } from './context.js';
 import { fingerprint } from './fingerprint.js';
 import { errorResponses, json } from './openapi.js';
 import { holdingOut } from './present.js';
-import { problem, refuse } from './problem.js';
+import { problem, refuse, STATUS } from './problem.js';
 import {
+  BatchIssueBody,
+  BatchIssueReport,
   CouponParams,
   Holdings,
   IdempotencyHeaders,
@@ -42,6 +44,23 @@ const route = {
       body: { required: true, content: { 'application/json': { schema: IssueBody } } },
     },
     responses: { 201: json(Issued, 'Issued'), ...errorResponses(400, 401, 404, 409, 413, 415, 503) },
+  }),
+  issueBatch: createRoute({
+    ...client,
+    method: 'post',
+    path: '/v1/coupons/{id}/issues:batch',
+    summary: 'Issue the coupon to up to 1,000 users: one answer per user, each exactly once per Idempotency-Key',
+    description:
+      'Every user id is its own issue (all or nothing, in order; a repeated id is issued again, within the limits). ' +
+      'With an Idempotency-Key, each item is named by the key, its user id and how often that id came before in the ' +
+      'list, so retrying the batch (or any part of it) with the same key replays what was issued and runs the rest. ' +
+      'Answers 200 with per-item results; 404, 409 NOT_ACTIVE or 503 STOCK_UNAVAILABLE only when every item was refused so.',
+    request: {
+      params: CouponParams,
+      headers: IdempotencyHeaders,
+      body: { required: true, content: { 'application/json': { schema: BatchIssueBody } } },
+    },
+    responses: { 200: json(BatchIssueReport, 'One result per user id'), ...errorResponses(400, 401, 404, 409, 413, 415, 503) },
   }),
   cancelIssue: createRoute({
     ...client,
@@ -113,6 +132,28 @@ export function takeRoutes(): OpenAPIHono<AppEnv> {
     const { id: issueId, couponId, userId, remain, replayed } = result.value;
     if (replayed) c.header('Idempotent-Replayed', 'true');
     return c.json({ issueId, couponId, userId, remain }, 201);
+  });
+
+  // Hono would read `:batch` in the path as a parameter: the document gets the public path, the
+  // router the same path with the colon inside a pattern (`/:op{issues:batch}`).
+  app.openAPIRegistry.registerPath(route.issueBatch);
+  app.openapi({ ...route.issueBatch, hide: true, path: '/v1/coupons/{id}/{op{issues:batch}}' }, async (c) => {
+    const { id } = c.req.valid('param');
+    if (!ID_PATTERN.test(id)) return unknownCoupon(c, id);
+    const result = await c.var.services.takes.issueBatch({
+      couponId: id,
+      userIds: c.req.valid('json').userIds,
+      idempotencyKey: c.req.header('idempotency-key') ?? null,
+      caller: c.get('caller'),
+    });
+    if (!result.ok) return refuse(c, result);
+    const results = result.value.map((item) =>
+      item.ok
+        ? { userId: item.userId, status: 201 as const, issueId: item.issueId, remain: item.remain, replayed: item.replayed }
+        : { userId: item.userId, status: STATUS[item.code], code: item.code, detail: item.detail },
+    );
+    const issued = results.filter((r) => r.status === 201).length;
+    return c.json({ couponId: id, issued, refused: results.length - issued, results }, 200);
   });
 
   app.openapi(route.use, async (c) => {

@@ -176,3 +176,39 @@ describe('refusals as error flashes', () => {
     expect(cell(html, coupon.id, 'issue', 'synced')).toBe('3');
   });
 });
+
+describe('issue to users', () => {
+  it('issues a confirmed coupon to a list of users, reports refusals, and issues once when the form is sent twice', async () => {
+    const coupon = await createLive(t, { issueStock: { total: 4 }, perUserIssueLimit: 1 });
+    const page = await pageHtml(t, cookie);
+    const path = `/admin/coupons/${coupon.id}/issue`;
+    const form = page.split('<form').find((f) => f.includes(`action="${path}"`)) ?? '';
+    const key = /name="key" value="([^"]+)"/.exec(form)?.[1] ?? '';
+    expect(key).toMatch(/^admin-[0-9a-f-]{36}$/);
+    const fields = { csrf: csrfFor(page, path), key, userIds: 'ann\r\nben, cat\n\nann\ndan\neve' };
+    const html = await follow(t, cookie, await submit(t, cookie, path, fields));
+    expect(flashOf(html)).toMatchObject({ kind: 'ok' });
+    expect(flashOf(html)?.text).toBe(`Issued ${coupon.id} to 4 of 6 users; refused: 1 USER_LIMIT_REACHED, 1 SOLD_OUT.`);
+    expect(await live(t, coupon.id)).toEqual({ issue: { total: 4, remain: 0 }, use: null });
+    // The same form again (a reload, a double click): replayed, nothing more taken.
+    // Refusals are not remembered, only evaluated again: the stock is gone, so both say SOLD_OUT now.
+    const again = await follow(t, cookie, await submit(t, cookie, path, fields));
+    expect(flashOf(again)?.text).toBe(`Issued ${coupon.id} to 4 of 6 users; refused: 2 SOLD_OUT.`);
+    expect((await getCoupon(t, coupon.id)).issueStock).toMatchObject({ total: 4 });
+    expect(await live(t, coupon.id)).toEqual({ issue: { total: 4, remain: 0 }, use: null });
+  });
+
+  it('shows the form only on confirmed coupons, and refuses an empty or invalid list naming the line', async () => {
+    const draft = await createDraft(t, { issueStock: { total: 3 } });
+    const coupon = await createLive(t, { issueStock: { total: 3 } });
+    const page = await pageHtml(t, cookie);
+    expect(page).not.toContain(`action="/admin/coupons/${draft.id}/issue"`);
+    const path = `/admin/coupons/${coupon.id}/issue`;
+    const empty = await follow(t, cookie, await submit(t, cookie, path, { csrf: csrfFor(page, path), userIds: ' \n ' }));
+    expect(flashOf(empty)).toMatchObject({ kind: 'error', code: 'VALIDATION_FAILED' });
+    const bad = await follow(t, cookie, await submit(t, cookie, path, { csrf: csrfFor(page, path), userIds: `ok\n${'x'.repeat(129)}` }));
+    expect(flashOf(bad)).toMatchObject({ kind: 'error', code: 'VALIDATION_FAILED' });
+    expect(bad).toContain('userIds line 2');
+    expect(await live(t, coupon.id)).toEqual({ issue: { total: 3, remain: 3 }, use: null });
+  });
+});

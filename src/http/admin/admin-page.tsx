@@ -11,12 +11,13 @@ import type { Child } from 'hono/jsx';
 import { COUPON_STATUSES, isLive, type CouponRecord, type CouponStatus } from '../../coupon/coupon.js';
 import { fail, type Result } from '../../coupon/errors.js';
 import { ID_PATTERN } from '../../coupon/ids.js';
+import type { BatchItem } from '../../coupon/takes.js';
 import type { Tokens } from '../auth.js';
 import type { Services } from '../context.js';
 import { AdminPage } from './admin-view.js';
 import type { LiveState } from './coupon-card.js';
 import { flashQuery, readFlash, syncFlash, type Flash } from './flash.js';
-import { adjustFrom, couponSpecFrom, field, type FormBody } from './forms.js';
+import { adjustFrom, bulkIssueFrom, couponSpecFrom, field, type FormBody } from './forms.js';
 import {
   authenticate,
   CROSS_ORIGIN,
@@ -69,6 +70,12 @@ const COUPON_ACTIONS: Record<CouponAction, (s: Services, id: string, form: FormB
     const result = await s.maintenance.sync(id);
     return result.ok ? syncFlash(result.value) : outcome(result, id, () => '');
   },
+  issue: async (s, id, form) => {
+    const input = bulkIssueFrom(form);
+    if (!input.ok) return outcome(input, id, () => '');
+    const { userIds, key } = input.value;
+    return outcome(await s.takes.issueBatch({ couponId: id, userIds, idempotencyKey: key, caller: 'admin-page' }), id, (items) => bulkFlash(id, items));
+  },
   adjust: async (s, id, form) => {
     const input = adjustFrom(form);
     if (!input.ok) return outcome(input, id, () => '');
@@ -76,6 +83,15 @@ const COUPON_ACTIONS: Record<CouponAction, (s: Services, id: string, form: FormB
     return outcome(await s.admin.adjust(id, stock, delta), id, (l) => `Adjusted the ${stock} limit of ${id} by ${delta > 0 ? '+' : ''}${delta}: total ${l.total}, ${l.remain} left.`);
   },
 };
+
+/** What a bulk issue did: how many were issued, and how many were refused for which reason. */
+function bulkFlash(id: string, items: BatchItem[]): string {
+  const issued = items.filter((it) => it.ok).length;
+  const refusals = new Map<string, number>();
+  for (const it of items) if (!it.ok) refusals.set(it.code, (refusals.get(it.code) ?? 0) + 1);
+  const refused = [...refusals].map(([code, n]) => `${n} ${code}`).join(', ');
+  return `Issued ${id} to ${issued} of ${items.length} users${refused ? `; refused: ${refused}` : ''}.`;
+}
 
 /** Live remains for the page: a failure shows as "unavailable", never breaks the page. */
 async function liveState(services: Services, coupon: CouponRecord, log: Log, requestId: string): Promise<LiveState> {

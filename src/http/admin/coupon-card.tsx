@@ -120,6 +120,23 @@ function AdjustForm(props: { coupon: CouponRecord; csrf: CsrfTokens }) {
   );
 }
 
+/**
+ * Issue to a list of users (the bulk-issue API). The form carries a fresh idempotency key, so
+ * sending the same form twice issues once.
+ */
+function BulkIssueForm(props: { coupon: CouponRecord; csrf: CsrfTokens }) {
+  return (
+    <form method="post" class="bulk" action={`/admin/coupons/${encodeURIComponent(props.coupon.id)}/issue`}>
+      <input type="hidden" name="csrf" value={props.csrf.issue} />
+      <input type="hidden" name="key" value={`admin-${crypto.randomUUID()}`} />
+      <textarea name="userIds" rows={2} required placeholder="user ids, one per line (up to 1,000)" aria-label="user ids" />
+      <button type="submit" data-action="issue">
+        Issue to users
+      </button>
+    </form>
+  );
+}
+
 function Actions(props: { coupon: CouponRecord; csrf: CsrfTokens }) {
   const { id, status } = props.coupon;
   const button = (action: Action, label: string, kind?: string) => (
@@ -141,6 +158,7 @@ function Actions(props: { coupon: CouponRecord; csrf: CsrfTokens }) {
       <AdjustForm coupon={props.coupon} csrf={props.csrf} />
       {button('rebuild', 'Rebuild gauges')}
       {button('archive', 'Archive', 'danger')}
+      {status === 'confirmed' ? <BulkIssueForm coupon={props.coupon} csrf={props.csrf} /> : null}
     </div>
   );
 }

@@ -5,7 +5,7 @@
  */
 import type { CouponSpec, StockName, Window } from '../../coupon/coupon.js';
 import { fail, ok, type FieldProblem, type Result } from '../../coupon/errors.js';
-import { CouponCreate, MAX_COUNT } from '../schemas.js';
+import { BatchIssueBody, CouponCreate, IdempotencyHeaders, MAX_COUNT } from '../schemas.js';
 
 /** What `c.req.parseBody()` gives. */
 export type FormBody = Record<string, string | File | (string | File)[]>;
@@ -91,4 +91,21 @@ export function adjustFrom(form: FormBody): Result<{ stock: StockName; delta: nu
   }
   if (problems.length > 0 || (stock !== 'issue' && stock !== 'use')) return refused(problems);
   return ok({ stock, delta });
+}
+
+/**
+ * The bulk-issue form: user ids one per line (commas work too), checked by the API's own rule;
+ * and the form's idempotency key, so a form sent twice (a double click, a reload) issues once.
+ */
+export function bulkIssueFrom(form: FormBody): Result<{ userIds: string[]; key: string | null }> {
+  const userIds = field(form, 'userIds')
+    .split(/[\r\n,]+/)
+    .map((id) => id.trim())
+    .filter((id) => id !== '');
+  const parsed = BatchIssueBody.safeParse({ userIds });
+  if (!parsed.success) {
+    return refused(parsed.error.issues.map((i) => ({ path: ['userIds', ...i.path.slice(1).map((n) => (typeof n === 'number' ? n + 1 : String(n)))].join(' line '), message: i.message })));
+  }
+  const key = IdempotencyHeaders.shape['idempotency-key'].safeParse(field(form, 'key') || undefined);
+  return ok({ userIds: parsed.data.userIds, key: key.success ? (key.data ?? null) : null });
 }

@@ -21,7 +21,7 @@ export interface AdminEnv {
 }
 
 /** Every form of the page; each has its own CSRF token. */
-export const ACTIONS = ['create', 'confirm', 'pause', 'resume', 'adjust', 'sync', 'archive', 'rebuild', 'delete', 'logout'] as const;
+export const ACTIONS = ['create', 'confirm', 'pause', 'resume', 'adjust', 'issue', 'sync', 'archive', 'rebuild', 'delete', 'logout'] as const;
 export type Action = (typeof ACTIONS)[number];
 export type CsrfTokens = Record<Action, string>;
 

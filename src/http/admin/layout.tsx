@@ -34,7 +34,8 @@ table.stocks th, table.stocks td { text-align: left; padding: 5px 8px; border-bo
 .actions form { display: inline-flex; gap: 4px; align-items: center; margin: 0; }
 button { font: inherit; padding: 4px 12px; border-radius: 5px; border: 1px solid #8a93a8; background: #fff; cursor: pointer; }
 button.primary { background: #2d5fd3; border-color: #2d5fd3; color: #fff; } button.danger { border-color: #c24b4b; color: #a12d2d; }
-input, select { font: inherit; padding: 3px 6px; }
+input, select, textarea { font: inherit; padding: 3px 6px; }
+.actions form.bulk { flex-basis: 100%; } .bulk textarea { flex: 1; max-width: 520px; }
 input.small { width: 90px; }
 fieldset { border: 1px solid #d8dbe3; border-radius: 8px; background: #fff; padding: 12px 18px; }
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(230px, 1fr)); gap: 8px 16px; }
