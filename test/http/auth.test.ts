@@ -45,6 +45,7 @@ const ROUTES: RouteSpec[] = [
   { who: 'admin', name: 'POST …/rebuild', ok: 200, prepare: async () => ({ method: 'POST', path: `/v1/coupons/${await liveId()}/rebuild` }) },
   { who: 'client', name: 'GET …/stocks/live', ok: 200, prepare: async () => ({ method: 'GET', path: `/v1/coupons/${await liveId()}/stocks/live` }) },
   { who: 'client', name: 'POST …/issues', ok: 201, prepare: async () => ({ method: 'POST', path: `/v1/coupons/${await liveId()}/issues`, body: { userId: 'u1' } }) },
+  { who: 'client', name: 'POST …/issues:batch', ok: 200, prepare: async () => ({ method: 'POST', path: `/v1/coupons/${await liveId()}/issues:batch`, body: { userIds: ['u1', 'u2'] } }) },
   {
     who: 'client',
     name: 'POST …/issues/{issueId}/cancel',
