@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { RedisGauge, type RedisClient } from '../src/adapters/redis/redis-gauge.js';
 import { TAKE } from '../src/adapters/redis/scripts.js';
 import { couponPolicy, issueItems, unlimitedSpec } from '../src/coupon/coupon.js';
+import { currentPeriods } from '../src/coupon/deps.js';
 import { couponKeys } from '../src/coupon/keys.js';
 import type { GaugePort, TakeCommand } from '../src/stock/gauge.js';
 
@@ -25,7 +26,7 @@ export function issueCommand(couponId: string, userId: string, key: string, opId
     opId,
     idempotencyKey: `issue:bench:${key}`,
     fingerprint: FINGERPRINT,
-    items: issueItems(keys, userId),
+    items: issueItems(keys, userId, currentPeriods({}, now)),
     ledger: { scope: couponId, kind: 'issue', subject: userId, ref: null, amount: 1 },
     now,
   };

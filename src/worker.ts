@@ -12,6 +12,7 @@ import { DrainThrottle, drainCoupons } from './coupon/drain.js';
 import { Maintenance } from './coupon/maintenance.js';
 import { createApp, type RequestScope } from './http/app.js';
 import { problemBody } from './http/problem.js';
+import { PeriodClock } from './stock/periods.js';
 import { workerConfig, type WorkerConfig } from './worker/env.js';
 
 interface ScheduledController {
@@ -36,6 +37,7 @@ function requestScope(config: WorkerConfig, waitUntil: (p: Promise<unknown>) => 
     onTaken: (couponId) => {
       if (drainThrottle.due(couponId, Date.now())) toDrain.add(couponId);
     },
+    periods: periodClock(config.TIME_ZONE),
   };
   return {
     deps,
@@ -46,6 +48,10 @@ function requestScope(config: WorkerConfig, waitUntil: (p: Promise<unknown>) => 
 
 /** Per isolate: a hot coupon is drained at most once per interval, however many takes it serves. */
 const drainThrottle = new DrainThrottle();
+
+/** Per isolate: the current day and week, remembered until they end. */
+let clock: PeriodClock | null = null;
+const periodClock = (timeZone: string) => (clock?.timeZone === timeZone ? clock : (clock = new PeriodClock(timeZone)));
 
 type App = ReturnType<typeof createApp>;
 const apps = new WeakMap<object, App>();

@@ -5,7 +5,7 @@
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresGauge } from '../src/adapters/postgres/postgres-gauge.js';
-import { ledger } from '../src/adapters/postgres/schema.js';
+import { gauges, ledger } from '../src/adapters/postgres/schema.js';
 import type { TakeCommand } from '../src/stock/gauge.js';
 import { gaugeContract } from './contract/gauge-contract.js';
 import { opIdOf, unique } from './contract/gauge-fixture.js';
@@ -78,6 +78,18 @@ for (const database of DATABASES) {
       opIdOf(await s.take('use', 'dan', { items: [{ ...held, n: 4 }] }));
       expect(await s.restore(issue)).toEqual({ ok: false, reason: 'insufficient', index: 0 });
       expect((await s.rows()).map((r) => r.action)).toEqual(['take', 'take']);
+    });
+
+    it('restores past a period gauge that is gone, refusing only when a required gauge is', async () => {
+      const s = await scope(3);
+      await gauge.setPolicy(s.prefix, { open: true, windows: {}, limits: { stock: 3, perDay: 2 } });
+      const day = { key: `${s.prefix}pd:2026-12-01`, n: 1, limit: 'perDay', lazy: true };
+      const taken = opIdOf(await s.take('p', 'pat', { items: [{ key: `${s.prefix}stock`, n: 1, limit: 'stock', lazy: false }, day] }));
+      await test.db.delete(gauges).where(eq(gauges.key, day.key));
+      expect(await s.restore(taken)).toMatchObject({ ok: true, restored: true, remains: [3, null] });
+      const again = opIdOf(await s.take('q', 'pat', { items: [{ key: `${s.prefix}stock`, n: 1, limit: 'stock', lazy: false }, day] }));
+      await test.db.delete(gauges).where(eq(gauges.key, `${s.prefix}stock`));
+      expect(await s.restore(again)).toEqual({ ok: false, reason: 'unavailable' });
     });
 
     it('keeps total - remain equal to the net ledger count under concurrent takes and restores', async () => {

@@ -14,6 +14,8 @@ const spec = (over: Partial<CouponSpec> = {}): CouponSpec => ({
   name: 'spec',
   issueStock: { total: 10 },
   useStock: null,
+  issuePeriodStock: null,
+  usePeriodStock: null,
   perUserIssueLimit: 1,
   perUserUseLimit: null,
   issueWindow: { start: new Date('2026-01-01T00:00:00Z'), end: null },

@@ -8,10 +8,12 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { coalescedRunner } from '../src/adapters/redis/coalesce.js';
 import { RedisGauge, redisClient } from '../src/adapters/redis/redis-gauge.js';
 import { TAKE } from '../src/adapters/redis/scripts.js';
-import { couponPolicy, issueItems, useItems } from '../src/coupon/coupon.js';
+import { couponPolicy, issueItems, periodExpiry, unlimitedSpec, useItems } from '../src/coupon/coupon.js';
+import { currentPeriods } from '../src/coupon/deps.js';
 import { couponKeys } from '../src/coupon/keys.js';
 import { startUpstashRest } from '../scripts/upstash-rest/server.js';
 import { gaugeContract } from './contract/gauge-contract.js';
+import { opIdOf } from './contract/gauge-fixture.js';
 import { takeRequests } from './support/take-requests.js';
 
 const TOKEN = 'local-upstash-token';
@@ -54,6 +56,8 @@ describe('redis gauge specifics', () => {
     name: 'r',
     issueStock: { total: 5 },
     useStock: { total: 5 },
+    issuePeriodStock: null,
+    usePeriodStock: null,
     perUserIssueLimit: 2,
     perUserUseLimit: null,
     issueWindow: null,
@@ -80,7 +84,7 @@ describe('redis gauge specifics', () => {
       opId: `${kind === 'issue' ? 'iss' : 'use'}_${Math.random().toString(36).slice(2)}`,
       idempotencyKey: key,
       fingerprint: 'f',
-      items: kind === 'issue' ? issueItems(keys, user) : useItems(keys, user),
+      items: kind === 'issue' ? issueItems(keys, user, currentPeriods({}, Date.now())) : useItems(keys, user, currentPeriods({}, Date.now())),
       ledger: { scope: id, kind, subject: user, ref: null, amount: 1 },
       now: Date.now(),
     });
@@ -103,7 +107,7 @@ describe('redis gauge specifics', () => {
     await redis.scriptFlush();
     expect(await redis.scriptExists(sha1(TAKE))).toEqual([0]);
     const result = await take(gauge, id, 'u1', 'k1');
-    expect(result).toMatchObject({ ok: true, remains: [3, 1, 1] });
+    expect(result).toMatchObject({ ok: true, remains: [3, 1, 1, null, null] });
     expect(await redis.scriptExists(sha1(TAKE))).toEqual([1]);
   });
 
@@ -158,6 +162,39 @@ describe('redis gauge specifics', () => {
     expect(seen).toBe(1);
   });
 
+  it('lets a period gauge expire a period after its own, and a restore after that skips it', async () => {
+    const id = `cpn_${Math.random().toString(36).slice(2, 12)}`;
+    const keys = couponKeys(id);
+    const gauge = new RedisGauge({ redis: client() });
+    const capped = unlimitedSpec('p', { issueStock: { total: 5 }, issuePeriodStock: { total: 2, period: 'day' } });
+    await gauge.load([{ key: keys.issue, total: 5, remain: 5 }]);
+    await gauge.setPolicy(keys.prefix, couponPolicy(capped, true));
+    const now = Date.now();
+    const periods = currentPeriods({}, now);
+    const dayKey = keys.period('issue', 'day', periods.day.label);
+    const taken = await gauge.take({
+      prefix: keys.prefix,
+      window: 'issue',
+      opId: `iss_${Math.random().toString(36).slice(2)}`,
+      idempotencyKey: 'p1',
+      fingerprint: 'f',
+      items: issueItems(keys, 'u', periods),
+      ledger: { scope: id, kind: 'issue', subject: 'u', ref: null, amount: 1 },
+      now,
+    });
+    expect(taken).toMatchObject({ ok: true, remains: [4, null, 1, 1, null] });
+    const ttl = await client().pttl(dayKey);
+    expect(Math.abs(Date.now() + ttl - periodExpiry(periods.day))).toBeLessThan(2_000);
+    // The week is not capped: no gauge for it.
+    expect(await client().exists(keys.period('issue', 'week', periods.week.label))).toBe(0);
+    // The day's gauge expires; a cancel afterwards still gives the stock and the held coupon back.
+    await client().pexpire(dayKey, 1);
+    await new Promise((r) => setTimeout(r, 20));
+    const restored = await gauge.restore({ prefix: keys.prefix, opId: opIdOf(taken), kind: 'issue', now: Date.now() });
+    expect(restored).toMatchObject({ ok: true, restored: true, remains: [5, null, 0, null, null] });
+    expect(await client().exists(dayKey)).toBe(0);
+  });
+
   it('round-trips user ids that look like numbers or JSON', async () => {
     const { id, keys, gauge } = await liveCoupon();
     for (const user of ['1.50', '1e3', 'null', '{"a":1}']) {
@@ -185,13 +222,13 @@ describe('coalesced scripts (the Node host)', () => {
         opId: `iss_${Math.random().toString(36).slice(2)}`,
         idempotencyKey: `k-${user}`,
         fingerprint: 'f',
-        items: issueItems(keys, user),
+        items: issueItems(keys, user, currentPeriods({}, Date.now())),
         ledger: { scope: id, kind: 'issue', subject: user, ref: null, amount: 1 },
         now: Date.now(),
       });
     return { keys, gauge, take, coalescer: runner.coalescer };
   }
-  const unlimited = { name: 'c', issueStock: null, useStock: null, perUserIssueLimit: null, perUserUseLimit: null, issueWindow: null, useWindow: null };
+  const unlimited = unlimitedSpec('c');
   const users = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `${tag}-${i}`);
 
   it('sends the takes of one turn in one request, one EVALSHA each, and still sells exactly the stock', async () => {

@@ -89,6 +89,16 @@ describe('worker in workerd', () => {
     expect(takeRequests(stack.rest.stats)).toEqual([[expect.stringMatching(/^EVALSHA /)]]);
   });
 
+  it('caps a day within the stock: PERIOD_SOLD_OUT, with the day in the live numbers', async () => {
+    const id = await createConfirmed({ name: 'daily', issueStock: { total: 10 }, issuePeriodStock: { total: 2, period: 'day' } });
+    for (const userId of ['d1', 'd2']) expect((await stack.call('POST', `/v1/coupons/${id}/issues`, { token: CLIENT, body: { userId } })).status).toBe(201);
+    const refused = await stack.call('POST', `/v1/coupons/${id}/issues`, { token: CLIENT, body: { userId: 'd3' } });
+    expect(refused.status).toBe(409);
+    expect(await json(refused)).toMatchObject({ code: 'PERIOD_SOLD_OUT' });
+    const live = await json(await stack.call('GET', `/v1/coupons/${id}/stocks/live`, { token: CLIENT }));
+    expect(live).toMatchObject({ issue: { total: 10, remain: 8 }, issuePeriod: { total: 2, remain: 0, period: 'day', label: new Date().toISOString().slice(0, 10) } });
+  });
+
   it('issues a batch in one request to the REST endpoint per chunk of 100 takes, one command each', async () => {
     const id = await createConfirmed({ name: 'bulk', issueStock: { total: 120 }, perUserIssueLimit: 1 });
     await stack.call('POST', `/v1/coupons/${id}/issues`, { token: CLIENT, body: { userId: 'warm' } });

@@ -8,13 +8,17 @@ import {
   couponPolicy,
   isIssued,
   isLive,
+  periodExpiry,
+  periodLimit,
   specProblems,
   type CouponRecord,
   type CouponSpec,
   type CouponStatus,
   type StockName,
 } from './coupon.js';
-import { now, notFound, type CouponDeps } from './deps.js';
+import type { GaugeLoad } from '../stock/gauge.js';
+import { PERIODS, type Period } from '../stock/periods.js';
+import { currentPeriods, now, notFound, type CouponDeps } from './deps.js';
 import { newId } from './ids.js';
 import { couponKeys } from './keys.js';
 import type { ListQuery, Page, StockRow } from './ports.js';
@@ -33,6 +37,21 @@ export interface RebuildReport {
 export interface LiveStock {
   total: number;
   remain: number;
+}
+
+/** The current period of a stock that resets: what is left of it, and when it starts again. */
+export interface LivePeriod extends LiveStock {
+  period: Period;
+  label: string;
+  resetsAt: Date;
+}
+
+/** Live numbers of a coupon; a period entry only for a stock with a period cap. */
+export interface LiveStocks {
+  issue: LiveStock | null;
+  use: LiveStock | null;
+  issuePeriod?: LivePeriod;
+  usePeriod?: LivePeriod;
 }
 
 export class CouponAdmin {
@@ -128,18 +147,30 @@ export class CouponAdmin {
   }
 
   /** Live remains straight from the gauges; Postgres is asked only when the policy is missing. */
-  async live(id: string): Promise<Result<{ issue: LiveStock | null; use: LiveStock | null }>> {
+  async live(id: string): Promise<Result<LiveStocks>> {
     const keys = couponKeys(id);
+    const periods = currentPeriods(this.deps, now(this.deps));
+    // Every period gauge that could exist now, read in the same call (a cap's gauge appears with its first take).
+    const candidates = (['issue', 'use'] as const).flatMap((stock) => PERIODS.map((period) => ({ stock, period, key: keys.period(stock, period, periods[period].label) })));
     const [policy, gauges] = await Promise.all([
       this.deps.gauges.getPolicy(keys.prefix),
-      this.deps.gauges.read([keys.issue, keys.use]),
+      this.deps.gauges.read([keys.issue, keys.use, ...candidates.map((c) => c.key)]),
     ]);
     if (policy) {
       const [issue, use] = gauges;
       if (('issue' in policy.limits && !issue) || ('use' in policy.limits && !use)) {
         return fail('STOCK_UNAVAILABLE', `the live stock of coupon ${id} is unavailable`);
       }
-      return ok({ issue: issue ?? null, use: use ?? null });
+      const out: LiveStocks = { issue: issue ?? null, use: use ?? null };
+      candidates.forEach((c, i) => {
+        const limit = policy.limits[periodLimit(c.stock, c.period)];
+        if (limit === undefined) return;
+        const w = periods[c.period];
+        // No gauge yet: nothing was taken in this period, all of it is left.
+        const gauge = gauges[2 + i] ?? { total: limit, remain: limit };
+        out[c.stock === 'issue' ? 'issuePeriod' : 'usePeriod'] = { ...gauge, period: c.period, label: w.label, resetsAt: new Date(w.end) };
+      });
+      return ok(out);
     }
     const coupon = await this.deps.coupons.get(id);
     if (!coupon) return notFound(id);
@@ -187,11 +218,20 @@ export class CouponAdmin {
     const keys = couponKeys(coupon.id);
     await this.deps.gauges.drain(keys.prefix, (events) => this.deps.ledger.append(events));
     const net = await this.deps.ledger.net(coupon.id);
-    const stocks = (['issue', 'use'] as const).flatMap((name) => {
+    const stocks: GaugeLoad[] = (['issue', 'use'] as const).flatMap((name) => {
       const stock = coupon.stocks[name];
       if (!stock) return [];
       return [{ key: keys[name], total: stock.total, remain: Math.max(0, stock.total - (net[name] ?? 0)) }];
     });
+    // The current period of each period stock: its cap less what the ledger took in it.
+    const periods = currentPeriods(this.deps, now(this.deps));
+    for (const name of ['issue', 'use'] as const) {
+      const cap = name === 'issue' ? coupon.issuePeriodStock : coupon.usePeriodStock;
+      if (!cap) continue;
+      const w = periods[cap.period];
+      const taken = await this.deps.ledger.netTakenIn(coupon.id, name, new Date(w.start), new Date(w.end));
+      stocks.push({ key: keys.period(name, cap.period, w.label), total: cap.total, remain: Math.max(0, cap.total - taken), expiresAt: periodExpiry(w) });
+    }
     await this.deps.gauges.load(stocks);
     let loaded = stocks.length;
     const issued = isIssued(coupon);

@@ -6,6 +6,7 @@ import {
   isIssued,
   isLive,
   issueItems,
+  PERIOD_ITEM,
   specProblems,
   STOCK_ITEM,
   useItems,
@@ -13,6 +14,7 @@ import {
   type CouponSpec,
 } from './coupon.js';
 import { ID_PATTERN, newId } from './ids.js';
+import { currentPeriods } from './deps.js';
 import { couponKeys } from './keys.js';
 
 const spec = (over: Partial<CouponSpec> = {}): CouponSpec => unlimitedSpec('x', over);
@@ -51,6 +53,9 @@ describe('issued vs public coupons', () => {
   it('gives issued coupons a held limit of 0 and public ones none', () => {
     expect(couponPolicy(spec({ issueStock: { total: 3 } }), true).limits).toEqual({ issue: 3, held: 0 });
     expect(couponPolicy(spec({ useStock: { total: 3 }, perUserUseLimit: 2 }), true).limits).toEqual({ use: 3, perUserUse: 2 });
+    expect(
+      couponPolicy(spec({ issueStock: { total: 10 }, issuePeriodStock: { total: 2, period: 'day' }, usePeriodStock: { total: 5, period: 'week' } }), true).limits,
+    ).toEqual({ issue: 10, issuePerDay: 2, usePerWeek: 5, held: 0 });
   });
 });
 
@@ -88,20 +93,31 @@ describe('windows', () => {
 describe('take items', () => {
   const keys = couponKeys('cpn_x');
 
-  it('issues take the issue stock and the user limit, and give the user one held coupon', () => {
-    expect(issueItems(keys, 'u1').map((i) => [i.key, i.n, i.limit, i.lazy])).toEqual([
+  const periods = currentPeriods({}, Date.parse('2026-12-02T10:00:00Z'));
+  const DAY_END = Date.parse('2026-12-03T00:00:00Z');
+  const WEEK_END = Date.parse('2026-12-07T00:00:00Z');
+
+  it('issues take the issue stock and the user limit, give the user one held coupon, then count the day and the week', () => {
+    expect(issueItems(keys, 'u1', periods).map((i) => [i.key, i.n, i.limit, i.lazy])).toEqual([
       ['cs:{c:cpn_x}:issue', 1, 'issue', false],
       ['cs:{c:cpn_x}:ui:u1', 1, 'perUserIssue', true],
       ['cs:{c:cpn_x}:uh:u1', -1, 'held', true],
+      ['cs:{c:cpn_x}:p:issue:d:2026-12-02', 1, 'issuePerDay', true],
+      ['cs:{c:cpn_x}:p:issue:w:2026-W49', 1, 'issuePerWeek', true],
     ]);
     expect(STOCK_ITEM.issue).toBe(0);
+    expect(PERIOD_ITEM).toBe(3);
+    // A period's gauge outlives its period by one more, for late cancels.
+    expect(issueItems(keys, 'u1', periods).map((i) => i.expiresAt)).toEqual([undefined, undefined, undefined, DAY_END + 86_400_000, WEEK_END + 7 * 86_400_000]);
   });
 
-  it('uses take a held coupon first, then the use stock and the user limit', () => {
-    expect(useItems(keys, 'u1').map((i) => [i.key, i.n, i.limit])).toEqual([
+  it('uses take a held coupon first, then the use stock, the user limit, the day and the week', () => {
+    expect(useItems(keys, 'u1', periods).map((i) => [i.key, i.n, i.limit])).toEqual([
       ['cs:{c:cpn_x}:uh:u1', 1, 'held'],
       ['cs:{c:cpn_x}:use', 1, 'use'],
       ['cs:{c:cpn_x}:uu:u1', 1, 'perUserUse'],
+      ['cs:{c:cpn_x}:p:use:d:2026-12-02', 1, 'usePerDay'],
+      ['cs:{c:cpn_x}:p:use:w:2026-W49', 1, 'usePerWeek'],
     ]);
     expect(STOCK_ITEM.use).toBe(1);
   });

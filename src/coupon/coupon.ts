@@ -2,6 +2,7 @@
  * The coupon: a consumer of the generic stock domain. Pure types and rules — no drivers, no HTTP.
  */
 import type { GaugeItem, Policy } from '../stock/gauge.js';
+import { PERIODS, type Period, type PeriodWindow } from '../stock/periods.js';
 import type { CouponKeys } from './keys.js';
 
 export const COUPON_STATUSES = ['draft', 'confirmed', 'paused', 'archived'] as const;
@@ -13,11 +14,21 @@ export interface Window {
   end: Date | null;
 }
 
+/** A stock that starts afresh every period (in the service's time zone), e.g. 1,000 issues a day. */
+export interface PeriodStock {
+  total: number;
+  period: Period;
+}
+
 /** What an admin configures. `null` stock or limit = unlimited; `null` window = always open. */
 export interface CouponSpec {
   name: string;
   issueStock: { total: number } | null;
   useStock: { total: number } | null;
+  /** Issues per period, checked together with `issueStock` (`null` = no period cap). */
+  issuePeriodStock: PeriodStock | null;
+  /** Uses per period, checked together with `useStock`. */
+  usePeriodStock: PeriodStock | null;
   perUserIssueLimit: number | null;
   perUserUseLimit: number | null;
   issueWindow: Window | null;
@@ -29,6 +40,8 @@ export const unlimitedSpec = (name: string, over: Partial<CouponSpec> = {}): Cou
   name,
   issueStock: null,
   useStock: null,
+  issuePeriodStock: null,
+  usePeriodStock: null,
   perUserIssueLimit: null,
   perUserUseLimit: null,
   issueWindow: null,
@@ -114,6 +127,8 @@ export function couponPolicy(spec: CouponSpec, open: boolean): Policy {
   const limits: Record<string, number> = {};
   if (spec.issueStock) limits.issue = spec.issueStock.total;
   if (spec.useStock) limits.use = spec.useStock.total;
+  if (spec.issuePeriodStock) limits[periodLimit('issue', spec.issuePeriodStock.period)] = spec.issuePeriodStock.total;
+  if (spec.usePeriodStock) limits[periodLimit('use', spec.usePeriodStock.period)] = spec.usePeriodStock.total;
   if (spec.perUserIssueLimit !== null) limits.perUserIssue = spec.perUserIssueLimit;
   if (spec.perUserUseLimit !== null) limits.perUserUse = spec.perUserUseLimit;
   if (isIssued(spec)) limits.held = 0;
@@ -127,29 +142,55 @@ export function couponPolicy(spec: CouponSpec, open: boolean): Policy {
   };
 }
 
+/** The policy limit of a period stock (`issuePerDay`, `usePerWeek`, …). */
+export const periodLimit = (stock: StockName, period: Period) => `${stock}Per${period === 'day' ? 'Day' : 'Week'}`;
+
+/** The current window of each period kind: what a take's period items are named after. */
+export type CurrentPeriods = Record<Period, PeriodWindow>;
+
+/**
+ * The items of the current periods of a stock: every kind is always sent (the policy skips the
+ * ones the coupon does not cap, so no trip to Postgres tells which). A period's gauge lives one
+ * period past its end, so a cancel soon after still gives back to it.
+ */
+function periodItems(keys: CouponKeys, stock: StockName, periods: CurrentPeriods): GaugeItem[] {
+  return PERIODS.map((period) => {
+    const w = periods[period];
+    return { key: keys.period(stock, period, w.label), n: 1, limit: periodLimit(stock, period), lazy: true, expiresAt: periodExpiry(w) };
+  });
+}
+
+/** When a period's gauge may be forgotten: one more period after it ends. */
+export const periodExpiry = (w: PeriodWindow): number => w.end + (w.end - w.start);
+
 /**
  * Items of an issue, in the order refusals are reported: the issue stock (SOLD_OUT), the
- * user's issue limit (USER_LIMIT_REACHED); the user's held count is given one.
+ * user's issue limit (USER_LIMIT_REACHED), then the current day's and week's caps
+ * (PERIOD_SOLD_OUT); the user's held count is given one.
  */
-export function issueItems(keys: CouponKeys, userId: string): GaugeItem[] {
+export function issueItems(keys: CouponKeys, userId: string, periods: CurrentPeriods): GaugeItem[] {
   return [
     { key: keys.issue, n: 1, limit: 'issue', lazy: false },
     { key: keys.userIssue(userId), n: 1, limit: 'perUserIssue', lazy: true },
     { key: keys.held(userId), n: -1, limit: 'held', lazy: true },
+    ...periodItems(keys, 'issue', periods),
   ];
 }
 
 /**
  * Items of a use, in the order refusals are reported: the user's held count (NOT_ISSUED), the
- * use stock (SOLD_OUT), the user's use limit (USER_LIMIT_REACHED).
+ * use stock (SOLD_OUT), the user's use limit (USER_LIMIT_REACHED), the day's and week's caps.
  */
-export function useItems(keys: CouponKeys, userId: string): GaugeItem[] {
+export function useItems(keys: CouponKeys, userId: string, periods: CurrentPeriods): GaugeItem[] {
   return [
     { key: keys.held(userId), n: 1, limit: 'held', lazy: true },
     { key: keys.use, n: 1, limit: 'use', lazy: false },
     { key: keys.userUse(userId), n: 1, limit: 'perUserUse', lazy: true },
+    ...periodItems(keys, 'use', periods),
   ];
 }
 
 /** Index of the stock gauge within issue and use items (its remain is what a take answers). */
 export const STOCK_ITEM = { issue: 0, use: 1 } as const;
+/** Index of the first period item (day, then week) within issue and use items. */
+export const PERIOD_ITEM = 3;

@@ -1,6 +1,7 @@
 import type { GaugePort } from '../stock/gauge.js';
+import { PeriodClock } from '../stock/periods.js';
 import { fail, type Failure } from './errors.js';
-import type { CouponRecord } from './coupon.js';
+import type { CouponRecord, CurrentPeriods } from './coupon.js';
 import type { CouponRepository, LedgerRepository } from './ports.js';
 
 /** What the coupon services need; every runtime wires its own adapters into this. */
@@ -12,9 +13,19 @@ export interface CouponDeps {
   clock?: () => number;
   /** Told after every successful take or restore (the runtime schedules a ledger drain). */
   onTaken?: (couponId: string) => void;
+  /** The days and weeks of period stocks, in the service's time zone (default: UTC). */
+  periods?: PeriodClock;
 }
 
 export const now = (deps: CouponDeps): number => (deps.clock ? deps.clock() : Date.now());
+
+const UTC = new PeriodClock('UTC');
+
+/** The current day and week at `at`, in the service's time zone. */
+export function currentPeriods(deps: Pick<CouponDeps, 'periods'>, at: number): CurrentPeriods {
+  const clock = deps.periods ?? UTC;
+  return { day: clock.at('day', at), week: clock.at('week', at) };
+}
 
 export const notFound = (id: string): Failure => fail('NOT_FOUND', `coupon ${id} does not exist`);
 

@@ -4,6 +4,8 @@
  * counter comes before the user id, so no user id (whatever it contains) can collide with
  * another key.
  */
+import type { Period } from '../stock/periods.js';
+
 export interface CouponKeys {
   /** Prefix of the coupon's scope; the gauge adapter keeps its own records under it. */
   prefix: string;
@@ -15,6 +17,8 @@ export interface CouponKeys {
   userUse(userId: string): string;
   /** How many issued, unused coupons the user holds. */
   held(userId: string): string;
+  /** The gauge of one period of a stock that resets (`label` names the period). */
+  period(stock: 'issue' | 'use', period: Period, label: string): string;
 }
 
 export function couponKeys(couponId: string): CouponKeys {
@@ -26,5 +30,6 @@ export function couponKeys(couponId: string): CouponKeys {
     userIssue: (userId) => `${prefix}ui:${userId}`,
     userUse: (userId) => `${prefix}uu:${userId}`,
     held: (userId) => `${prefix}uh:${userId}`,
+    period: (stock, period, label) => `${prefix}p:${stock}:${period === 'day' ? 'd' : 'w'}:${label}`,
   };
 }

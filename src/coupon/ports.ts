@@ -64,6 +64,8 @@ export interface LedgerRepository {
   net(scope: string): Promise<Record<string, number>>;
   /** A subject's operations, newest first, at most `limit`. */
   bySubject(subject: string, limit: number): Promise<HoldingEntry[]>;
+  /** Net amount of the takes of `kind` made in [from, to), less their restores (a period's use of its cap). */
+  netTakenIn(scope: string, kind: string, from: Date, to: Date): Promise<number>;
   /** Net amount of each kind per subject in a scope: a page of subjects after `after`, in order. */
   netBySubject(scope: string, after: string | null, limit: number): Promise<SubjectNet[]>;
 }

@@ -4,9 +4,10 @@
  * gauges could not (a missing policy).
  */
 import type { TakeRefusal } from '../stock/gauge.js';
+import { PERIODS } from '../stock/periods.js';
 import { fail, ok, type Failure, type Result } from './errors.js';
-import { issueItems, STOCK_ITEM, useItems } from './coupon.js';
-import { now, unavailableReason, type CouponDeps } from './deps.js';
+import { issueItems, PERIOD_ITEM, STOCK_ITEM, useItems } from './coupon.js';
+import { currentPeriods, now, unavailableReason, type CouponDeps } from './deps.js';
 import { newId } from './ids.js';
 import { couponKeys } from './keys.js';
 
@@ -156,13 +157,14 @@ export class CouponTakes {
   private async take(kind: TakeKind, input: TakeInput, scope: string = kind, explain?: () => Promise<Failure>): Promise<Result<Taken>> {
     const keys = couponKeys(input.couponId);
     const at = now(this.deps);
+    const periods = currentPeriods(this.deps, at);
     const result = await this.unknownOutcome(() => this.deps.gauges.take({
       prefix: keys.prefix,
       window: kind,
       opId: newId(kind === 'issue' ? 'iss' : 'use', at),
       idempotencyKey: `${scope}:${input.caller}:${input.idempotencyKey ?? `none:${crypto.randomUUID()}`}`,
       fingerprint: input.fingerprint,
-      items: kind === 'issue' ? issueItems(keys, input.userId) : useItems(keys, input.userId),
+      items: kind === 'issue' ? issueItems(keys, input.userId, periods) : useItems(keys, input.userId, periods),
       ledger: { scope: input.couponId, kind, subject: input.userId, ref: input.orderId ?? null, amount: 1 },
       now: at,
     }));
@@ -173,6 +175,10 @@ export class CouponTakes {
       return ok({ id: result.opId, couponId: input.couponId, userId: input.userId, remain, replayed: result.replayed });
     }
     if (result.reason === 'unavailable' && explain) return explain();
+    if (result.reason === 'insufficient' && result.index >= PERIOD_ITEM) {
+      const w = PERIODS[result.index - PERIOD_ITEM] === 'week' ? periods.week : periods.day;
+      return fail('PERIOD_SOLD_OUT', `the ${kind} stock of this ${w.period} (${w.label}) is sold out; it starts again at ${new Date(w.end).toISOString()}`);
+    }
     return this.refusal(kind, input.couponId, result);
   }
 

@@ -125,6 +125,8 @@ function mergeSpec(base: CouponSpec, body: SpecInput): CouponSpec {
     name: body.name ?? base.name,
     issueStock: pick('issueStock', body.issueStock),
     useStock: pick('useStock', body.useStock),
+    issuePeriodStock: pick('issuePeriodStock', body.issuePeriodStock),
+    usePeriodStock: pick('usePeriodStock', body.usePeriodStock),
     perUserIssueLimit: pick('perUserIssueLimit', body.perUserIssueLimit),
     perUserUseLimit: pick('perUserUseLimit', body.perUserUseLimit),
     issueWindow: body.issueWindow === undefined ? base.issueWindow : windowIn(body.issueWindow),

@@ -1,6 +1,7 @@
 /**
  * Domain values to JSON bodies: dates as ISO-8601, camelCase fields exactly as the contract names them.
  */
+import type { LivePeriod, LiveStocks } from '../coupon/admin.js';
 import type { CouponRecord, StockSnapshot, Window } from '../coupon/coupon.js';
 import type { CouponHolding, HoldingRecord } from '../coupon/holdings.js';
 import type { StockSync, SyncReport } from '../coupon/maintenance.js';
@@ -18,6 +19,8 @@ export function couponOut(c: CouponRecord) {
     status: c.status,
     issueStock: stockOut(c.stocks.issue),
     useStock: stockOut(c.stocks.use),
+    issuePeriodStock: c.issuePeriodStock,
+    usePeriodStock: c.usePeriodStock,
     perUserIssueLimit: c.perUserIssueLimit,
     perUserUseLimit: c.perUserUseLimit,
     issueWindow: windowOut(c.issueWindow),
@@ -37,4 +40,13 @@ const recordOut = (r: HoldingRecord) => ({ ...r, at: r.at.toISOString(), cancell
 
 export function holdingOut(h: CouponHolding) {
   return { ...h, issues: h.issues.map(recordOut), uses: h.uses.map(recordOut) };
+}
+
+const periodOut = (p: LivePeriod | undefined) => (p ? { ...p, resetsAt: p.resetsAt.toISOString() } : undefined);
+
+/** Live numbers; a period entry only where the coupon caps a period. */
+export function liveOut(l: LiveStocks) {
+  const issuePeriod = periodOut(l.issuePeriod);
+  const usePeriod = periodOut(l.usePeriod);
+  return { issue: l.issue, use: l.use, ...(issuePeriod ? { issuePeriod } : {}), ...(usePeriod ? { usePeriod } : {}) };
 }

@@ -6,6 +6,7 @@ import { z } from '@hono/zod-openapi';
 import { COUPON_STATUSES, MAX_PER_USER_LIMIT } from '../coupon/coupon.js';
 import { ERROR_CODES } from '../coupon/errors.js';
 import { MAX_BATCH } from '../coupon/takes.js';
+import { PERIODS } from '../stock/periods.js';
 
 /** Largest stock or delta accepted: well inside both Postgres bigint and a Lua double. */
 export const MAX_COUNT = 1_000_000_000_000;
@@ -39,12 +40,22 @@ export const StockIn = z
   .strict()
   .openapi('StockInput');
 
+export const PeriodStockIn = z
+  .object({
+    total: z.number().int().min(0).max(MAX_COUNT),
+    period: z.enum(PERIODS).openapi({ description: "a calendar day or an ISO week (Monday first), in the service's TIME_ZONE" }),
+  })
+  .strict()
+  .openapi('PeriodStockInput');
+
 const Limit = z.number().int().min(1).max(MAX_PER_USER_LIMIT);
 
 const specFields = {
   name: text(200).openapi({ example: 'First 1,000 users: 30% off' }),
   issueStock: StockIn.nullable().optional(),
   useStock: StockIn.nullable().optional(),
+  issuePeriodStock: PeriodStockIn.nullable().optional().openapi({ description: 'issues per period, within issueStock; null = no period cap' }),
+  usePeriodStock: PeriodStockIn.nullable().optional().openapi({ description: 'uses per period, within useStock; null = no period cap' }),
   perUserIssueLimit: Limit.nullable().optional(),
   perUserUseLimit: Limit.nullable().optional(),
   issueWindow: WindowIn.nullable().optional(),
@@ -62,6 +73,8 @@ const StockOut = z
   .object({ total: z.number().int(), remain: z.number().int(), syncedAt: z.string().nullable() })
   .openapi('Stock');
 
+const PeriodStockOut = z.object({ total: z.number().int(), period: z.enum(PERIODS) }).openapi('PeriodStock');
+
 export const Coupon = z
   .object({
     id: z.string(),
@@ -69,6 +82,8 @@ export const Coupon = z
     status: z.enum(COUPON_STATUSES),
     issueStock: StockOut.nullable(),
     useStock: StockOut.nullable(),
+    issuePeriodStock: PeriodStockOut.nullable(),
+    usePeriodStock: PeriodStockOut.nullable(),
     perUserIssueLimit: z.number().int().nullable(),
     perUserUseLimit: z.number().int().nullable(),
     issueWindow: WindowOut.nullable(),
@@ -114,7 +129,23 @@ export const Adjusted = z
   .openapi('Adjusted');
 
 const LiveStock = z.object({ total: z.number().int(), remain: z.number().int() }).openapi('LiveStock');
-export const Live = z.object({ issue: LiveStock.nullable(), use: LiveStock.nullable() }).openapi('Live');
+const LivePeriod = z
+  .object({
+    total: z.number().int(),
+    remain: z.number().int(),
+    period: z.enum(PERIODS),
+    label: z.string().openapi({ example: '2026-12-02' }),
+    resetsAt: z.string().openapi({ description: 'when the next period starts' }),
+  })
+  .openapi('LivePeriod');
+export const Live = z
+  .object({
+    issue: LiveStock.nullable(),
+    use: LiveStock.nullable(),
+    issuePeriod: LivePeriod.optional().openapi({ description: 'the current period of issuePeriodStock, when the coupon has one' }),
+    usePeriod: LivePeriod.optional(),
+  })
+  .openapi('Live');
 
 const StockSync = z
   .object({

@@ -10,7 +10,7 @@ import type { TakeInput } from '../coupon/takes.js';
 import type { AppEnv } from './context.js';
 import { fingerprint } from './fingerprint.js';
 import { errorResponses, json } from './openapi.js';
-import { holdingOut } from './present.js';
+import { holdingOut, liveOut } from './present.js';
 import { problem, refuse, STATUS } from './problem.js';
 import {
   BatchIssueBody,
@@ -190,7 +190,7 @@ export function takeRoutes(): OpenAPIHono<AppEnv> {
     const { id } = c.req.valid('param');
     if (!ID_PATTERN.test(id)) return unknownCoupon(c, id);
     const result = await c.var.services.admin.live(id);
-    return result.ok ? c.json(result.value, 200) : refuse(c, result);
+    return result.ok ? c.json(liveOut(result.value), 200) : refuse(c, result);
   });
 
   app.openapi(route.holdings, async (c) => {

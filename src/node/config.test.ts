@@ -7,7 +7,14 @@ import { loadTokens, parseEnv } from './config.js';
 describe('parseEnv', () => {
   it('defaults to the embedded service on 8787', () => {
     const parsed = parseEnv({});
-    expect(parsed.ok && parsed.config).toMatchObject({ PORT: 8787, DATA_DIR: './.data', MAINTENANCE_INTERVAL_SECONDS: 60 });
+    expect(parsed.ok && parsed.config).toMatchObject({ PORT: 8787, DATA_DIR: './.data', MAINTENANCE_INTERVAL_SECONDS: 60, TIME_ZONE: 'UTC' });
+  });
+
+  it('takes an IANA time zone for period stocks, and refuses a made-up one', () => {
+    const berlin = parseEnv({ TIME_ZONE: 'Europe/Berlin' });
+    expect(berlin.ok && berlin.config.TIME_ZONE).toBe('Europe/Berlin');
+    const bad = parseEnv({ TIME_ZONE: 'Mars/Olympus' });
+    expect(!bad.ok && bad.message).toContain('TIME_ZONE: must be an IANA time zone');
   });
 
   it('treats empty variables as unset', () => {

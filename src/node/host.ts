@@ -22,6 +22,7 @@ import type { CouponDeps } from '../coupon/deps.js';
 import { DrainThrottle, drainCoupons } from '../coupon/drain.js';
 import { Maintenance } from '../coupon/maintenance.js';
 import { createApp } from '../http/app.js';
+import { PeriodClock } from '../stock/periods.js';
 import { loadTokens, type NodeConfig, type TokenPair } from './config.js';
 
 export interface NodeHost {
@@ -70,6 +71,7 @@ export async function startNodeHost(config: NodeConfig): Promise<NodeHost> {
     gauges: config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN
       ? redisGauge(config.UPSTASH_REDIS_REST_URL, config.UPSTASH_REDIS_REST_TOKEN)
       : new PostgresGauge({ db: store.db }),
+    periods: new PeriodClock(config.TIME_ZONE),
   };
   if (deps.gauges.name === 'redis') {
     // Ledger events wait in Redis streams; move them soon after the response, batched per coupon.

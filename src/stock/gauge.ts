@@ -23,10 +23,17 @@ export interface GaugeItem {
    */
   limit: string;
   /**
-   * `true`: a gauge that does not exist yet starts at the policy limit (per-user counters).
-   * `false`: the gauge must exist; a missing one fails closed with `unavailable`.
+   * `true`: a gauge that does not exist yet starts at the policy limit (per-user counters, the
+   * gauge of the current period). `false`: the gauge must exist; a missing one fails closed with
+   * `unavailable`. A restore skips a lazy gauge that is gone (its period is over, or it was never
+   * more than its fresh state), where a missing required gauge is `unavailable`.
    */
   lazy: boolean;
+  /**
+   * For a lazy gauge: when the adapter may forget it (ms since the epoch), set when the take
+   * creates it. A period's gauge lives a little past its period so late cancels still refund it.
+   */
+  expiresAt?: number;
 }
 
 /** What the ledger records for an operation: written atomically with the gauge change. */
@@ -135,6 +142,8 @@ export interface GaugeLoad {
   key: string;
   total: number;
   remain: number;
+  /** When the adapter may forget it (ms since the epoch); kept forever when absent. */
+  expiresAt?: number;
 }
 
 export interface LiveGauge {

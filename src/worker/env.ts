@@ -3,6 +3,7 @@
  * Misconfiguration answers with one clear line (and never echoes a secret).
  */
 import { z } from 'zod';
+import { TimeZone } from '../config/time-zone.js';
 
 const Token = z.string().min(16, 'must be at least 16 characters');
 
@@ -17,6 +18,8 @@ export const WorkerEnv = z.object({
    * a plain PostgreSQL (`npm run dev`). Unset in production.
    */
   NEON_WS_PROXY: z.string().min(1).optional(),
+  /** The zone whose days and weeks period stocks count (IANA name, default UTC). */
+  TIME_ZONE: TimeZone,
 });
 
 export type WorkerConfig = z.infer<typeof WorkerEnv>;

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GaugePort } from '../../src/stock/gauge.js';
 import { concurrencyContract } from './gauge-contract-concurrency.js';
+import { periodContract } from './gauge-contract-periods.js';
 import { restoreContract } from './gauge-contract-restore.js';
 import { freshScope, OPEN, type OpenGauge, opIdOf, type ScopeFactory, unique } from './gauge-fixture.js';
 
@@ -196,5 +197,6 @@ export function gaugeContract(name: string, open: () => Promise<OpenGauge>): voi
 
     restoreContract(scope, gauge);
     concurrencyContract(scope, gauge);
+    periodContract(scope, gauge);
   });
 }

@@ -3,7 +3,7 @@
  * read from the rendered form), its effect checked through the JSON API, and the error flash
  * each refusal leaves on the page.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { couponKeys } from '../../src/coupon/keys.js';
 import { AdminSecrets } from '../../src/http/admin/secrets.js';
 import { ADMIN, testApp, type TestApp } from '../support/app.js';
@@ -210,5 +210,33 @@ describe('issue to users', () => {
     expect(flashOf(bad)).toMatchObject({ kind: 'error', code: 'VALIDATION_FAILED' });
     expect(bad).toContain('userIds line 2');
     expect(await live(t, coupon.id)).toEqual({ issue: { total: 3, remain: 3 }, use: null });
+  });
+});
+
+describe('period stocks on the page', () => {
+  it('creates a coupon with period caps from the form and shows what is left of today', async () => {
+    // Noon of a day ahead of every coupon made so far (ids sort by time): no midnight mid-test.
+    const noon = new Date(Date.now() + 400 * 86_400_000);
+    noon.setUTCHours(12, 0, 0, 0);
+    t.setNow(noon.getTime());
+    onTestFinished(() => t.setNow(null));
+    await act(t, cookie, '/admin/coupons', { name: 'Daily drop', issueTotal: '100', issuePeriodTotal: '5', issuePeriod: 'day', usePeriodTotal: '3', usePeriod: 'week' });
+    const coupon = await newest();
+    expect(coupon).toMatchObject({ name: 'Daily drop', issuePeriodStock: { total: 5, period: 'day' }, usePeriodStock: { total: 3, period: 'week' } });
+    await expectJson(await t.call('POST', `/v1/coupons/${coupon?.id}/confirm`), 200);
+    for (const user of ['p1', 'p2']) await issued(t, coupon?.id ?? '', user);
+    const html = await pageHtml(t, cookie);
+    const card = html.slice(html.indexOf(`data-coupon="${coupon?.id}"`));
+    expect(card).toContain('issue: 5 a day, use: 3 a week');
+    const today = noon.toISOString().slice(0, 10);
+    const row = card.slice(card.indexOf('data-stock="issue-period"'), card.indexOf('</tr>', card.indexOf('data-stock="issue-period"')));
+    expect(row).toContain(`issue this day (${today})`);
+    expect(/data-field="live"[^>]*>3</.test(row)).toBe(true);
+  });
+
+  it('refuses a bad period in the form, naming the field', async () => {
+    const html = await act(t, cookie, '/admin/coupons', { name: 'Bad', issuePeriodTotal: '5', issuePeriod: 'month' });
+    expect(flashOf(html)).toMatchObject({ kind: 'error', code: 'VALIDATION_FAILED' });
+    expect(html).toContain('issuePeriod');
   });
 });

@@ -22,6 +22,8 @@ export interface CouponBody {
   status: 'draft' | 'confirmed' | 'paused' | 'archived';
   issueStock: StockBody | null;
   useStock: StockBody | null;
+  issuePeriodStock: { total: number; period: 'day' | 'week' } | null;
+  usePeriodStock: { total: number; period: 'day' | 'week' } | null;
   perUserIssueLimit: number | null;
   perUserUseLimit: number | null;
   issueWindow: WindowBody | null;

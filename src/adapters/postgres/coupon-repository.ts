@@ -4,7 +4,8 @@
  * its lifecycle.
  */
 import { and, asc, desc, eq, gt, inArray, lt, sql, type SQL } from 'drizzle-orm';
-import type { CouponRecord, CouponSpec, CouponStatus, StockSnapshot, Window } from '../../coupon/coupon.js';
+import type { CouponRecord, CouponSpec, CouponStatus, PeriodStock, StockSnapshot, Window } from '../../coupon/coupon.js';
+import type { Period } from '../../stock/periods.js';
 import type { CouponRepository, ListQuery, Page, StockRow } from '../../coupon/ports.js';
 import type { Db } from './db.js';
 import { coupons, stocks } from './schema.js';
@@ -12,6 +13,7 @@ import { coupons, stocks } from './schema.js';
 type CouponRow = typeof coupons.$inferSelect;
 type StockRowDb = typeof stocks.$inferSelect;
 
+const periodStockOf = (total: number | null, period: Period | null): PeriodStock | null => (total === null || period === null ? null : { total, period });
 const windowOf = (start: Date | null, end: Date | null): Window | null => (start || end ? { start, end } : null);
 
 function specColumns(spec: CouponSpec) {
@@ -19,6 +21,10 @@ function specColumns(spec: CouponSpec) {
     name: spec.name,
     issueTotal: spec.issueStock?.total ?? null,
     useTotal: spec.useStock?.total ?? null,
+    issuePeriodTotal: spec.issuePeriodStock?.total ?? null,
+    issuePeriod: spec.issuePeriodStock?.period ?? null,
+    usePeriodTotal: spec.usePeriodStock?.total ?? null,
+    usePeriod: spec.usePeriodStock?.period ?? null,
     perUserIssueLimit: spec.perUserIssueLimit,
     perUserUseLimit: spec.perUserUseLimit,
     issueWindowStart: spec.issueWindow?.start ?? null,
@@ -43,6 +49,8 @@ function toRecord(row: CouponRow, rows: StockRowDb[]): CouponRecord {
     status: row.status,
     issueStock: row.issueTotal === null ? null : { total: row.issueTotal },
     useStock: row.useTotal === null ? null : { total: row.useTotal },
+    issuePeriodStock: periodStockOf(row.issuePeriodTotal, row.issuePeriod),
+    usePeriodStock: periodStockOf(row.usePeriodTotal, row.usePeriod),
     perUserIssueLimit: row.perUserIssueLimit,
     perUserUseLimit: row.perUserUseLimit,
     issueWindow: windowOf(row.issueWindowStart, row.issueWindowEnd),

@@ -2,7 +2,7 @@
  * The durable ledger: every take and restore once, keyed by (operation id, action), so a
  * drain that runs twice — or two drains at once — records each event once.
  */
-import { and, asc, desc, eq, gt, inArray, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, inArray, lt, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import type { HoldingEntry, LedgerRepository, SubjectNet } from '../../coupon/ports.js';
 import type { LedgerEvent } from '../../stock/gauge.js';
@@ -71,6 +71,17 @@ export class PostgresLedgerRepository implements LedgerRepository {
       if (nets) nets[row.kind] = row.net;
     }
     return [...bySubject].map(([subject, net]) => ({ subject, net }));
+  }
+
+  async netTakenIn(scope: string, kind: string, from: Date, to: Date): Promise<number> {
+    // Takes made in the window, less those of them restored since (whenever the restore was).
+    const restore = alias(ledger, 'restore');
+    const [row] = await this.db
+      .select({ net: sql`coalesce(sum(${ledger.amount}) - sum(coalesce(${restore.amount}, 0)), 0)`.mapWith(Number) })
+      .from(ledger)
+      .leftJoin(restore, and(eq(restore.opId, ledger.opId), eq(restore.action, 'restore')))
+      .where(and(eq(ledger.scope, scope), eq(ledger.kind, kind), eq(ledger.action, 'take'), gte(ledger.at, from), lt(ledger.at, to)));
+    return row?.net ?? 0;
   }
 
   async bySubject(subject: string, limit: number): Promise<HoldingEntry[]> {

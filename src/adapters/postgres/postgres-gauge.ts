@@ -107,7 +107,7 @@ export class PostgresGauge implements GaugePort {
       }
       await tx
         .update(gaugeOperations)
-        .set({ items: cmd.items.map((item, i) => ({ key: item.key, n: item.n, skipped: active[i] === null })), remains })
+        .set({ items: cmd.items.map((item, i) => ({ key: item.key, n: item.n, skipped: active[i] === null, lazy: item.lazy })), remains })
         .where(eq(gaugeOperations.opId, cmd.opId));
       await tx.insert(ledger).values(ledgerRow({ ...cmd.ledger, opId: cmd.opId, action: 'take', at: cmd.now }));
       return { ok: true, opId: cmd.opId, remains, replayed: false } as const;
@@ -139,14 +139,16 @@ export class PostgresGauge implements GaugePort {
       // Already given back: nothing to do, so a gauge gone since then reads `null` instead of
       // failing the retry (the Redis gauge answers the same).
       if (op.restoredAt) return { ok: true, restored: false, remains: remainsFrom(current), op: record(op.restoredAt) } as const;
-      if (applied.some((a) => !current.has(a.key))) return { ok: false, reason: 'unavailable' } as const;
+      if (applied.some((a) => !a.lazy && !current.has(a.key))) return { ok: false, reason: 'unavailable' } as const;
+      // A lazy gauge that is gone has nothing to give back to (see GaugeItem.lazy).
+      const present = applied.filter((a) => current.has(a.key));
 
-      for (const a of applied) {
+      for (const a of present) {
         // Giving back a give (n < 0) takes it again: it must still be there.
         if (a.n < 0 && (current.get(a.key) ?? 0) < -a.n) return { ok: false, reason: 'insufficient', index: a.index } as const;
       }
       const after = new Map<string, number>();
-      for (const a of applied) {
+      for (const a of present) {
         const remain = await shift(tx, a.key, -a.n);
         if (remain === null) throw new Refused<RestoreResult>({ ok: false, reason: 'insufficient', index: a.index });
         after.set(a.key, remain);
@@ -193,6 +195,7 @@ export class PostgresGauge implements GaugePort {
     return { ok: false, reason: exists ? 'below_zero' : 'unavailable' };
   }
 
+  /** `expiresAt` is not kept: a period's rows are small and go with the scope (`drop`). */
   async load(loads: GaugeLoad[]): Promise<void> {
     if (loads.length === 0) return;
     await this.db

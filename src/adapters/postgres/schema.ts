@@ -31,6 +31,11 @@ export const coupons = pgTable(
     status: text('status', { enum: ['draft', 'confirmed', 'paused', 'archived'] }).notNull(),
     issueTotal: count('issue_total'),
     useTotal: count('use_total'),
+    /** A period cap on issues: its total per period and the period (`day` | `week`). */
+    issuePeriodTotal: count('issue_period_total'),
+    issuePeriod: text('issue_period', { enum: ['day', 'week'] }),
+    usePeriodTotal: count('use_period_total'),
+    usePeriod: text('use_period', { enum: ['day', 'week'] }),
     perUserIssueLimit: integer('per_user_issue_limit'),
     perUserUseLimit: integer('per_user_use_limit'),
     issueWindowStart: ts('issue_window_start'),
@@ -108,8 +113,8 @@ export const gaugeOperations = pgTable(
     kind: text('kind').notNull(),
     idempotencyKey: text('idempotency_key').notNull(),
     fingerprint: text('fingerprint').notNull(),
-    /** The items as applied: unlimited items are recorded with `skipped`. */
-    items: jsonb('items').$type<{ key: string; n: number; skipped: boolean }[]>().notNull(),
+    /** The items as applied: unlimited items are recorded with `skipped`; `lazy` ones may be gone at restore. */
+    items: jsonb('items').$type<{ key: string; n: number; skipped: boolean; lazy?: boolean }[]>().notNull(),
     /** The remains answered by the take, replayed on a retry. */
     remains: jsonb('remains').$type<(number | null)[]>().notNull(),
     scope: text('scope').notNull(),

@@ -115,7 +115,7 @@ export class RedisGauge implements GaugePort {
       ledger.ref ?? '',
       String(ledger.amount),
       ledger.scope,
-      ...cmd.items.flatMap((i) => [String(i.n), i.limit, i.lazy ? '1' : '0']),
+      ...cmd.items.flatMap((i) => [String(i.n), i.limit, i.lazy ? '1' : '0', i.expiresAt === undefined ? '' : String(i.expiresAt)]),
     ];
     const reply = (await this.scripts.take.exec(keys, args)) as Reply;
     const [status] = reply;
@@ -167,7 +167,7 @@ export class RedisGauge implements GaugePort {
     if (gauges.length === 0) return;
     await this.scripts.load.exec(
       gauges.map((g) => g.key),
-      gauges.flatMap((g) => [String(g.total), String(g.remain)]),
+      gauges.flatMap((g) => [String(g.total), String(g.remain), g.expiresAt === undefined ? '' : String(g.expiresAt)]),
     );
   }
 

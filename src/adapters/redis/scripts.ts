@@ -7,7 +7,7 @@
  *                       l:<limit> = limit
  *   P i:<key>     string "<fingerprint>\n<opId>\n<remain,…>"   idempotency record (TTL)
  *   P o:<opId>    string JSON {k kind, s subject, f ref, a amount, c scope, t at,
- *                               i = {{key, n, index}…} applied items, r = {remain…}, x = restoredAt}
+ *                               i = {{key, n, index, lazy}…} applied items, r = {remain…}, x = restoredAt}
  *   P ledger      stream  one entry per take / restore, drained into Postgres
  *
  * A take checks every item before it writes anything: no transient negative, no compensation.
@@ -31,7 +31,8 @@ ARGV[7]   ledger subject (user id)
 ARGV[8]   ledger ref (order id), '' for none
 ARGV[9]   ledger amount
 ARGV[10]  ledger scope (coupon id)
-ARGV[11..] three per item: n (> 0 taken, < 0 given), policy limit name, lazy (1 | 0)
+ARGV[11..] four per item: n (> 0 taken, < 0 given), policy limit name, lazy (1 | 0),
+          expiry of a lazy gauge created here (ms since the epoch, '' = none)
 Returns {'ok', opId, replayed 0|1, remain…} or {reason} or {'insufficient', index}
 ]]
 local rec = redis.call('GET', KEYS[2])
@@ -44,7 +45,7 @@ if rec then
 end
 local count = #KEYS - 4
 local fields = {'open', 'w:' .. ARGV[1] .. ':s', 'w:' .. ARGV[1] .. ':e'}
-for i = 1, count do fields[#fields + 1] = 'l:' .. ARGV[10 + (i - 1) * 3 + 2] end
+for i = 1, count do fields[#fields + 1] = 'l:' .. ARGV[10 + (i - 1) * 4 + 2] end
 local p = redis.call('HMGET', KEYS[1], unpack(fields))
 if not p[1] then return {'unavailable'} end
 if p[1] ~= '1' then return {'closed'} end
@@ -53,7 +54,7 @@ if p[2] and p[2] ~= '' and now < tonumber(p[2]) then return {'not_started'} end
 if p[3] and p[3] ~= '' and now >= tonumber(p[3]) then return {'ended'} end
 local plan = {}
 for i = 1, count do
-  local base = 10 + (i - 1) * 3
+  local base = 10 + (i - 1) * 4
   local n = tonumber(ARGV[base + 1])
   local limit = p[3 + i]
   if limit then
@@ -66,7 +67,7 @@ for i = 1, count do
     end
     r = tonumber(r)
     if n > 0 and r < n then return {'insufficient', i - 1} end
-    plan[i] = {r - n, fresh, tonumber(limit), n}
+    plan[i] = {r - n, fresh, tonumber(limit), n, ARGV[base + 3] == '1', ARGV[base + 4]}
   else
     plan[i] = false
   end
@@ -79,11 +80,12 @@ for i = 1, count do
   if step then
     if step[2] then
       redis.call('HSET', KEYS[4 + i], 'r', step[1], 't', step[3])
+      if step[6] ~= '' then redis.call('PEXPIREAT', KEYS[4 + i], step[6]) end
     else
       redis.call('HSET', KEYS[4 + i], 'r', step[1])
     end
     remains[i] = step[1]
-    items[#items + 1] = {KEYS[4 + i], step[4], i - 1}
+    items[#items + 1] = {KEYS[4 + i], step[4], i - 1, step[5] and 1 or 0}
   else
     remains[i] = -1
   end
@@ -104,7 +106,8 @@ ARGV[1]  kind the operation must have
 ARGV[2]  now, ms since the epoch
 ARGV[3]  operation id
 The item gauges are named inside the operation record; they share the scope's hash tag, so
-they live in the same cluster slot as the declared keys.
+they live in the same cluster slot as the declared keys. A lazy item whose gauge is gone (a
+period that ended) is skipped; a missing required gauge is 'unavailable'.
 Returns {'ok', restored 0|1, kind, subject, ref, amount, at, restoredAt, scope, remain…}
 or {'not_found'} | {'unavailable'} | {'insufficient', index}
 ]]
@@ -115,12 +118,19 @@ if op.k ~= ARGV[1] then return {'not_found'} end
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'unavailable'} end
 local restored = 0
 if not op.x then
-  for _, it in ipairs(op.i) do
+  local present = {}
+  for j, it in ipairs(op.i) do
     local r = redis.call('HGET', it[1], 'r')
-    if not r then return {'unavailable'} end
-    if it[2] < 0 and tonumber(r) < -it[2] then return {'insufficient', it[3]} end
+    if r then
+      if it[2] < 0 and tonumber(r) < -it[2] then return {'insufficient', it[3]} end
+      present[j] = true
+    elseif it[4] ~= 1 then
+      return {'unavailable'}
+    end
   end
-  for _, it in ipairs(op.i) do redis.call('HINCRBY', it[1], 'r', it[2]) end
+  for j, it in ipairs(op.i) do
+    if present[j] then redis.call('HINCRBY', it[1], 'r', it[2]) end
+  end
   op.x = tonumber(ARGV[2])
   redis.call('SET', KEYS[2], cjson.encode(op))
   redis.call('XADD', KEYS[3], '*', 'o', ARGV[3], 'a', 'restore', 'c', op.c, 'k', op.k, 's', op.s, 'f', op.f, 'n', op.a, 't', ARGV[2])
@@ -156,14 +166,16 @@ return {'ok', t, r}
 export const LOAD = `
 --[[
 KEYS[i]      gauges to create when absent
-ARGV[2i-1]   total of KEYS[i]
-ARGV[2i]     remain of KEYS[i]
+ARGV[3i-2]   total of KEYS[i]
+ARGV[3i-1]   remain of KEYS[i]
+ARGV[3i]     expiry of KEYS[i], ms since the epoch ('' = none)
 Returns how many gauges were created; existing ones are left untouched.
 ]]
 local created = 0
 for i = 1, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 0 then
-    redis.call('HSET', KEYS[i], 'r', ARGV[2 * i], 't', ARGV[2 * i - 1])
+    redis.call('HSET', KEYS[i], 'r', ARGV[3 * i - 1], 't', ARGV[3 * i - 2])
+    if ARGV[3 * i] ~= '' then redis.call('PEXPIREAT', KEYS[i], ARGV[3 * i]) end
     created = created + 1
   end
 end

@@ -26,6 +26,22 @@ function Field(props: { label: string; name: string; type: string; min?: number;
   );
 }
 
+/** A period cap: how many per day or per week (empty = no cap). */
+function PeriodField(props: { stock: 'issue' | 'use' }) {
+  return (
+    <label>
+      {props.stock === 'issue' ? 'Issues' : 'Uses'} per period (empty = no cap)
+      <span class="actions">
+        <input class="small" name={`${props.stock}PeriodTotal`} type="number" min={0} step={1} placeholder="no cap" aria-label={`${props.stock} per period`} />
+        <select name={`${props.stock}Period`} aria-label={`${props.stock} period`}>
+          <option value="day">a day</option>
+          <option value="week">a week</option>
+        </select>
+      </span>
+    </label>
+  );
+}
+
 function CreateForm(props: { csrf: string }) {
   return (
     <form method="post" action="/admin/coupons">
@@ -39,6 +55,8 @@ function CreateForm(props: { csrf: string }) {
           </label>
           <Field label="Issue total (empty = unlimited)" name="issueTotal" type="number" min={0} />
           <Field label="Use total (empty = unlimited)" name="useTotal" type="number" min={0} />
+          <PeriodField stock="issue" />
+          <PeriodField stock="use" />
           <Field label="Per-user issue limit" name="perUserIssueLimit" type="number" min={1} hint="no limit" />
           <Field label="Per-user use limit" name="perUserUseLimit" type="number" min={1} hint="no limit" />
           <Field label="Issue window start (UTC)" name="issueStart" type="datetime-local" />

@@ -3,14 +3,14 @@
  * what is left, and the actions its status allows (plain POST forms, each with its CSRF token).
  */
 import type { CouponRecord, StockName, Window } from '../../coupon/coupon.js';
-import type { LiveStock } from '../../coupon/admin.js';
+import type { LiveStocks } from '../../coupon/admin.js';
 import type { ErrorCode } from '../../coupon/errors.js';
 import type { Flash } from './flash.js';
 import type { Action, CsrfTokens } from './guard.js';
 
 /** The live remains of a coupon as the page could read them. */
 export type LiveState =
-  | { state: 'live'; issue: LiveStock | null; use: LiveStock | null }
+  | ({ state: 'live' } & LiveStocks)
   | { state: 'unavailable'; reason: ErrorCode }
   | { state: 'not-live' };
 
@@ -30,6 +30,7 @@ export function windowText(w: Window | null): string {
 }
 
 const limitText = (n: number | null) => (n === null ? 'no limit' : `${n} per user`);
+const periodText = (p: CouponRecord['issuePeriodStock']) => (p ? `${p.total} a ${p.period}` : 'no cap');
 
 function Bar(props: { left: number; total: number }) {
   const pct = props.total > 0 ? Math.max(0, Math.min(100, Math.round((props.left / props.total) * 100))) : 0;
@@ -50,6 +51,27 @@ function Drift(props: { name: StockName; sync: CouponView['sync'] }) {
   if (!line) return <span class="muted">—</span>;
   if (line.drift === 0) return <span title={`ledger ${line.ledger}`}>0</span>;
   return <span class="drift-bad" title={`ledger ${line.ledger}`}>{line.drift > 0 ? `+${line.drift}` : line.drift}</span>;
+}
+
+/** The current period of a period stock: what is left of today (or this week), and when it resets. */
+function PeriodRow(props: { name: StockName; view: CouponView }) {
+  const { coupon, live } = props.view;
+  const cap = props.name === 'issue' ? coupon.issuePeriodStock : coupon.usePeriodStock;
+  if (!cap) return null;
+  const current = live.state === 'live' ? live[props.name === 'issue' ? 'issuePeriod' : 'usePeriod'] : undefined;
+  const label = current ? `${props.name} this ${cap.period} (${current.label})` : `${props.name} per ${cap.period}`;
+  return (
+    <tr data-stock={`${props.name}-period`}>
+      <td>{label}</td>
+      <td data-field="total">{cap.total}</td>
+      <td class="muted">—</td>
+      <td data-field="live" title={current ? `starts again ${when(current.resetsAt)}` : undefined}>
+        {current ? String(current.remain) : live.state === 'unavailable' ? 'unavailable' : '—'}
+      </td>
+      <td>{current ? <Bar left={current.remain} total={cap.total} /> : null}</td>
+      <td class="muted">{current ? `resets ${when(current.resetsAt)}` : '—'}</td>
+    </tr>
+  );
 }
 
 function StockRow(props: { name: StockName; view: CouponView }) {
@@ -181,6 +203,10 @@ export function CouponCard(props: { view: CouponView; csrf: CsrfTokens }) {
         <dd>
           issue: {limitText(c.perUserIssueLimit)}, use: {limitText(c.perUserUseLimit)}
         </dd>
+        <dt>per period</dt>
+        <dd data-field="periods">
+          issue: {periodText(c.issuePeriodStock)}, use: {periodText(c.usePeriodStock)}
+        </dd>
       </dl>
       <table class="stocks">
         <thead>
@@ -195,7 +221,9 @@ export function CouponCard(props: { view: CouponView; csrf: CsrfTokens }) {
         </thead>
         <tbody>
           <StockRow name="issue" view={props.view} />
+          <PeriodRow name="issue" view={props.view} />
           <StockRow name="use" view={props.view} />
+          <PeriodRow name="use" view={props.view} />
         </tbody>
       </table>
       <Actions coupon={c} csrf={props.csrf} />

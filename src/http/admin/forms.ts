@@ -3,7 +3,7 @@
  * once, named by the form field, like the API's `errors[]`. Empty means what `null` means in
  * the API: unlimited stock, no per-user limit, an open window bound.
  */
-import type { CouponSpec, StockName, Window } from '../../coupon/coupon.js';
+import type { CouponSpec, PeriodStock, StockName, Window } from '../../coupon/coupon.js';
 import { fail, ok, type FieldProblem, type Result } from '../../coupon/errors.js';
 import { BatchIssueBody, CouponCreate, IdempotencyHeaders, MAX_COUNT } from '../schemas.js';
 
@@ -44,6 +44,17 @@ class FormReader {
     return null;
   }
 
+  /** A period stock from `<prefix>PeriodTotal` and `<prefix>Period`; `null` when the total is empty. */
+  periodStock(prefix: 'issue' | 'use'): PeriodStock | null {
+    const total = this.count(`${prefix}PeriodTotal`, 0);
+    const period = field(this.form, `${prefix}Period`) || 'day';
+    if (period !== 'day' && period !== 'week') {
+      this.problems.push({ path: `${prefix}Period`, message: 'must be day or week' });
+      return null;
+    }
+    return total === null ? null : { total, period };
+  }
+
   /** A window from two fields; `null` (always open) when both are empty. */
   window(prefix: 'issue' | 'use'): Window | null {
     const start = this.instant(`${prefix}Start`);
@@ -71,6 +82,8 @@ export function couponSpecFrom(form: FormBody): Result<CouponSpec> {
     name,
     issueStock: issueTotal === null ? null : { total: issueTotal },
     useStock: useTotal === null ? null : { total: useTotal },
+    issuePeriodStock: read.periodStock('issue'),
+    usePeriodStock: read.periodStock('use'),
     perUserIssueLimit: read.count('perUserIssueLimit', 1),
     perUserUseLimit: read.count('perUserUseLimit', 1),
     issueWindow: read.window('issue'),
