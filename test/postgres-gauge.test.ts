@@ -71,6 +71,19 @@ for (const database of DATABASES) {
       expect(await gauge.drain()).toBe(0);
     });
 
+    it('records the value a take gave up, on its take and its restore row', async () => {
+      const s = await scope(3);
+      const op = opIdOf(await s.take('v', 'val', { ledger: { scope: s.id, kind: 'sell', subject: 'val', ref: null, amount: 1, value: 1_250 } }));
+      await s.take('w', 'plain');
+      await s.restore(op);
+      const rows = await s.rows();
+      expect(rows.map((r) => [r.subject, r.action, r.value]).sort()).toEqual([
+        ['plain', 'take', null],
+        ['val', 'restore', 1_250],
+        ['val', 'take', 1_250],
+      ]);
+    });
+
     it('writes nothing for a refused restore', async () => {
       const s = await scope(3);
       const held = { key: `${s.prefix}held`, limit: 'stock', lazy: true };

@@ -16,6 +16,7 @@ const spec = (over: Partial<CouponSpec> = {}): CouponSpec => ({
   useStock: null,
   issuePeriodStock: null,
   usePeriodStock: null,
+  budget: null,
   perUserIssueLimit: 1,
   perUserUseLimit: null,
   issueWindow: { start: new Date('2026-01-01T00:00:00Z'), end: null },
@@ -166,6 +167,7 @@ for (const database of DATABASES) {
       expect((await coupons.get(c.id))?.stocks).toEqual({
         issue: { total: 15, remain: 7, syncedAt: synced },
         use: { total: 3, remain: 0, syncedAt: synced },
+        budget: null,
       });
       await coupons.saveSnapshots([{ key: keys.use, remain: 2 }], new Date(t + 2));
       expect((await coupons.get(c.id))?.stocks.issue?.syncedAt).toEqual(synced);

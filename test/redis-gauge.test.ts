@@ -58,6 +58,7 @@ describe('redis gauge specifics', () => {
     useStock: { total: 5 },
     issuePeriodStock: null,
     usePeriodStock: null,
+    budget: null,
     perUserIssueLimit: 2,
     perUserUseLimit: null,
     issueWindow: null,
@@ -151,6 +152,29 @@ describe('redis gauge specifics', () => {
       [a.opId, 'restore', id, 'u1'],
     ]);
     expect(await gauge.drain(keys.prefix, async () => {})).toBe(0);
+  });
+
+  it('records the value a take gave up in its ledger events, take and restore', async () => {
+    const { id, keys, gauge } = await liveCoupon();
+    const taken = await gauge.take({
+      prefix: keys.prefix,
+      window: 'issue',
+      opId: `iss_${Math.random().toString(36).slice(2)}`,
+      idempotencyKey: 'v1',
+      fingerprint: 'f',
+      items: issueItems(keys, 'u', currentPeriods({}, Date.now())),
+      ledger: { scope: id, kind: 'issue', subject: 'u', ref: null, amount: 1, value: 250 },
+      now: Date.now(),
+    });
+    await take(gauge, id, 'w', 'v2'); // no value
+    await gauge.restore({ prefix: keys.prefix, opId: opIdOf(taken), kind: 'issue', now: Date.now() });
+    const events: { action: string; subject: string; value?: number | null }[] = [];
+    await gauge.drain(keys.prefix, async (batch) => void events.push(...batch));
+    expect(events.map((e) => [e.action, e.subject, e.value])).toEqual([
+      ['take', 'u', 250],
+      ['take', 'w', null],
+      ['restore', 'u', 250],
+    ]);
   });
 
   it('keeps events when the writer fails, so nothing is lost', async () => {

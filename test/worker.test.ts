@@ -99,6 +99,20 @@ describe('worker in workerd', () => {
     expect(live).toMatchObject({ issue: { total: 10, remain: 8 }, issuePeriod: { total: 2, remain: 0, period: 'day', label: new Date().toISOString().slice(0, 10) } });
   });
 
+  it('spends a money budget in the take, refuses past it, gives it back on cancel, and syncs with drift 0', async () => {
+    const id = await createConfirmed({ name: 'budget', useStock: { total: 10 }, budget: { total: 1_000, currency: 'EUR' } });
+    const spend = (userId: string, discountAmount: number) => stack.call('POST', `/v1/coupons/${id}/uses`, { token: CLIENT, body: { userId, discountAmount } });
+    const first = await spend('m1', 600);
+    expect(first.status).toBe(201);
+    const used = await json(first);
+    expect(used).toMatchObject({ remain: 9, budgetRemain: 400 });
+    expect(await json(await spend('m2', 500))).toMatchObject({ code: 'BUDGET_EXHAUSTED' });
+    expect((await spend('m2', 400)).status).toBe(201);
+    await stack.call('POST', `/v1/coupons/${id}/uses/${String(used.useId)}/cancel`, { token: CLIENT });
+    const sync = await json(await stack.call('POST', `/v1/coupons/${id}/stocks/sync`));
+    expect(sync).toMatchObject({ budget: { total: 1_000, remain: 600, ledger: 400, drift: 0 }, drifted: [] });
+  });
+
   it('issues a batch in one request to the REST endpoint per chunk of 100 takes, one command each', async () => {
     const id = await createConfirmed({ name: 'bulk', issueStock: { total: 120 }, perUserIssueLimit: 1 });
     await stack.call('POST', `/v1/coupons/${id}/issues`, { token: CLIENT, body: { userId: 'warm' } });

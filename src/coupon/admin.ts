@@ -14,7 +14,7 @@ import {
   type CouponRecord,
   type CouponSpec,
   type CouponStatus,
-  type StockName,
+  type StockRowName,
 } from './coupon.js';
 import type { GaugeLoad } from '../stock/gauge.js';
 import { PERIODS, type Period } from '../stock/periods.js';
@@ -46,10 +46,11 @@ export interface LivePeriod extends LiveStock {
   resetsAt: Date;
 }
 
-/** Live numbers of a coupon; a period entry only for a stock with a period cap. */
+/** Live numbers of a coupon; a period entry only for a stock with a period cap, a budget only where there is one. */
 export interface LiveStocks {
   issue: LiveStock | null;
   use: LiveStock | null;
+  budget?: LiveStock;
   issuePeriod?: LivePeriod;
   usePeriod?: LivePeriod;
 }
@@ -102,6 +103,7 @@ export class CouponAdmin {
       const rows: StockRow[] = [];
       if (coupon.issueStock) rows.push({ key: keys.issue, name: 'issue', ...both(coupon.issueStock.total) });
       if (coupon.useStock) rows.push({ key: keys.use, name: 'use', ...both(coupon.useStock.total) });
+      if (coupon.budget) rows.push({ key: keys.budget, name: 'budget', ...both(coupon.budget.total) });
       await this.deps.coupons.confirm(id, rows, new Date(now(this.deps)));
     }
     const current = await this.deps.coupons.get(id);
@@ -128,7 +130,7 @@ export class CouponAdmin {
   }
 
   /** Changes a live limit by `delta`: the gauge refuses a remain below zero, then the total follows. */
-  async adjust(id: string, stock: StockName, delta: number): Promise<Result<LiveStock>> {
+  async adjust(id: string, stock: StockRowName, delta: number): Promise<Result<LiveStock>> {
     const coupon = await this.deps.coupons.get(id);
     if (!coupon) return notFound(id);
     if (!isLive(coupon.status)) {
@@ -154,20 +156,20 @@ export class CouponAdmin {
     const candidates = (['issue', 'use'] as const).flatMap((stock) => PERIODS.map((period) => ({ stock, period, key: keys.period(stock, period, periods[period].label) })));
     const [policy, gauges] = await Promise.all([
       this.deps.gauges.getPolicy(keys.prefix),
-      this.deps.gauges.read([keys.issue, keys.use, ...candidates.map((c) => c.key)]),
+      this.deps.gauges.read([keys.issue, keys.use, keys.budget, ...candidates.map((c) => c.key)]),
     ]);
     if (policy) {
-      const [issue, use] = gauges;
-      if (('issue' in policy.limits && !issue) || ('use' in policy.limits && !use)) {
+      const [issue, use, budget] = gauges;
+      if (('issue' in policy.limits && !issue) || ('use' in policy.limits && !use) || ('budget' in policy.limits && !budget)) {
         return fail('STOCK_UNAVAILABLE', `the live stock of coupon ${id} is unavailable`);
       }
-      const out: LiveStocks = { issue: issue ?? null, use: use ?? null };
+      const out: LiveStocks = { issue: issue ?? null, use: use ?? null, ...(budget ? { budget } : {}) };
       candidates.forEach((c, i) => {
         const limit = policy.limits[periodLimit(c.stock, c.period)];
         if (limit === undefined) return;
         const w = periods[c.period];
         // No gauge yet: nothing was taken in this period, all of it is left.
-        const gauge = gauges[2 + i] ?? { total: limit, remain: limit };
+        const gauge = gauges[3 + i] ?? { total: limit, remain: limit };
         out[c.stock === 'issue' ? 'issuePeriod' : 'usePeriod'] = { ...gauge, period: c.period, label: w.label, resetsAt: new Date(w.end) };
       });
       return ok(out);
@@ -177,7 +179,8 @@ export class CouponAdmin {
     if (coupon.status === 'draft') return fail('NOT_ACTIVE', `coupon ${id} is a draft; confirm it first`);
     if (coupon.status === 'archived') {
       const pick = (s: CouponRecord['stocks']['issue']) => (s ? { total: s.total, remain: s.remain } : null);
-      return ok({ issue: pick(coupon.stocks.issue), use: pick(coupon.stocks.use) });
+      const budget = pick(coupon.stocks.budget);
+      return ok({ issue: pick(coupon.stocks.issue), use: pick(coupon.stocks.use), ...(budget ? { budget } : {}) });
     }
     return fail('STOCK_UNAVAILABLE', `the live stock of coupon ${id} is unavailable`);
   }
@@ -188,11 +191,11 @@ export class CouponAdmin {
    */
   async ensureLive(coupon: CouponRecord): Promise<RebuildReport> {
     const keys = couponKeys(coupon.id);
-    const [policy, [issue, use]] = await Promise.all([
+    const [policy, [issue, use, budget]] = await Promise.all([
       this.deps.gauges.getPolicy(keys.prefix),
-      this.deps.gauges.read([keys.issue, keys.use]),
+      this.deps.gauges.read([keys.issue, keys.use, keys.budget]),
     ]);
-    if (policy && (!coupon.stocks.issue || issue) && (!coupon.stocks.use || use)) {
+    if (policy && (!coupon.stocks.issue || issue) && (!coupon.stocks.use || use) && (!coupon.stocks.budget || budget)) {
       await this.deps.gauges.setPolicy(keys.prefix, couponPolicy(coupon, coupon.status === 'confirmed'));
       return { couponId: coupon.id, rebuilt: false, gauges: 0 };
     }
@@ -223,6 +226,11 @@ export class CouponAdmin {
       if (!stock) return [];
       return [{ key: keys[name], total: stock.total, remain: Math.max(0, stock.total - (net[name] ?? 0)) }];
     });
+    // The budget's ledger is the discounts given (less those of cancelled uses).
+    if (coupon.stocks.budget) {
+      const given = await this.deps.ledger.netValue(coupon.id);
+      stocks.push({ key: keys.budget, total: coupon.stocks.budget.total, remain: Math.max(0, coupon.stocks.budget.total - given) });
+    }
     // The current period of each period stock: its cap less what the ledger took in it.
     const periods = currentPeriods(this.deps, now(this.deps));
     for (const name of ['issue', 'use'] as const) {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  BUDGET_ITEM,
   canTransition,
   couponPolicy,
   hasEnded,
@@ -118,7 +119,11 @@ describe('take items', () => {
       ['cs:{c:cpn_x}:uu:u1', 1, 'perUserUse'],
       ['cs:{c:cpn_x}:p:use:d:2026-12-02', 1, 'usePerDay'],
       ['cs:{c:cpn_x}:p:use:w:2026-W49', 1, 'usePerWeek'],
+      ['cs:{c:cpn_x}:budget', 0, 'budget'],
     ]);
+    // Without a stated discount the budget item is marked so: refused where there is a budget.
+    expect(useItems(keys, 'u1', periods).at(BUDGET_ITEM)).toMatchObject({ n: 0, unstated: true });
+    expect(useItems(keys, 'u1', periods, 1500).at(BUDGET_ITEM)).toEqual({ key: 'cs:{c:cpn_x}:budget', n: 1500, limit: 'budget', lazy: false });
     expect(STOCK_ITEM.use).toBe(1);
   });
 });

@@ -20,6 +20,13 @@ export interface PeriodStock {
   period: Period;
 }
 
+/** A budget in minor currency units (cents): `total` 50000 EUR is €500.00. */
+export interface Budget {
+  total: number;
+  /** ISO 4217 code, e.g. `EUR`. */
+  currency: string;
+}
+
 /** What an admin configures. `null` stock or limit = unlimited; `null` window = always open. */
 export interface CouponSpec {
   name: string;
@@ -29,6 +36,8 @@ export interface CouponSpec {
   issuePeriodStock: PeriodStock | null;
   /** Uses per period, checked together with `useStock`. */
   usePeriodStock: PeriodStock | null;
+  /** A money budget: every use takes its discount from it (minor units), all or nothing with the rest. */
+  budget: Budget | null;
   perUserIssueLimit: number | null;
   perUserUseLimit: number | null;
   issueWindow: Window | null;
@@ -42,6 +51,7 @@ export const unlimitedSpec = (name: string, over: Partial<CouponSpec> = {}): Cou
   useStock: null,
   issuePeriodStock: null,
   usePeriodStock: null,
+  budget: null,
   perUserIssueLimit: null,
   perUserUseLimit: null,
   issueWindow: null,
@@ -57,6 +67,9 @@ export interface Coupon extends CouponSpec {
 }
 
 export type StockName = 'issue' | 'use';
+/** Every stock a coupon may keep a row and a gauge for: the counts, and the money budget. */
+export type StockRowName = StockName | 'budget';
+export const STOCK_ROWS: readonly StockRowName[] = ['issue', 'use', 'budget'];
 
 /** The durable view of a stock: configured total and the last synced remain. */
 export interface StockSnapshot {
@@ -67,7 +80,13 @@ export interface StockSnapshot {
 
 /** A coupon with its stocks as Postgres knows them. */
 export interface CouponRecord extends Coupon {
-  stocks: { issue: StockSnapshot | null; use: StockSnapshot | null };
+  stocks: Record<StockRowName, StockSnapshot | null>;
+}
+
+/** The configured total of a stock (`null` = unlimited / none). */
+export function configuredTotal(spec: CouponSpec, name: StockRowName): number | null {
+  const stock = name === 'issue' ? spec.issueStock : name === 'use' ? spec.useStock : spec.budget;
+  return stock ? stock.total : null;
 }
 
 /**
@@ -129,6 +148,7 @@ export function couponPolicy(spec: CouponSpec, open: boolean): Policy {
   if (spec.useStock) limits.use = spec.useStock.total;
   if (spec.issuePeriodStock) limits[periodLimit('issue', spec.issuePeriodStock.period)] = spec.issuePeriodStock.total;
   if (spec.usePeriodStock) limits[periodLimit('use', spec.usePeriodStock.period)] = spec.usePeriodStock.total;
+  if (spec.budget) limits.budget = spec.budget.total;
   if (spec.perUserIssueLimit !== null) limits.perUserIssue = spec.perUserIssueLimit;
   if (spec.perUserUseLimit !== null) limits.perUserUse = spec.perUserUseLimit;
   if (isIssued(spec)) limits.held = 0;
@@ -179,14 +199,18 @@ export function issueItems(keys: CouponKeys, userId: string, periods: CurrentPer
 
 /**
  * Items of a use, in the order refusals are reported: the user's held count (NOT_ISSUED), the
- * use stock (SOLD_OUT), the user's use limit (USER_LIMIT_REACHED), the day's and week's caps.
+ * use stock (SOLD_OUT), the user's use limit (USER_LIMIT_REACHED), the day's and week's caps
+ * (PERIOD_SOLD_OUT), then the money budget (BUDGET_EXHAUSTED), which gives up `discount`; a
+ * use that states no discount is refused where there is a budget.
  */
-export function useItems(keys: CouponKeys, userId: string, periods: CurrentPeriods): GaugeItem[] {
+export function useItems(keys: CouponKeys, userId: string, periods: CurrentPeriods, discount: number | null = null): GaugeItem[] {
+  const budget: GaugeItem = { key: keys.budget, n: discount ?? 0, limit: 'budget', lazy: false };
   return [
     { key: keys.held(userId), n: 1, limit: 'held', lazy: true },
     { key: keys.use, n: 1, limit: 'use', lazy: false },
     { key: keys.userUse(userId), n: 1, limit: 'perUserUse', lazy: true },
     ...periodItems(keys, 'use', periods),
+    discount === null ? { ...budget, unstated: true } : budget,
   ];
 }
 
@@ -194,3 +218,5 @@ export function useItems(keys: CouponKeys, userId: string, periods: CurrentPerio
 export const STOCK_ITEM = { issue: 0, use: 1 } as const;
 /** Index of the first period item (day, then week) within issue and use items. */
 export const PERIOD_ITEM = 3;
+/** Index of the budget item within use items. */
+export const BUDGET_ITEM = 5;

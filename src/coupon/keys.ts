@@ -11,6 +11,8 @@ export interface CouponKeys {
   prefix: string;
   issue: string;
   use: string;
+  /** The money budget (minor units left). */
+  budget: string;
   /** How many times the user was issued the coupon (starts at the per-user issue limit). */
   userIssue(userId: string): string;
   /** How many times the user used it (starts at the per-user use limit). */
@@ -27,6 +29,7 @@ export function couponKeys(couponId: string): CouponKeys {
     prefix,
     issue: `${prefix}issue`,
     use: `${prefix}use`,
+    budget: `${prefix}budget`,
     userIssue: (userId) => `${prefix}ui:${userId}`,
     userUse: (userId) => `${prefix}uu:${userId}`,
     held: (userId) => `${prefix}uh:${userId}`,

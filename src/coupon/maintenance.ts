@@ -5,7 +5,7 @@
  */
 import type { LiveGauge } from '../stock/gauge.js';
 import { CouponAdmin } from './admin.js';
-import { hasEnded, isLive, type CouponRecord, type StockName } from './coupon.js';
+import { hasEnded, isLive, STOCK_ROWS, type CouponRecord, type StockRowName } from './coupon.js';
 import { now, notFound, type CouponDeps } from './deps.js';
 import { fail, ok, type Result } from './errors.js';
 import { couponKeys } from './keys.js';
@@ -31,10 +31,12 @@ export interface SyncReport {
   drained: number;
   issue: StockSync | null;
   use: StockSync | null;
+  /** The money budget, when the coupon has one (its ledger: the discounts given). */
+  budget?: StockSync;
   /** Stocks whose gauge was missing: reported, never written as 0. */
-  missing: StockName[];
+  missing: StockRowName[];
   /** Stocks whose invariant does not hold. */
-  drifted: StockName[];
+  drifted: StockRowName[];
 }
 
 export interface MaintenanceSummary {
@@ -42,8 +44,8 @@ export interface MaintenanceSummary {
   archived: string[];
   /** Live coupons whose gauges or policy were missing and were rebuilt from the ledger. */
   rebuilt: string[];
-  drifted: { couponId: string; stocks: StockName[] }[];
-  missing: { couponId: string; stocks: StockName[] }[];
+  drifted: { couponId: string; stocks: StockRowName[] }[];
+  missing: { couponId: string; stocks: StockRowName[] }[];
   failed: { couponId: string; error: string }[];
 }
 
@@ -136,14 +138,17 @@ export class Maintenance {
     const drained = live
       ? await this.deps.gauges.drain(keys.prefix, (events) => this.deps.ledger.append(events))
       : 0;
-    const [issueLive, useLive] = live ? await this.deps.gauges.read([keys.issue, keys.use]) : [null, null];
+    const read = live ? await this.deps.gauges.read(STOCK_ROWS.map((name) => keys[name])) : [];
+    const gauges = Object.fromEntries(STOCK_ROWS.map((name, i) => [name, coupon.stocks[name] ? (read[i] ?? null) : null])) as Record<StockRowName, LiveGauge | null>;
     const syncedAt = new Date(now(this.deps));
-    const snapshots = [
-      { key: keys.issue, gauge: coupon.stocks.issue ? issueLive : null },
-      { key: keys.use, gauge: coupon.stocks.use ? useLive : null },
-    ].flatMap(({ key, gauge }) => (gauge ? [{ key, remain: gauge.remain }] : []));
+    const snapshots = STOCK_ROWS.flatMap((name) => {
+      const gauge = gauges[name];
+      return gauge ? [{ key: keys[name], remain: gauge.remain }] : [];
+    });
     if (snapshots.length > 0) await this.deps.coupons.saveSnapshots(snapshots, syncedAt);
-    const net = await this.deps.ledger.net(coupon.id);
+    const net: Record<string, number> = await this.deps.ledger.net(coupon.id);
+    // A budget's ledger is the value the uses gave up, not their count.
+    const ledgerOf = async (name: StockRowName) => (name === 'budget' ? this.deps.ledger.netValue(coupon.id) : (net[name] ?? 0));
     const report: SyncReport = {
       couponId: coupon.id,
       status: coupon.status,
@@ -154,14 +159,13 @@ export class Maintenance {
       missing: [],
       drifted: [],
     };
-    const gauges: Record<StockName, LiveGauge | null | undefined> = { issue: issueLive, use: useLive };
-    for (const name of ['issue', 'use'] as const) {
+    for (const name of STOCK_ROWS) {
       const stock = coupon.stocks[name];
       if (!stock) continue;
-      const gauge = gauges[name] ?? null;
+      const gauge = gauges[name];
       if (live && !gauge) report.missing.push(name);
       const remain = gauge ? gauge.remain : stock.remain;
-      const ledgerNet = net[name] ?? 0;
+      const ledgerNet = await ledgerOf(name);
       const drift = stock.total - remain - ledgerNet;
       if (drift !== 0) report.drifted.push(name);
       report[name] = {

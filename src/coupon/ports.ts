@@ -2,7 +2,7 @@
  * Durable-store ports of the coupon module. Adapters: `src/adapters/postgres/`.
  */
 import type { LedgerEvent } from '../stock/gauge.js';
-import type { CouponRecord, CouponSpec, CouponStatus, StockName } from './coupon.js';
+import type { CouponRecord, CouponSpec, CouponStatus, StockRowName } from './coupon.js';
 
 export interface ListQuery {
   status?: CouponStatus;
@@ -19,7 +19,7 @@ export interface Page<T> {
 /** A stock row to create at confirm time. */
 export interface StockRow {
   key: string;
-  name: StockName;
+  name: StockRowName;
   total: number;
   remain: number;
 }
@@ -64,6 +64,8 @@ export interface LedgerRepository {
   net(scope: string): Promise<Record<string, number>>;
   /** A subject's operations, newest first, at most `limit`. */
   bySubject(subject: string, limit: number): Promise<HoldingEntry[]>;
+  /** Net value (takes − restores) moved from value gauges in a scope: a money budget's ledger. */
+  netValue(scope: string): Promise<number>;
   /** Net amount of the takes of `kind` made in [from, to), less their restores (a period's use of its cap). */
   netTakenIn(scope: string, kind: string, from: Date, to: Date): Promise<number>;
   /** Net amount of each kind per subject in a scope: a page of subjects after `after`, in order. */

@@ -6,7 +6,7 @@
 import type { TakeRefusal } from '../stock/gauge.js';
 import { PERIODS } from '../stock/periods.js';
 import { fail, ok, type Failure, type Result } from './errors.js';
-import { issueItems, PERIOD_ITEM, STOCK_ITEM, useItems } from './coupon.js';
+import { BUDGET_ITEM, issueItems, PERIOD_ITEM, STOCK_ITEM, useItems } from './coupon.js';
 import { currentPeriods, now, unavailableReason, type CouponDeps } from './deps.js';
 import { newId } from './ids.js';
 import { couponKeys } from './keys.js';
@@ -17,6 +17,8 @@ export interface TakeInput {
   couponId: string;
   userId: string;
   orderId?: string | null;
+  /** A use's discount in minor units, taken from the coupon's budget (`null`: not stated). */
+  discountAmount?: number | null;
   /** The client's `Idempotency-Key`, or `null` when it sent none (then a retry may take again). */
   idempotencyKey: string | null;
   /** Who the key belongs to (a hash of the caller's token): keys are scoped per caller. */
@@ -31,6 +33,8 @@ export interface Taken {
   userId: string;
   /** The stock left after this take, `null` when unlimited. */
   remain: number | null;
+  /** The budget left after a use (minor units), `null` without a budget. */
+  budgetRemain: number | null;
   /** `true` when this is the replay of an earlier answer. */
   replayed: boolean;
 }
@@ -80,13 +84,14 @@ const batchKey = (key: string, userId: string, occurrence: number) => `${key.len
 /** Codes for an `insufficient` refusal, by item index (see `issueItems` / `useItems`). */
 const SHORTFALL: Record<TakeKind, readonly Failure['code'][]> = {
   issue: ['SOLD_OUT', 'USER_LIMIT_REACHED', 'INTERNAL'],
-  use: ['NOT_ISSUED', 'SOLD_OUT', 'USER_LIMIT_REACHED'],
+  use: ['NOT_ISSUED', 'SOLD_OUT', 'USER_LIMIT_REACHED', 'PERIOD_SOLD_OUT', 'PERIOD_SOLD_OUT', 'BUDGET_EXHAUSTED'],
 };
 
 const SHORTFALL_DETAIL: Partial<Record<Failure['code'], string>> = {
   SOLD_OUT: 'the stock is sold out',
   USER_LIMIT_REACHED: 'the user has reached the per-user limit',
   NOT_ISSUED: 'the user holds no issued, unused coupon',
+  BUDGET_EXHAUSTED: 'what is left of the budget cannot cover this discount',
 };
 
 /** A batch item's key already names its user, its whole request: every item has one fingerprint. */
@@ -164,18 +169,19 @@ export class CouponTakes {
       opId: newId(kind === 'issue' ? 'iss' : 'use', at),
       idempotencyKey: `${scope}:${input.caller}:${input.idempotencyKey ?? `none:${crypto.randomUUID()}`}`,
       fingerprint: input.fingerprint,
-      items: kind === 'issue' ? issueItems(keys, input.userId, periods) : useItems(keys, input.userId, periods),
-      ledger: { scope: input.couponId, kind, subject: input.userId, ref: input.orderId ?? null, amount: 1 },
+      items: kind === 'issue' ? issueItems(keys, input.userId, periods) : useItems(keys, input.userId, periods, input.discountAmount ?? null),
+      ledger: { scope: input.couponId, kind, subject: input.userId, ref: input.orderId ?? null, amount: 1, value: input.discountAmount ?? null },
       now: at,
     }));
     if ('code' in result) return result;
     if (result.ok) {
       if (!result.replayed) this.deps.onTaken?.(input.couponId);
       const remain = result.remains[STOCK_ITEM[kind]] ?? null;
-      return ok({ id: result.opId, couponId: input.couponId, userId: input.userId, remain, replayed: result.replayed });
+      const budgetRemain = kind === 'use' ? (result.remains[BUDGET_ITEM] ?? null) : null;
+      return ok({ id: result.opId, couponId: input.couponId, userId: input.userId, remain, budgetRemain, replayed: result.replayed });
     }
     if (result.reason === 'unavailable' && explain) return explain();
-    if (result.reason === 'insufficient' && result.index >= PERIOD_ITEM) {
+    if (result.reason === 'insufficient' && result.index >= PERIOD_ITEM && result.index < PERIOD_ITEM + PERIODS.length) {
       const w = PERIODS[result.index - PERIOD_ITEM] === 'week' ? periods.week : periods.day;
       return fail('PERIOD_SOLD_OUT', `the ${kind} stock of this ${w.period} (${w.label}) is sold out; it starts again at ${new Date(w.end).toISOString()}`);
     }
@@ -210,6 +216,11 @@ export class CouponTakes {
       case 'insufficient': {
         const code = SHORTFALL[kind][refusal.index] ?? 'INTERNAL';
         return fail(code, SHORTFALL_DETAIL[code] ?? 'the take was refused');
+      }
+      case 'unstated': {
+        // Only the budget item can go unstated: the use did not say what discount it gives.
+        const problem = { path: 'body.discountAmount', message: 'required: this coupon has a budget, so a use must say what discount it gives (minor units)' };
+        return fail('VALIDATION_FAILED', `${problem.path}: ${problem.message}`, [problem]);
       }
     }
   }

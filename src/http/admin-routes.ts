@@ -125,6 +125,7 @@ function mergeSpec(base: CouponSpec, body: SpecInput): CouponSpec {
     name: body.name ?? base.name,
     issueStock: pick('issueStock', body.issueStock),
     useStock: pick('useStock', body.useStock),
+    budget: pick('budget', body.budget),
     issuePeriodStock: pick('issuePeriodStock', body.issuePeriodStock),
     usePeriodStock: pick('usePeriodStock', body.usePeriodStock),
     perUserIssueLimit: pick('perUserIssueLimit', body.perUserIssueLimit),

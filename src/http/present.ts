@@ -19,6 +19,7 @@ export function couponOut(c: CouponRecord) {
     status: c.status,
     issueStock: stockOut(c.stocks.issue),
     useStock: stockOut(c.stocks.use),
+    budget: c.budget ? { ...(stockOut(c.stocks.budget) ?? { total: c.budget.total, remain: c.budget.total, syncedAt: null }), currency: c.budget.currency } : null,
     issuePeriodStock: c.issuePeriodStock,
     usePeriodStock: c.usePeriodStock,
     perUserIssueLimit: c.perUserIssueLimit,
@@ -33,7 +34,8 @@ export function couponOut(c: CouponRecord) {
 const stockSyncOut = (s: StockSync | null) => (s ? { ...s, syncedAt: iso(s.syncedAt) } : null);
 
 export function syncOut(r: SyncReport) {
-  return { ...r, syncedAt: r.syncedAt.toISOString(), issue: stockSyncOut(r.issue), use: stockSyncOut(r.use) };
+  const { budget, ...rest } = r;
+  return { ...rest, syncedAt: r.syncedAt.toISOString(), issue: stockSyncOut(r.issue), use: stockSyncOut(r.use), ...(budget ? { budget: stockSyncOut(budget) ?? undefined } : {}) };
 }
 
 const recordOut = (r: HoldingRecord) => ({ ...r, at: r.at.toISOString(), cancelledAt: iso(r.cancelledAt) });
@@ -44,9 +46,9 @@ export function holdingOut(h: CouponHolding) {
 
 const periodOut = (p: LivePeriod | undefined) => (p ? { ...p, resetsAt: p.resetsAt.toISOString() } : undefined);
 
-/** Live numbers; a period entry only where the coupon caps a period. */
+/** Live numbers; a budget and period entries only where the coupon has them. */
 export function liveOut(l: LiveStocks) {
   const issuePeriod = periodOut(l.issuePeriod);
   const usePeriod = periodOut(l.usePeriod);
-  return { issue: l.issue, use: l.use, ...(issuePeriod ? { issuePeriod } : {}), ...(usePeriod ? { usePeriod } : {}) };
+  return { issue: l.issue, use: l.use, ...(l.budget ? { budget: l.budget } : {}), ...(issuePeriod ? { issuePeriod } : {}), ...(usePeriod ? { usePeriod } : {}) };
 }

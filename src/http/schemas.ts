@@ -3,7 +3,7 @@
  * OpenAPI document. Unknown fields are refused so a typo (`issue_stock`) is never ignored.
  */
 import { z } from '@hono/zod-openapi';
-import { COUPON_STATUSES, MAX_PER_USER_LIMIT } from '../coupon/coupon.js';
+import { COUPON_STATUSES, MAX_PER_USER_LIMIT, STOCK_ROWS } from '../coupon/coupon.js';
 import { ERROR_CODES } from '../coupon/errors.js';
 import { MAX_BATCH } from '../coupon/takes.js';
 import { PERIODS } from '../stock/periods.js';
@@ -48,12 +48,21 @@ export const PeriodStockIn = z
   .strict()
   .openapi('PeriodStockInput');
 
+export const BudgetIn = z
+  .object({
+    total: z.number().int().min(0).max(MAX_COUNT).openapi({ description: 'minor units (cents): 50000 EUR is €500.00', example: 50000 }),
+    currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as EUR').openapi({ example: 'EUR' }),
+  })
+  .strict()
+  .openapi('BudgetInput');
+
 const Limit = z.number().int().min(1).max(MAX_PER_USER_LIMIT);
 
 const specFields = {
   name: text(200).openapi({ example: 'First 1,000 users: 30% off' }),
   issueStock: StockIn.nullable().optional(),
   useStock: StockIn.nullable().optional(),
+  budget: BudgetIn.nullable().optional().openapi({ description: 'a money budget every use takes its discountAmount from; null = none' }),
   issuePeriodStock: PeriodStockIn.nullable().optional().openapi({ description: 'issues per period, within issueStock; null = no period cap' }),
   usePeriodStock: PeriodStockIn.nullable().optional().openapi({ description: 'uses per period, within useStock; null = no period cap' }),
   perUserIssueLimit: Limit.nullable().optional(),
@@ -73,6 +82,9 @@ const StockOut = z
   .object({ total: z.number().int(), remain: z.number().int(), syncedAt: z.string().nullable() })
   .openapi('Stock');
 
+const BudgetOut = z
+  .object({ total: z.number().int(), remain: z.number().int(), syncedAt: z.string().nullable(), currency: z.string() })
+  .openapi('Budget');
 const PeriodStockOut = z.object({ total: z.number().int(), period: z.enum(PERIODS) }).openapi('PeriodStock');
 
 export const Coupon = z
@@ -82,6 +94,7 @@ export const Coupon = z
     status: z.enum(COUPON_STATUSES),
     issueStock: StockOut.nullable(),
     useStock: StockOut.nullable(),
+    budget: BudgetOut.nullable(),
     issuePeriodStock: PeriodStockOut.nullable(),
     usePeriodStock: PeriodStockOut.nullable(),
     perUserIssueLimit: z.number().int().nullable(),
@@ -109,7 +122,7 @@ export const CouponParams = z.object({
 });
 
 export const StockParams = CouponParams.extend({
-  stock: z.enum(['issue', 'use']).openapi({ param: { name: 'stock', in: 'path' } }),
+  stock: z.enum(STOCK_ROWS).openapi({ param: { name: 'stock', in: 'path' } }),
 });
 
 export const AdjustBody = z
@@ -125,7 +138,7 @@ export const AdjustBody = z
   .openapi('Adjust');
 
 export const Adjusted = z
-  .object({ couponId: z.string(), stock: z.enum(['issue', 'use']), total: z.number().int(), remain: z.number().int() })
+  .object({ couponId: z.string(), stock: z.enum(STOCK_ROWS), total: z.number().int(), remain: z.number().int() })
   .openapi('Adjusted');
 
 const LiveStock = z.object({ total: z.number().int(), remain: z.number().int() }).openapi('LiveStock');
@@ -142,6 +155,7 @@ export const Live = z
   .object({
     issue: LiveStock.nullable(),
     use: LiveStock.nullable(),
+    budget: LiveStock.optional().openapi({ description: 'the money budget left (minor units), when the coupon has one' }),
     issuePeriod: LivePeriod.optional().openapi({ description: 'the current period of issuePeriodStock, when the coupon has one' }),
     usePeriod: LivePeriod.optional(),
   })
@@ -166,8 +180,9 @@ export const SyncReport = z
     drained: z.number().int(),
     issue: StockSync.nullable(),
     use: StockSync.nullable(),
-    missing: z.array(z.enum(['issue', 'use'])),
-    drifted: z.array(z.enum(['issue', 'use'])),
+    budget: StockSync.optional().openapi({ description: 'the money budget, when the coupon has one: its ledger is the discounts given' }),
+    missing: z.array(z.enum(STOCK_ROWS)),
+    drifted: z.array(z.enum(STOCK_ROWS)),
   })
   .openapi('SyncReport');
 
@@ -187,7 +202,17 @@ export const IdempotencyHeaders = z.object({
 
 export const IssueBody = z.object({ userId: UserId }).strict().openapi('IssueRequest');
 export const UseBody = z
-  .object({ userId: UserId, orderId: text(128).nullable().optional() })
+  .object({
+    userId: UserId,
+    orderId: text(128).nullable().optional(),
+    discountAmount: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_COUNT)
+      .optional()
+      .openapi({ description: "the discount this use gives, in minor units, taken from the coupon's budget (required when it has one)", example: 1500 }),
+  })
   .strict()
   .openapi('UseRequest');
 
@@ -228,7 +253,13 @@ export const Issued = z
   .object({ issueId: z.string(), couponId: z.string(), userId: z.string(), remain: z.number().int().nullable() })
   .openapi('Issue');
 export const Used = z
-  .object({ useId: z.string(), couponId: z.string(), userId: z.string(), remain: z.number().int().nullable() })
+  .object({
+    useId: z.string(),
+    couponId: z.string(),
+    userId: z.string(),
+    remain: z.number().int().nullable(),
+    budgetRemain: z.number().int().optional().openapi({ description: 'the budget left (minor units), when the coupon has one' }),
+  })
   .openapi('Use');
 
 export const IssueParams = CouponParams.extend({

@@ -108,14 +108,17 @@ const route = {
   }),
 };
 
-function takeInput(c: Context<AppEnv>, couponId: string, body: { userId: string; orderId?: string | null }): TakeInput {
+function takeInput(c: Context<AppEnv>, couponId: string, body: { userId: string; orderId?: string | null; discountAmount?: number }): TakeInput {
+  const stated = body.discountAmount === undefined ? {} : { discountAmount: body.discountAmount };
   return {
     couponId,
     userId: body.userId,
     orderId: body.orderId ?? null,
+    ...stated,
     idempotencyKey: c.req.header('idempotency-key') ?? null,
     caller: c.get('caller'),
-    fingerprint: fingerprint({ userId: body.userId, orderId: body.orderId ?? null }),
+    // The discount is part of the body: the same key with another amount is refused.
+    fingerprint: fingerprint({ userId: body.userId, orderId: body.orderId ?? null, ...stated }),
   };
 }
 
@@ -161,9 +164,9 @@ export function takeRoutes(): OpenAPIHono<AppEnv> {
     if (!ID_PATTERN.test(id)) return unknownCoupon(c, id);
     const result = await c.var.services.takes.use(takeInput(c, id, c.req.valid('json')));
     if (!result.ok) return refuse(c, result);
-    const { id: useId, couponId, userId, remain, replayed } = result.value;
+    const { id: useId, couponId, userId, remain, budgetRemain, replayed } = result.value;
     if (replayed) c.header('Idempotent-Replayed', 'true');
-    return c.json({ useId, couponId, userId, remain }, 201);
+    return c.json({ useId, couponId, userId, remain, ...(budgetRemain === null ? {} : { budgetRemain }) }, 201);
   });
 
   app.openapi(route.cancelIssue, async (c) => {

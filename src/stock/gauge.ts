@@ -30,6 +30,11 @@ export interface GaugeItem {
    */
   lazy: boolean;
   /**
+   * The caller did not say how much this item takes (`n` is then 0): a take whose policy limits
+   * the item is refused with `unstated`, never let through for free; without a limit it is skipped.
+   */
+  unstated?: boolean;
+  /**
    * For a lazy gauge: when the adapter may forget it (ms since the epoch), set when the take
    * creates it. A period's gauge lives a little past its period so late cancels still refund it.
    */
@@ -48,6 +53,11 @@ export interface LedgerFacts {
   ref: string | null;
   /** Units counted by the ledger for this operation (1 for a coupon issue or use). */
   amount: number;
+  /**
+   * What the operation took from a value gauge (a money budget, in minor units), recorded beside
+   * the count so `total − remain = ledger` can be checked for that gauge too; `null` or absent: none.
+   */
+  value?: number | null;
 }
 
 export interface TakeCommand {
@@ -78,6 +88,8 @@ export type TakeRefusal =
   | { ok: false; reason: 'not_started' | 'ended' }
   /** Item `index` does not have `n` left. */
   | { ok: false; reason: 'insufficient'; index: number }
+  /** Item `index` is limited, and the caller did not say how much it takes. */
+  | { ok: false; reason: 'unstated'; index: number }
   /** The idempotency key was used with another fingerprint. */
   | { ok: false; reason: 'conflict' };
 

@@ -8,6 +8,7 @@ import type { GaugePort } from '../../src/stock/gauge.js';
 import { concurrencyContract } from './gauge-contract-concurrency.js';
 import { periodContract } from './gauge-contract-periods.js';
 import { restoreContract } from './gauge-contract-restore.js';
+import { valueContract } from './gauge-contract-value.js';
 import { freshScope, OPEN, type OpenGauge, opIdOf, type ScopeFactory, unique } from './gauge-fixture.js';
 
 export type { OpenGauge } from './gauge-fixture.js';
@@ -198,5 +199,6 @@ export function gaugeContract(name: string, open: () => Promise<OpenGauge>): voi
     restoreContract(scope, gauge);
     concurrencyContract(scope, gauge);
     periodContract(scope, gauge);
+    valueContract(scope, gauge);
   });
 }

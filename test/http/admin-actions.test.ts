@@ -240,3 +240,22 @@ describe('period stocks on the page', () => {
     expect(html).toContain('issuePeriod');
   });
 });
+
+describe('budgets on the page', () => {
+  it('creates a budgeted coupon from the form, shows the budget, and adjusts it', async () => {
+    const html = await act(t, cookie, '/admin/coupons', { name: 'Budgeted', useTotal: '50', budgetTotal: '10000', budgetCurrency: 'eur' });
+    expect(flashOf(html)).toMatchObject({ kind: 'ok' });
+    const { items } = await expectJson<PageBody>(await t.call('GET', '/v1/coupons?limit=100'), 200);
+    const coupon = items.find((c) => c.name === 'Budgeted');
+    expect(coupon?.budget).toMatchObject({ total: 10_000, currency: 'EUR' });
+    const id = coupon?.id ?? '';
+    await expectJson(await t.call('POST', `/v1/coupons/${id}/confirm`), 200);
+    await expectJson(await t.call('POST', `/v1/coupons/${id}/uses`, { body: { userId: 'b1', discountAmount: 2_500 } }), 201);
+    const page = await pageHtml(t, cookie);
+    expect(cell(page, id, 'budget', 'live')).toBe('7500');
+    expect(page).toContain('budget (EUR, minor units)');
+    const adjusted = await act(t, cookie, `/admin/coupons/${id}/adjust`, { stock: 'budget', delta: '-500' });
+    expect(flashOf(adjusted)?.text).toContain('Adjusted the budget limit');
+    expect(await live(t, id)).toMatchObject({ budget: { total: 9_500, remain: 7_000 } });
+  });
+});

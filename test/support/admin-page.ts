@@ -88,7 +88,7 @@ export function flashOf(html: string): { kind: string; code: string | null; text
 }
 
 /** The text of one cell of a coupon's stock row (`total`, `synced`, `live`, `drift`, `pct`). */
-export function cell(html: string, couponId: string, stock: 'issue' | 'use', name: string): string | null {
+export function cell(html: string, couponId: string, stock: 'issue' | 'use' | 'budget', name: string): string | null {
   const section = html.split(`data-coupon="${couponId}"`)[1]?.split('</section>')[0] ?? '';
   const row = section.split(`data-stock="${stock}"`)[1]?.split('</tr>')[0] ?? '';
   const match = new RegExp(`data-field="${name}"[^>]*>(.*?)</(?:td|span)>`, 's').exec(row);

@@ -22,6 +22,7 @@ export interface CouponBody {
   status: 'draft' | 'confirmed' | 'paused' | 'archived';
   issueStock: StockBody | null;
   useStock: StockBody | null;
+  budget: (StockBody & { currency: string }) | null;
   issuePeriodStock: { total: number; period: 'day' | 'week' } | null;
   usePeriodStock: { total: number; period: 'day' | 'week' } | null;
   perUserIssueLimit: number | null;
@@ -54,6 +55,7 @@ export interface UsedBody {
 export interface LiveBody {
   issue: { total: number; remain: number } | null;
   use: { total: number; remain: number } | null;
+  budget?: { total: number; remain: number };
 }
 
 export interface StockSyncBody extends StockBody {

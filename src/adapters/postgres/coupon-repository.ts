@@ -25,6 +25,8 @@ function specColumns(spec: CouponSpec) {
     issuePeriod: spec.issuePeriodStock?.period ?? null,
     usePeriodTotal: spec.usePeriodStock?.total ?? null,
     usePeriod: spec.usePeriodStock?.period ?? null,
+    budgetTotal: spec.budget?.total ?? null,
+    budgetCurrency: spec.budget?.currency ?? null,
     perUserIssueLimit: spec.perUserIssueLimit,
     perUserUseLimit: spec.perUserUseLimit,
     issueWindowStart: spec.issueWindow?.start ?? null,
@@ -51,6 +53,7 @@ function toRecord(row: CouponRow, rows: StockRowDb[]): CouponRecord {
     useStock: row.useTotal === null ? null : { total: row.useTotal },
     issuePeriodStock: periodStockOf(row.issuePeriodTotal, row.issuePeriod),
     usePeriodStock: periodStockOf(row.usePeriodTotal, row.usePeriod),
+    budget: row.budgetTotal === null || row.budgetCurrency === null ? null : { total: row.budgetTotal, currency: row.budgetCurrency },
     perUserIssueLimit: row.perUserIssueLimit,
     perUserUseLimit: row.perUserUseLimit,
     issueWindow: windowOf(row.issueWindowStart, row.issueWindowEnd),
@@ -60,6 +63,7 @@ function toRecord(row: CouponRow, rows: StockRowDb[]): CouponRecord {
     stocks: {
       issue: snapshot(row.issueTotal, byName.get('issue'), row.status),
       use: snapshot(row.useTotal, byName.get('use'), row.status),
+      budget: snapshot(row.budgetTotal, byName.get('budget'), row.status),
     },
   };
 }

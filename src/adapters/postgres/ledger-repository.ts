@@ -2,7 +2,7 @@
  * The durable ledger: every take and restore once, keyed by (operation id, action), so a
  * drain that runs twice — or two drains at once — records each event once.
  */
-import { and, asc, desc, eq, gt, gte, inArray, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, inArray, isNotNull, lt, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import type { HoldingEntry, LedgerRepository, SubjectNet } from '../../coupon/ports.js';
 import type { LedgerEvent } from '../../stock/gauge.js';
@@ -20,6 +20,7 @@ export const ledgerRow = (e: LedgerEvent) => ({
   subject: e.subject,
   ref: e.ref,
   amount: e.amount,
+  value: e.value ?? null,
   at: new Date(e.at),
 });
 
@@ -71,6 +72,14 @@ export class PostgresLedgerRepository implements LedgerRepository {
       if (nets) nets[row.kind] = row.net;
     }
     return [...bySubject].map(([subject, net]) => ({ subject, net }));
+  }
+
+  async netValue(scope: string): Promise<number> {
+    const [row] = await this.db
+      .select({ net: sql`coalesce(sum(case when ${ledger.action} = 'take' then ${ledger.value} else -${ledger.value} end), 0)`.mapWith(Number) })
+      .from(ledger)
+      .where(and(eq(ledger.scope, scope), isNotNull(ledger.value)));
+    return row?.net ?? 0;
   }
 
   async netTakenIn(scope: string, kind: string, from: Date, to: Date): Promise<number> {

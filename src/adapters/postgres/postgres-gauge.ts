@@ -61,6 +61,7 @@ export class PostgresGauge implements GaugePort {
           subject: cmd.ledger.subject,
           ref: cmd.ledger.ref,
           amount: cmd.ledger.amount,
+          value: cmd.ledger.value ?? null,
           at: new Date(cmd.now),
         })
         .onConflictDoNothing()
@@ -91,6 +92,7 @@ export class PostgresGauge implements GaugePort {
       // Every check on locked values, in item order, before any write.
       for (const [index, item] of active.entries()) {
         if (!item) continue;
+        if (item.unstated) throw new Refused<TakeResult>({ ok: false, reason: 'unstated', index });
         const remain = current.get(item.key);
         if (remain === undefined) throw new Refused<TakeResult>({ ok: false, reason: 'unavailable' });
         if (item.n > 0 && remain < item.n) throw new Refused<TakeResult>({ ok: false, reason: 'insufficient', index });
@@ -156,7 +158,7 @@ export class PostgresGauge implements GaugePort {
       const restoredAt = new Date(cmd.now);
       await tx.update(gaugeOperations).set({ restoredAt }).where(eq(gaugeOperations.opId, op.opId));
       await tx.insert(ledger).values(
-        ledgerRow({ opId: op.opId, action: 'restore', scope: op.scope, kind: op.kind, subject: op.subject, ref: op.ref, amount: op.amount, at: cmd.now }),
+        ledgerRow({ opId: op.opId, action: 'restore', scope: op.scope, kind: op.kind, subject: op.subject, ref: op.ref, amount: op.amount, value: op.value, at: cmd.now }),
       );
       return { ok: true, restored: true, remains: remainsFrom(after), op: record(restoredAt) } as const;
     });

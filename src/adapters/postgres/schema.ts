@@ -36,6 +36,9 @@ export const coupons = pgTable(
     issuePeriod: text('issue_period', { enum: ['day', 'week'] }),
     usePeriodTotal: count('use_period_total'),
     usePeriod: text('use_period', { enum: ['day', 'week'] }),
+    /** A money budget in minor units, and its ISO 4217 currency. */
+    budgetTotal: count('budget_total'),
+    budgetCurrency: text('budget_currency'),
     perUserIssueLimit: integer('per_user_issue_limit'),
     perUserUseLimit: integer('per_user_use_limit'),
     issueWindowStart: ts('issue_window_start'),
@@ -75,6 +78,8 @@ export const ledger = pgTable(
     subject: text('subject').notNull(),
     ref: text('ref'),
     amount: integer('amount').notNull(),
+    /** What the operation took from a value gauge (a money budget, minor units); null: none. */
+    value: count('value'),
     at: ts('at').notNull(),
   },
   (t) => [
@@ -121,6 +126,7 @@ export const gaugeOperations = pgTable(
     subject: text('subject').notNull(),
     ref: text('ref'),
     amount: integer('amount').notNull(),
+    value: count('value'),
     at: ts('at').notNull(),
     restoredAt: ts('restored_at'),
   },

@@ -115,14 +115,15 @@ export class RedisGauge implements GaugePort {
       ledger.ref ?? '',
       String(ledger.amount),
       ledger.scope,
-      ...cmd.items.flatMap((i) => [String(i.n), i.limit, i.lazy ? '1' : '0', i.expiresAt === undefined ? '' : String(i.expiresAt)]),
+      ledger.value === undefined || ledger.value === null ? '' : String(ledger.value),
+      ...cmd.items.flatMap((i) => [i.unstated ? '' : String(i.n), i.limit, i.lazy ? '1' : '0', i.expiresAt === undefined ? '' : String(i.expiresAt)]),
     ];
     const reply = (await this.scripts.take.exec(keys, args)) as Reply;
     const [status] = reply;
     if (status === 'ok') {
       return { ok: true, opId: String(reply[1]), replayed: reply[2] === 1, remains: reply.slice(3).map(remainOf) };
     }
-    if (status === 'insufficient') return { ok: false, reason: 'insufficient', index: Number(reply[1]) };
+    if (status === 'insufficient' || status === 'unstated') return { ok: false, reason: status, index: Number(reply[1]) };
     if (status === 'closed' || status === 'not_started' || status === 'ended' || status === 'conflict') {
       return { ok: false, reason: status };
     }
@@ -257,6 +258,7 @@ function toEvent(flat: Reply): LedgerEvent {
     subject: String(fields.s),
     ref: ref === '' ? null : ref,
     amount: Number(fields.n),
+    value: fields.v === undefined || fields.v === '' ? null : Number(fields.v),
     at: Number(fields.t),
   };
 }

@@ -6,7 +6,7 @@
  *   P policy      hash  open = 1|0, w:<window>:s / w:<window>:e = bounds (ms, '' = open),
  *                       l:<limit> = limit
  *   P i:<key>     string "<fingerprint>\n<opId>\n<remain,…>"   idempotency record (TTL)
- *   P o:<opId>    string JSON {k kind, s subject, f ref, a amount, c scope, t at,
+ *   P o:<opId>    string JSON {k kind, s subject, f ref, a amount, c scope, v value, t at,
  *                               i = {{key, n, index, lazy}…} applied items, r = {remain…}, x = restoredAt}
  *   P ledger      stream  one entry per take / restore, drained into Postgres
  *
@@ -31,9 +31,11 @@ ARGV[7]   ledger subject (user id)
 ARGV[8]   ledger ref (order id), '' for none
 ARGV[9]   ledger amount
 ARGV[10]  ledger scope (coupon id)
-ARGV[11..] four per item: n (> 0 taken, < 0 given), policy limit name, lazy (1 | 0),
-          expiry of a lazy gauge created here (ms since the epoch, '' = none)
-Returns {'ok', opId, replayed 0|1, remain…} or {reason} or {'insufficient', index}
+ARGV[11]  ledger value (what a value gauge gives up, e.g. money in minor units), '' for none
+ARGV[12..] four per item: n (> 0 taken, < 0 given, '' = not stated: refused if limited),
+          policy limit name, lazy (1 | 0), expiry of a lazy gauge created here (ms since the
+          epoch, '' = none)
+Returns {'ok', opId, replayed 0|1, remain…} or {reason} or {'insufficient' | 'unstated', index}
 ]]
 local rec = redis.call('GET', KEYS[2])
 if rec then
@@ -45,7 +47,7 @@ if rec then
 end
 local count = #KEYS - 4
 local fields = {'open', 'w:' .. ARGV[1] .. ':s', 'w:' .. ARGV[1] .. ':e'}
-for i = 1, count do fields[#fields + 1] = 'l:' .. ARGV[10 + (i - 1) * 4 + 2] end
+for i = 1, count do fields[#fields + 1] = 'l:' .. ARGV[11 + (i - 1) * 4 + 2] end
 local p = redis.call('HMGET', KEYS[1], unpack(fields))
 if not p[1] then return {'unavailable'} end
 if p[1] ~= '1' then return {'closed'} end
@@ -54,9 +56,10 @@ if p[2] and p[2] ~= '' and now < tonumber(p[2]) then return {'not_started'} end
 if p[3] and p[3] ~= '' and now >= tonumber(p[3]) then return {'ended'} end
 local plan = {}
 for i = 1, count do
-  local base = 10 + (i - 1) * 4
+  local base = 11 + (i - 1) * 4
   local n = tonumber(ARGV[base + 1])
   local limit = p[3 + i]
+  if limit and not n then return {'unstated', i - 1} end
   if limit then
     local r = redis.call('HGET', KEYS[4 + i], 'r')
     local fresh = false
@@ -91,9 +94,9 @@ for i = 1, count do
   end
   out[#out + 1] = remains[i]
 end
-redis.call('SET', KEYS[3], cjson.encode({k = ARGV[6], s = ARGV[7], f = ARGV[8], a = tonumber(ARGV[9]), c = ARGV[10], t = now, i = items, r = remains}))
+redis.call('SET', KEYS[3], cjson.encode({k = ARGV[6], s = ARGV[7], f = ARGV[8], a = tonumber(ARGV[9]), c = ARGV[10], v = ARGV[11], t = now, i = items, r = remains}))
 redis.call('SET', KEYS[2], ARGV[4] .. '\\n' .. ARGV[3] .. '\\n' .. table.concat(remains, ','), 'EX', ARGV[5])
-redis.call('XADD', KEYS[4], '*', 'o', ARGV[3], 'a', 'take', 'c', ARGV[10], 'k', ARGV[6], 's', ARGV[7], 'f', ARGV[8], 'n', ARGV[9], 't', ARGV[2])
+redis.call('XADD', KEYS[4], '*', 'o', ARGV[3], 'a', 'take', 'c', ARGV[10], 'k', ARGV[6], 's', ARGV[7], 'f', ARGV[8], 'n', ARGV[9], 'v', ARGV[11], 't', ARGV[2])
 return out
 `;
 
@@ -133,7 +136,7 @@ if not op.x then
   end
   op.x = tonumber(ARGV[2])
   redis.call('SET', KEYS[2], cjson.encode(op))
-  redis.call('XADD', KEYS[3], '*', 'o', ARGV[3], 'a', 'restore', 'c', op.c, 'k', op.k, 's', op.s, 'f', op.f, 'n', op.a, 't', ARGV[2])
+  redis.call('XADD', KEYS[3], '*', 'o', ARGV[3], 'a', 'restore', 'c', op.c, 'k', op.k, 's', op.s, 'f', op.f, 'n', op.a, 'v', op.v or '', 't', ARGV[2])
   restored = 1
 end
 local out = {'ok', restored, op.k, op.s, op.f, op.a, op.t, op.x, op.c}

@@ -55,6 +55,13 @@ function CreateForm(props: { csrf: string }) {
           </label>
           <Field label="Issue total (empty = unlimited)" name="issueTotal" type="number" min={0} />
           <Field label="Use total (empty = unlimited)" name="useTotal" type="number" min={0} />
+          <label>
+            Budget (minor units, empty = none)
+            <span class="actions">
+              <input class="small" name="budgetTotal" type="number" min={0} step={1} placeholder="none" aria-label="budget total" />
+              <input class="small" name="budgetCurrency" type="text" maxlength={3} placeholder="EUR" aria-label="budget currency" />
+            </span>
+          </label>
           <PeriodField stock="issue" />
           <PeriodField stock="use" />
           <Field label="Per-user issue limit" name="perUserIssueLimit" type="number" min={1} hint="no limit" />

@@ -2,7 +2,7 @@
  * One coupon on the admin page: status, windows, limits, each stock's numbers with a bar of
  * what is left, and the actions its status allows (plain POST forms, each with its CSRF token).
  */
-import type { CouponRecord, StockName, Window } from '../../coupon/coupon.js';
+import { configuredTotal as totalOf, STOCK_ROWS, type CouponRecord, type StockName, type StockRowName, type Window } from '../../coupon/coupon.js';
 import type { LiveStocks } from '../../coupon/admin.js';
 import type { ErrorCode } from '../../coupon/errors.js';
 import type { Flash } from './flash.js';
@@ -44,7 +44,7 @@ function Bar(props: { left: number; total: number }) {
   );
 }
 
-function Drift(props: { name: StockName; sync: CouponView['sync'] }) {
+function Drift(props: { name: StockRowName; sync: CouponView['sync'] }) {
   if (!props.sync) return <span class="muted" title="press Refresh to check the ledger">—</span>;
   if (props.sync.missing.includes(props.name)) return <span class="drift-bad">gauge missing</span>;
   const line = props.sync.stocks.find((s) => s.name === props.name);
@@ -74,9 +74,12 @@ function PeriodRow(props: { name: StockName; view: CouponView }) {
   );
 }
 
-function StockRow(props: { name: StockName; view: CouponView }) {
+function StockRow(props: { name: StockRowName; view: CouponView }) {
   const { coupon, live, sync } = props.view;
-  const configured = props.name === 'issue' ? coupon.issueStock : coupon.useStock;
+  const configuredTotal = totalOf(coupon, props.name);
+  const configured = configuredTotal === null ? null : { total: configuredTotal };
+  const label = props.name === 'budget' && coupon.budget ? `budget (${coupon.budget.currency}, minor units)` : props.name;
+  if (props.name === 'budget' && !configured) return null;
   if (!configured) {
     return (
       <tr data-stock={props.name}>
@@ -89,12 +92,12 @@ function StockRow(props: { name: StockName; view: CouponView }) {
   }
   // A draft has no stock rows yet: nothing was synced, whatever the repository fills in.
   const snapshot = coupon.status === 'draft' ? null : coupon.stocks[props.name];
-  const gauge = live.state === 'live' ? live[props.name] : null;
+  const gauge = live.state === 'live' ? (live[props.name] ?? null) : null;
   const total = gauge?.total ?? snapshot?.total ?? configured.total;
   const liveText = live.state === 'live' ? (gauge ? String(gauge.remain) : 'unavailable') : live.state === 'unavailable' ? 'unavailable' : '—';
   return (
     <tr data-stock={props.name}>
-      <td>{props.name}</td>
+      <td>{label}</td>
       <td data-field="total">{total}</td>
       <td data-field="synced" title={snapshot?.syncedAt ? `synced ${when(snapshot.syncedAt)}` : 'not synced yet'}>
         {snapshot ? snapshot.remain : '—'}
@@ -124,7 +127,7 @@ function ActionButton(props: { id: string; action: Action; label: string; csrf: 
 }
 
 function AdjustForm(props: { coupon: CouponRecord; csrf: CsrfTokens }) {
-  const stocks = (['issue', 'use'] as const).filter((name) => props.coupon.stocks[name]);
+  const stocks = STOCK_ROWS.filter((name) => props.coupon.stocks[name]);
   if (stocks.length === 0) return null;
   return (
     <form method="post" action={`/admin/coupons/${encodeURIComponent(props.coupon.id)}/adjust`}>
@@ -224,6 +227,7 @@ export function CouponCard(props: { view: CouponView; csrf: CsrfTokens }) {
           <PeriodRow name="issue" view={props.view} />
           <StockRow name="use" view={props.view} />
           <PeriodRow name="use" view={props.view} />
+          <StockRow name="budget" view={props.view} />
         </tbody>
       </table>
       <Actions coupon={c} csrf={props.csrf} />

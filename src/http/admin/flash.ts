@@ -3,14 +3,14 @@
  * the query string. It is signed: an unsigned `?error=…` would let any link put words of an
  * attacker's choosing on the admin page.
  */
-import type { StockName } from '../../coupon/coupon.js';
+import { STOCK_ROWS, type StockRowName } from '../../coupon/coupon.js';
 import type { ErrorCode, FieldProblem } from '../../coupon/errors.js';
 import type { SyncReport } from '../../coupon/maintenance.js';
 import { base64url, fromBase64url, type AdminSecrets } from './secrets.js';
 
 /** One stock's line of a sync report, as the page shows it. */
 export interface SyncedStock {
-  name: StockName;
+  name: StockRowName;
   remain: number;
   ledger: number;
   drift: number;
@@ -27,13 +27,13 @@ export interface Flash {
   /** The coupon the action was about (the page scrolls to it). */
   couponId?: string;
   /** The drift report of a Refresh. */
-  sync?: { stocks: SyncedStock[]; missing: StockName[] };
+  sync?: { stocks: SyncedStock[]; missing: StockRowName[] };
 }
 
 /** A flash message from a sync report. */
 export function syncFlash(report: SyncReport): Flash {
   const stocks: SyncedStock[] = [];
-  for (const name of ['issue', 'use'] as const) {
+  for (const name of STOCK_ROWS) {
     const s = report[name];
     if (s) stocks.push({ name, remain: s.remain, ledger: s.ledger, drift: s.drift, live: s.live });
   }

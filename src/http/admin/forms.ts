@@ -3,7 +3,7 @@
  * once, named by the form field, like the API's `errors[]`. Empty means what `null` means in
  * the API: unlimited stock, no per-user limit, an open window bound.
  */
-import type { CouponSpec, PeriodStock, StockName, Window } from '../../coupon/coupon.js';
+import { STOCK_ROWS, type Budget, type CouponSpec, type PeriodStock, type StockRowName, type Window } from '../../coupon/coupon.js';
 import { fail, ok, type FieldProblem, type Result } from '../../coupon/errors.js';
 import { BatchIssueBody, CouponCreate, IdempotencyHeaders, MAX_COUNT } from '../schemas.js';
 
@@ -44,6 +44,17 @@ class FormReader {
     return null;
   }
 
+  /** A budget from `budgetTotal` (minor units) and `budgetCurrency`; `null` when the total is empty. */
+  budget(): Budget | null {
+    const total = this.count('budgetTotal', 0);
+    const currency = field(this.form, 'budgetCurrency').toUpperCase() || 'EUR';
+    if (!/^[A-Z]{3}$/.test(currency)) {
+      this.problems.push({ path: 'budgetCurrency', message: 'must be an ISO 4217 code such as EUR' });
+      return null;
+    }
+    return total === null ? null : { total, currency };
+  }
+
   /** A period stock from `<prefix>PeriodTotal` and `<prefix>Period`; `null` when the total is empty. */
   periodStock(prefix: 'issue' | 'use'): PeriodStock | null {
     const total = this.count(`${prefix}PeriodTotal`, 0);
@@ -82,6 +93,7 @@ export function couponSpecFrom(form: FormBody): Result<CouponSpec> {
     name,
     issueStock: issueTotal === null ? null : { total: issueTotal },
     useStock: useTotal === null ? null : { total: useTotal },
+    budget: read.budget(),
     issuePeriodStock: read.periodStock('issue'),
     usePeriodStock: read.periodStock('use'),
     perUserIssueLimit: read.count('perUserIssueLimit', 1),
@@ -93,17 +105,18 @@ export function couponSpecFrom(form: FormBody): Result<CouponSpec> {
 }
 
 /** The adjust form: which stock and by how much (a signed, non-zero whole number). */
-export function adjustFrom(form: FormBody): Result<{ stock: StockName; delta: number }> {
+export function adjustFrom(form: FormBody): Result<{ stock: StockRowName; delta: number }> {
   const problems: FieldProblem[] = [];
   const stock = field(form, 'stock');
-  if (stock !== 'issue' && stock !== 'use') problems.push({ path: 'stock', message: 'must be issue or use' });
+  const known = (STOCK_ROWS as readonly string[]).includes(stock);
+  if (!known) problems.push({ path: 'stock', message: 'must be issue, use or budget' });
   const raw = field(form, 'delta');
   const delta = /^[+-]?\d{1,13}$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isInteger(delta) || delta === 0 || Math.abs(delta) > MAX_COUNT) {
     problems.push({ path: 'delta', message: `must be a whole number other than 0, at most ${MAX_COUNT} either way` });
   }
-  if (problems.length > 0 || (stock !== 'issue' && stock !== 'use')) return refused(problems);
-  return ok({ stock, delta });
+  if (problems.length > 0 || !known) return refused(problems);
+  return ok({ stock: stock as StockRowName, delta });
 }
 
 /**
