@@ -5,6 +5,7 @@
 import type { Context, ExecutionContext } from 'hono';
 import { PostgresCouponRepository } from './adapters/postgres/coupon-repository.js';
 import { PostgresLedgerRepository } from './adapters/postgres/ledger-repository.js';
+import { PostgresWebhookRepository } from './adapters/postgres/webhook-repository.js';
 import { createNeonDb } from './adapters/postgres/neon.js';
 import { RedisGauge, redisClient } from './adapters/redis/redis-gauge.js';
 import type { CouponDeps } from './coupon/deps.js';
@@ -38,6 +39,8 @@ function requestScope(config: WorkerConfig, waitUntil: (p: Promise<unknown>) => 
       if (drainThrottle.due(couponId, Date.now())) toDrain.add(couponId);
     },
     periods: periodClock(config.TIME_ZONE),
+    webhooks: new PostgresWebhookRepository({ db: neon.db }),
+    lowStockPercent: config.LOW_STOCK_PERCENT,
   };
   return {
     deps,

@@ -2,7 +2,10 @@
  * The built Worker in workerd (Miniflare) against a real Redis (through the local Upstash REST
  * endpoint) and a real PostgreSQL (through the Neon WebSocket proxy): the production path.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyWebhook } from '../src/events/signature.js';
 import { takeRequests } from './support/take-requests.js';
 import { CLIENT, startWorkerStack, type WorkerStack } from './support/worker-stack.js';
 
@@ -111,6 +114,32 @@ describe('worker in workerd', () => {
     await stack.call('POST', `/v1/coupons/${id}/uses/${String(used.useId)}/cancel`, { token: CLIENT });
     const sync = await json(await stack.call('POST', `/v1/coupons/${id}/stocks/sync`));
     expect(sync).toMatchObject({ budget: { total: 1_000, remain: 600, ledger: 400, drift: 0 }, drifted: [] });
+  });
+
+  it('delivers a signed webhook from the Cron Trigger when a stock sells out', async () => {
+    const seen: { headers: Record<string, string | string[] | undefined>; body: string }[] = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+      req.on('end', () => {
+        seen.push({ headers: req.headers, body });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+      const created = await json(await stack.call('POST', '/v1/webhooks', { body: { url, events: ['stock.sold_out'] } }));
+      const id = await createConfirmed({ name: 'hooked', issueStock: { total: 1 } });
+      expect((await stack.call('POST', `/v1/coupons/${id}/issues`, { token: CLIENT, body: { userId: 'h1' } })).status).toBe(201);
+      await stack.scheduled();
+      const hook = seen.find((s) => (JSON.parse(s.body) as { data: { couponId: string } }).data.couponId === id);
+      expect(hook?.headers['coupon-stock-event']).toBe('stock.sold_out');
+      expect(await verifyWebhook(String(created.secret), String(hook?.headers['coupon-stock-signature']), hook?.body ?? '', Date.now())).toBe(true);
+      await stack.call('DELETE', `/v1/webhooks/${String(created.id)}`);
+    } finally {
+      await new Promise((resolve) => receiver.close(resolve));
+    }
   });
 
   it('issues a batch in one request to the REST endpoint per chunk of 100 takes, one command each', async () => {

@@ -1,4 +1,5 @@
 import type { GaugePort } from '../stock/gauge.js';
+import type { WebhookRepository } from '../events/webhooks.js';
 import { PeriodClock } from '../stock/periods.js';
 import { fail, type Failure } from './errors.js';
 import type { CouponRecord, CurrentPeriods } from './coupon.js';
@@ -15,6 +16,10 @@ export interface CouponDeps {
   onTaken?: (couponId: string) => void;
   /** The days and weeks of period stocks, in the service's time zone (default: UTC). */
   periods?: PeriodClock;
+  /** Webhooks: events recorded by syncs and archivals, delivered by the schedule (none when absent). */
+  webhooks?: WebhookRepository;
+  /** `stock.low` is told when a stock is at or under this percentage of its total (default 10). */
+  lowStockPercent?: number;
 }
 
 export const now = (deps: CouponDeps): number => (deps.clock ? deps.clock() : Date.now());

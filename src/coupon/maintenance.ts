@@ -5,6 +5,8 @@
  */
 import type { LiveGauge } from '../stock/gauge.js';
 import { CouponAdmin } from './admin.js';
+import { archivedEvent, eventsOfSync, type NewEvent } from '../events/events.js';
+import { deliverDue, type DeliveryRun } from '../events/webhooks.js';
 import { hasEnded, isLive, STOCK_ROWS, type CouponRecord, type StockRowName } from './coupon.js';
 import { now, notFound, type CouponDeps } from './deps.js';
 import { fail, ok, type Result } from './errors.js';
@@ -47,6 +49,8 @@ export interface MaintenanceSummary {
   drifted: { couponId: string; stocks: StockRowName[] }[];
   missing: { couponId: string; stocks: StockRowName[] }[];
   failed: { couponId: string; error: string }[];
+  /** Webhook deliveries sent by this run (absent without webhooks). */
+  webhooks?: DeliveryRun;
 }
 
 const PAGE = 200;
@@ -91,12 +95,16 @@ export class Maintenance {
       report = await this.syncRecord(coupon);
     }
     const moved = await this.deps.coupons.transition(coupon.id, ['confirmed', 'paused'], 'archived', new Date(now(this.deps)));
+    if (moved) await this.tell([archivedEvent(coupon)]);
     // Dropping is idempotent, and safe for the loser of a race: the winner synced first.
     await this.deps.gauges.drop(keys.prefix);
     return moved;
   }
 
-  /** The scheduled job: every live coupon is archived when its windows ended, else synced. */
+  /**
+   * The scheduled job: every live coupon is archived when its windows ended, else synced; then
+   * the webhook deliveries that are due are sent.
+   */
   async run(): Promise<MaintenanceSummary> {
     const summary: MaintenanceSummary = { synced: 0, archived: [], rebuilt: [], drifted: [], missing: [], failed: [] };
     let after: string | null = null;
@@ -109,9 +117,16 @@ export class Maintenance {
           summary.failed.push({ couponId: id, error: error instanceof Error ? error.message : String(error) });
         }
       }
-      if (ids.length < PAGE) return summary;
+      if (ids.length < PAGE) break;
       after = ids[ids.length - 1] ?? null;
     }
+    if (this.deps.webhooks) summary.webhooks = await deliverDue({ repo: this.deps.webhooks, now: () => now(this.deps) });
+    return summary;
+  }
+
+  /** Records events for the webhooks (once per dedupe key); nothing without webhooks. */
+  private async tell(events: NewEvent[]): Promise<void> {
+    if (this.deps.webhooks && events.length > 0) await this.deps.webhooks.record(events, new Date(now(this.deps)));
   }
 
   private async maintain(id: string, summary: MaintenanceSummary): Promise<void> {
@@ -177,6 +192,7 @@ export class Maintenance {
         drift,
       };
     }
+    await this.tell(eventsOfSync(report, this.deps.lowStockPercent ?? 10));
     return report;
   }
 }

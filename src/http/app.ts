@@ -20,6 +20,7 @@ import type { AppEnv, Services } from './context.js';
 import { healthRoutes, type HealthInfo } from './health-routes.js';
 import { problem } from './problem.js';
 import { takeRoutes } from './take-routes.js';
+import { webhookRoutes } from './webhook-routes.js';
 
 /** What a request works with, and how to let go of it once the response is ready. */
 export interface RequestScope {
@@ -108,6 +109,7 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
   app.route('/', healthRoutes(options.info));
   app.route('/', adminRoutes());
   app.route('/', takeRoutes());
+  app.route('/', webhookRoutes());
   // Plain routes, not `openapi()`: the HTML page is not part of the API document.
   app.route('/', adminPage(options.tokens, log));
 

@@ -15,6 +15,7 @@ import type { Db } from '../adapters/postgres/db.js';
 import { PostgresLedgerRepository } from '../adapters/postgres/ledger-repository.js';
 import { MIGRATIONS_FOLDER, openEmbedded } from '../adapters/postgres/pglite.js';
 import { PostgresGauge } from '../adapters/postgres/postgres-gauge.js';
+import { PostgresWebhookRepository } from '../adapters/postgres/webhook-repository.js';
 import { coalescedRunner } from '../adapters/redis/coalesce.js';
 import { RedisGauge, redisClient } from '../adapters/redis/redis-gauge.js';
 import * as schema from '../adapters/postgres/schema.js';
@@ -72,6 +73,8 @@ export async function startNodeHost(config: NodeConfig): Promise<NodeHost> {
       ? redisGauge(config.UPSTASH_REDIS_REST_URL, config.UPSTASH_REDIS_REST_TOKEN)
       : new PostgresGauge({ db: store.db }),
     periods: new PeriodClock(config.TIME_ZONE),
+    webhooks: new PostgresWebhookRepository({ db: store.db }),
+    lowStockPercent: config.LOW_STOCK_PERCENT,
   };
   if (deps.gauges.name === 'redis') {
     // Ledger events wait in Redis streams; move them soon after the response, batched per coupon.

@@ -3,7 +3,7 @@
  * Misconfiguration answers with one clear line (and never echoes a secret).
  */
 import { z } from 'zod';
-import { TimeZone } from '../config/time-zone.js';
+import { LowStockPercent, TimeZone } from '../config/settings.js';
 
 const Token = z.string().min(16, 'must be at least 16 characters');
 
@@ -20,6 +20,8 @@ export const WorkerEnv = z.object({
   NEON_WS_PROXY: z.string().min(1).optional(),
   /** The zone whose days and weeks period stocks count (IANA name, default UTC). */
   TIME_ZONE: TimeZone,
+  /** `stock.low` webhooks fire at or under this percentage of a stock's total (default 10). */
+  LOW_STOCK_PERCENT: LowStockPercent,
 });
 
 export type WorkerConfig = z.infer<typeof WorkerEnv>;

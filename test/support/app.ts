@@ -5,6 +5,7 @@
 import { PostgresCouponRepository } from '../../src/adapters/postgres/coupon-repository.js';
 import { PostgresLedgerRepository } from '../../src/adapters/postgres/ledger-repository.js';
 import { PostgresGauge } from '../../src/adapters/postgres/postgres-gauge.js';
+import { PostgresWebhookRepository } from '../../src/adapters/postgres/webhook-repository.js';
 import type { CouponDeps } from '../../src/coupon/deps.js';
 import { createApp } from '../../src/http/app.js';
 import { pgliteDb, type TestDb } from './db.js';
@@ -30,6 +31,7 @@ export async function testApp(open: () => Promise<TestDb> = pgliteDb): Promise<T
     coupons: new PostgresCouponRepository({ db: db.db }),
     ledger: new PostgresLedgerRepository({ db: db.db }),
     gauges: new PostgresGauge({ db: db.db }),
+    webhooks: new PostgresWebhookRepository({ db: db.db }),
     clock: () => fixed ?? Date.now(),
   };
   const app = createApp({

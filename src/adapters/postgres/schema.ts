@@ -132,3 +132,43 @@ export const gaugeOperations = pgTable(
   },
   (t) => [uniqueIndex('gauge_operations_idempotency_idx').on(t.prefix, t.idempotencyKey)],
 );
+
+/** Webhook endpoints: where events are sent, which types (empty = all), signed with `secret`. */
+export const webhookEndpoints = pgTable('webhook_endpoints', {
+  id: text('id').primaryKey(),
+  url: text('url').notNull(),
+  events: jsonb('events').$type<string[]>().notNull(),
+  secret: text('secret').notNull(),
+  createdAt: ts('created_at').notNull(),
+});
+
+/** Events, once each (`dedupe_key`), with the exact body every delivery attempt signs and sends. */
+export const webhookEvents = pgTable(
+  'webhook_events',
+  {
+    id: text('id').primaryKey(),
+    type: text('type').notNull(),
+    couponId: text('coupon_id').notNull(),
+    dedupeKey: text('dedupe_key').notNull(),
+    body: text('body').notNull(),
+    createdAt: ts('created_at').notNull(),
+  },
+  (t) => [uniqueIndex('webhook_events_dedupe_idx').on(t.dedupeKey)],
+);
+
+/** One delivery of an event to an endpoint: attempts, the next one, and how the last went. */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    eventId: text('event_id').notNull(),
+    endpointId: text('endpoint_id').notNull(),
+    status: text('status', { enum: ['pending', 'delivered', 'failed'] }).notNull(),
+    attempts: integer('attempts').notNull(),
+    nextAttemptAt: ts('next_attempt_at'),
+    lastStatus: integer('last_status'),
+    lastError: text('last_error'),
+    deliveredAt: ts('delivered_at'),
+    createdAt: ts('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.eventId, t.endpointId] }), index('webhook_deliveries_due_idx').on(t.status, t.nextAttemptAt)],
+);

@@ -137,10 +137,11 @@ export function adminPage(tokens: Tokens, log: Log = () => {}): Hono<AdminEnv> {
     const query = c.req.query();
     const status = isStatus(query.status) ? query.status : undefined;
     const cursor = query.cursor && ID_PATTERN.test(query.cursor) ? query.cursor : undefined;
-    const [flash, page, csrf] = await Promise.all([
+    const [flash, page, csrf, deliveries] = await Promise.all([
       readFlash(secrets, query.flash, query.sig),
       services.admin.list({ status, cursor, limit: PAGE_SIZE }),
       csrfTokens(secrets, session),
+      services.deps.webhooks ? services.deps.webhooks.recent(20) : Promise.resolve(null),
     ]);
     const requestId = c.get('requestId') ?? 'unknown';
     const coupons = await Promise.all(
@@ -150,7 +151,7 @@ export function adminPage(tokens: Tokens, log: Log = () => {}): Hono<AdminEnv> {
         sync: flash?.couponId === coupon.id ? (flash.sync ?? null) : null,
       })),
     );
-    return render(c, <AdminPage coupons={coupons} flash={flash} csrf={csrf} session={session} status={status} nextCursor={page.nextCursor} />);
+    return render(c, <AdminPage coupons={coupons} flash={flash} csrf={csrf} session={session} status={status} nextCursor={page.nextCursor} deliveries={deliveries} />);
   });
 
   /** The form of a POST whose origin and CSRF token check out, else the refusal page. */

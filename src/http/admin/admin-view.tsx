@@ -3,6 +3,7 @@
  * status filter (a GET form) and the coupons, newest first, a page at a time.
  */
 import { COUPON_STATUSES, type CouponStatus } from '../../coupon/coupon.js';
+import type { DeliveryRecord } from '../../events/webhooks.js';
 import { CouponCard, type CouponView } from './coupon-card.js';
 import type { Flash } from './flash.js';
 import type { AdminSession, CsrfTokens } from './guard.js';
@@ -15,6 +16,52 @@ export interface AdminPageProps {
   session: AdminSession;
   status: CouponStatus | undefined;
   nextCursor: string | null;
+  /** The newest webhook deliveries; `null` where webhooks are not configured. */
+  deliveries: DeliveryRecord[] | null;
+}
+
+const at = (d: Date | null) => (d ? `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC` : '—');
+
+/** Webhook deliveries: what was told, to whom, and how the last attempt went. */
+function Deliveries(props: { items: DeliveryRecord[] | null }) {
+  if (!props.items) return null;
+  return (
+    <section id="webhooks">
+      <h2>Webhook deliveries</h2>
+      {props.items.length === 0 ? (
+        <p class="muted">No deliveries yet. Add an endpoint with POST /v1/webhooks; events are sent by the schedule.</p>
+      ) : (
+        <table class="stocks">
+          <thead>
+            <tr>
+              <th>event</th>
+              <th>coupon</th>
+              <th>endpoint</th>
+              <th>status</th>
+              <th>attempts</th>
+              <th>last answer</th>
+              <th>next attempt</th>
+            </tr>
+          </thead>
+          <tbody>
+            {props.items.map((d) => (
+              <tr data-delivery={d.eventId}>
+                <td>{d.type}</td>
+                <td>
+                  <code>{d.couponId}</code>
+                </td>
+                <td>{d.url}</td>
+                <td class={d.status === 'failed' ? 'drift-bad' : undefined}>{d.status}</td>
+                <td>{d.attempts}</td>
+                <td>{d.lastError ?? (d.lastStatus === null ? '—' : String(d.lastStatus))}</td>
+                <td>{d.status === 'pending' ? at(d.nextAttemptAt) : at(d.deliveredAt)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
 }
 
 function Field(props: { label: string; name: string; type: string; min?: number; required?: boolean; hint?: string }) {
@@ -133,6 +180,7 @@ export function AdminPage(props: AdminPageProps) {
             <a href={`/admin?${older.toString()}`}>Older coupons →</a>
           </p>
         ) : null}
+        <Deliveries items={props.deliveries} />
       </main>
     </Layout>
   );

@@ -1,0 +1,14 @@
+/**
+ * Settings shared by the runtimes (Node host, Worker). `TIME_ZONE`: an IANA zone name the
+ * runtime knows, UTC when unset; the days and weeks of period stocks are counted in it.
+ */
+import { z } from 'zod';
+import { isTimeZone } from '../stock/periods.js';
+
+export const TimeZone = z
+  .string()
+  .default('UTC')
+  .refine(isTimeZone, 'must be an IANA time zone this runtime knows, e.g. UTC or Europe/Berlin');
+
+/** `LOW_STOCK_PERCENT`: when a stock counts as low for the `stock.low` webhook (default 10). */
+export const LowStockPercent = z.coerce.number().int().min(1).max(99).default(10);

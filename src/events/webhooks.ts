@@ -1,0 +1,118 @@
+/**
+ * Webhook delivery, run by the schedule (never on the hot path): due deliveries are claimed,
+ * signed and POSTed; a 2xx settles one, anything else (a status, a timeout, a refused
+ * connection) is retried with exponential backoff until `MAX_ATTEMPTS`, then marked failed.
+ * At least once: a receiver dedupes on the event id, which every attempt carries.
+ */
+import type { EventSink, EventType } from './events.js';
+import { signWebhook } from './signature.js';
+
+export interface Endpoint {
+  id: string;
+  url: string;
+  /** Event types sent to it; empty: all of them. */
+  events: EventType[];
+  secret: string;
+  createdAt: Date;
+}
+
+/** A delivery claimed for sending: where, with which secret, and the exact body. */
+export interface DueDelivery {
+  eventId: string;
+  endpointId: string;
+  url: string;
+  secret: string;
+  type: string;
+  body: string;
+  /** Attempts made before this one. */
+  attempts: number;
+}
+
+export interface DeliveryRecord {
+  eventId: string;
+  endpointId: string;
+  url: string;
+  type: string;
+  couponId: string;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  nextAttemptAt: Date | null;
+  lastStatus: number | null;
+  lastError: string | null;
+  deliveredAt: Date | null;
+  createdAt: Date;
+}
+
+export type Outcome = { delivered: true; status: number } | { delivered: false; status: number | null; error: string; nextAttemptAt: Date | null };
+
+export interface WebhookRepository extends EventSink {
+  createEndpoint(endpoint: Endpoint): Promise<Endpoint>;
+  listEndpoints(): Promise<Endpoint[]>;
+  deleteEndpoint(id: string): Promise<boolean>;
+  /** Claims up to `limit` due deliveries for `leaseMs` (an overlapping schedule skips them). */
+  claimDue(now: Date, limit: number, leaseMs: number): Promise<DueDelivery[]>;
+  settle(delivery: DueDelivery, outcome: Outcome, now: Date): Promise<void>;
+  /** The newest deliveries, for the admin page and the API. */
+  recent(limit: number): Promise<DeliveryRecord[]>;
+}
+
+/** Attempts before a delivery is given up as failed. */
+export const MAX_ATTEMPTS = 8;
+/** The wait after failed attempt `n` (1-based): 30 s, 1 min, 2 min, … capped at 6 hours. */
+export const backoffMs = (attempt: number): number => Math.min(30_000 * 2 ** (attempt - 1), 6 * 3_600_000);
+
+export interface DeliverOptions {
+  repo: WebhookRepository;
+  now: () => number;
+  fetch?: typeof fetch;
+  limit?: number;
+  timeoutMs?: number;
+}
+
+export interface DeliveryRun {
+  delivered: number;
+  retrying: number;
+  failed: number;
+}
+
+/** Sends what is due; every delivery settles, whatever the receiver does. */
+export async function deliverDue(options: DeliverOptions): Promise<DeliveryRun> {
+  const send = options.fetch ?? fetch;
+  const timeoutMs = options.timeoutMs ?? 5_000;
+  const due = await options.repo.claimDue(new Date(options.now()), options.limit ?? 50, timeoutMs * 4);
+  const run: DeliveryRun = { delivered: 0, retrying: 0, failed: 0 };
+  await Promise.all(
+    due.map(async (d) => {
+      let outcome: Outcome;
+      try {
+        const res = await send(d.url, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'user-agent': 'coupon-stock-webhooks/1',
+            'coupon-stock-event': d.type,
+            'coupon-stock-event-id': d.eventId,
+            'coupon-stock-signature': await signWebhook(d.secret, d.body, options.now()),
+          },
+          body: d.body,
+          redirect: 'manual',
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+        await res.body?.cancel();
+        outcome = res.ok ? { delivered: true, status: res.status } : failure(d, res.status, `answered ${res.status}`, options.now());
+      } catch (error) {
+        outcome = failure(d, null, error instanceof Error ? `${error.name}: ${error.message}` : String(error), options.now());
+      }
+      if (outcome.delivered) run.delivered += 1;
+      else if (outcome.nextAttemptAt) run.retrying += 1;
+      else run.failed += 1;
+      await options.repo.settle(d, outcome, new Date(options.now()));
+    }),
+  );
+  return run;
+}
+
+function failure(d: DueDelivery, status: number | null, error: string, now: number): Outcome {
+  const attempt = d.attempts + 1;
+  return { delivered: false, status, error: error.slice(0, 500), nextAttemptAt: attempt >= MAX_ATTEMPTS ? null : new Date(now + backoffMs(attempt)) };
+}
