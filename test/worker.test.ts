@@ -116,6 +116,29 @@ describe('worker in workerd', () => {
     expect(sync).toMatchObject({ budget: { total: 1_000, remain: 600, ledger: 400, drift: 0 }, drifted: [] });
   });
 
+  it('holds a use, replays it for its owner, commits one and lets the Cron Trigger expire none it should not', async () => {
+    const id = await createConfirmed({ name: 'holds', useStock: { total: 2 } });
+    const holdFor = (userId: string, ownerId: string, ttlSeconds: number) =>
+      stack.call('POST', `/v1/coupons/${id}/holds`, { token: CLIENT, body: { userId, ownerId, ttlSeconds } });
+    const first = await holdFor('x1', 'order-x1', 600);
+    expect(first.status).toBe(201);
+    const held = await json(first);
+    expect(held).toMatchObject({ userId: 'x1', ownerId: 'order-x1', remain: 1 });
+    const again = await holdFor('x1', 'order-x1', 600);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(await json(again)).toEqual(held);
+    const short = await json(await holdFor('x2', 'order-x2', 1));
+    expect(await json(await holdFor('x3', 'order-x3', 600))).toMatchObject({ code: 'SOLD_OUT' });
+    const commit = await stack.call('POST', `/v1/coupons/${id}/holds/${String(held.holdId)}/commit`, { token: CLIENT });
+    expect(await json(commit)).toMatchObject({ status: 'committed', useId: held.holdId });
+    await new Promise((r) => setTimeout(r, 1_100)); // the short hold's time runs out
+    await stack.scheduled();
+    expect(await json(await stack.call('GET', `/v1/coupons/${id}/stocks/live`, { token: CLIENT }))).toMatchObject({ use: { total: 2, remain: 1 } });
+    expect(await json(await stack.call('POST', `/v1/coupons/${id}/holds/${String(short.holdId)}/commit`, { token: CLIENT }))).toMatchObject({ code: 'HOLD_EXPIRED' });
+    const sync = await json(await stack.call('POST', `/v1/coupons/${id}/stocks/sync`));
+    expect(sync).toMatchObject({ use: { total: 2, remain: 1, ledger: 1, drift: 0 } });
+  });
+
   it('delivers a signed webhook from the Cron Trigger when a stock sells out', async () => {
     const seen: { headers: Record<string, string | string[] | undefined>; body: string }[] = [];
     const receiver = createServer((req, res) => {

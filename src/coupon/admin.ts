@@ -51,6 +51,8 @@ export interface LiveStocks {
   issue: LiveStock | null;
   use: LiveStock | null;
   budget?: LiveStock;
+  /** Holds standing now (their uses are taken until committed, released or expired). */
+  holds?: number;
   issuePeriod?: LivePeriod;
   usePeriod?: LivePeriod;
 }
@@ -154,16 +156,18 @@ export class CouponAdmin {
     const periods = currentPeriods(this.deps, now(this.deps));
     // Every period gauge that could exist now, read in the same call (a cap's gauge appears with its first take).
     const candidates = (['issue', 'use'] as const).flatMap((stock) => PERIODS.map((period) => ({ stock, period, key: keys.period(stock, period, periods[period].label) })));
-    const [policy, gauges] = await Promise.all([
+    const at = now(this.deps);
+    const [policy, gauges, holds] = await Promise.all([
       this.deps.gauges.getPolicy(keys.prefix),
       this.deps.gauges.read([keys.issue, keys.use, keys.budget, ...candidates.map((c) => c.key)]),
+      this.deps.gauges.activeHolds(keys.prefix, at),
     ]);
     if (policy) {
       const [issue, use, budget] = gauges;
       if (('issue' in policy.limits && !issue) || ('use' in policy.limits && !use) || ('budget' in policy.limits && !budget)) {
         return fail('STOCK_UNAVAILABLE', `the live stock of coupon ${id} is unavailable`);
       }
-      const out: LiveStocks = { issue: issue ?? null, use: use ?? null, ...(budget ? { budget } : {}) };
+      const out: LiveStocks = { issue: issue ?? null, use: use ?? null, ...(budget ? { budget } : {}), ...(holds > 0 ? { holds } : {}) };
       candidates.forEach((c, i) => {
         const limit = policy.limits[periodLimit(c.stock, c.period)];
         if (limit === undefined) return;

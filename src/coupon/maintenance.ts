@@ -150,6 +150,8 @@ export class Maintenance {
   private async syncRecord(coupon: CouponRecord): Promise<SyncReport> {
     const keys = couponKeys(coupon.id);
     const live = isLive(coupon.status);
+    // Holds whose time is up give their stock back before the books are read.
+    if (live) await this.deps.gauges.expireHolds(keys.prefix, now(this.deps));
     const drained = live
       ? await this.deps.gauges.drain(keys.prefix, (events) => this.deps.ledger.append(events))
       : 0;

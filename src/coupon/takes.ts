@@ -37,6 +37,30 @@ export interface Taken {
   budgetRemain: number | null;
   /** `true` when this is the replay of an earlier answer. */
   replayed: boolean;
+  /** A hold's expiry, `null` for a plain take. */
+  holdExpiresAt: number | null;
+}
+
+/** A checkout's reservation of a use (`hold`). */
+export interface HoldInput {
+  couponId: string;
+  userId: string;
+  /** Who holds: an order, a cart. The same owner holding again gets its own hold back. */
+  ownerId: string;
+  ttlSeconds: number;
+  discountAmount?: number;
+  caller: string;
+}
+
+export interface Held {
+  id: string;
+  couponId: string;
+  userId: string;
+  ownerId: string;
+  remain: number | null;
+  budgetRemain: number | null;
+  replayed: boolean;
+  expiresAt: Date;
 }
 
 export interface Cancelled {
@@ -159,7 +183,7 @@ export class CouponTakes {
    * One take. `scope` names the idempotency namespace (a batch item's keys never meet a single
    * request's); `explain` says why the gauges are missing (by default: ask Postgres).
    */
-  private async take(kind: TakeKind, input: TakeInput, scope: string = kind, explain?: () => Promise<Failure>): Promise<Result<Taken>> {
+  private async take(kind: TakeKind, input: TakeInput, scope: string = kind, explain?: () => Promise<Failure>, hold?: { expiresAt: number }): Promise<Result<Taken>> {
     const keys = couponKeys(input.couponId);
     const at = now(this.deps);
     const periods = currentPeriods(this.deps, at);
@@ -172,13 +196,14 @@ export class CouponTakes {
       items: kind === 'issue' ? issueItems(keys, input.userId, periods) : useItems(keys, input.userId, periods, input.discountAmount ?? null),
       ledger: { scope: input.couponId, kind, subject: input.userId, ref: input.orderId ?? null, amount: 1, value: input.discountAmount ?? null },
       now: at,
+      ...(hold ? { hold } : {}),
     }));
     if ('code' in result) return result;
     if (result.ok) {
       if (!result.replayed) this.deps.onTaken?.(input.couponId);
       const remain = result.remains[STOCK_ITEM[kind]] ?? null;
       const budgetRemain = kind === 'use' ? (result.remains[BUDGET_ITEM] ?? null) : null;
-      return ok({ id: result.opId, couponId: input.couponId, userId: input.userId, remain, budgetRemain, replayed: result.replayed });
+      return ok({ id: result.opId, couponId: input.couponId, userId: input.userId, remain, budgetRemain, replayed: result.replayed, holdExpiresAt: result.holdExpiresAt });
     }
     if (result.reason === 'unavailable' && explain) return explain();
     if (result.reason === 'insufficient' && result.index >= PERIOD_ITEM && result.index < PERIOD_ITEM + PERIODS.length) {
@@ -225,9 +250,66 @@ export class CouponTakes {
     }
   }
 
-  private async cancel(kind: TakeKind, couponId: string, opId: string): Promise<Result<Cancelled>> {
+  /**
+   * Reserves a use for a checkout: takes everything a use takes (the use stock, the user's held
+   * coupon and use limit, the periods, the budget), provisionally, until `ttlSeconds` pass; then
+   * the gauge gives it back by itself unless it was committed. Re-entrant: the same owner (an
+   * order) holding again while its hold stands gets that hold back, never "limit reached".
+   */
+  async hold(input: HoldInput): Promise<Result<Held>> {
+    const at = now(this.deps);
+    const key = `${input.userId.length}:${input.userId}:${input.ownerId}`;
+    const taken = await this.take(
+      'use',
+      {
+        couponId: input.couponId,
+        userId: input.userId,
+        orderId: input.ownerId,
+        ...(input.discountAmount === undefined ? {} : { discountAmount: input.discountAmount }),
+        idempotencyKey: key,
+        caller: input.caller,
+        fingerprint: `hold:${input.discountAmount ?? ''}`,
+      },
+      'hold',
+      undefined,
+      { expiresAt: at + input.ttlSeconds * 1000 },
+    );
+    if (!taken.ok) {
+      if (taken.code === 'IDEMPOTENCY_KEY_REUSED') return fail('IDEMPOTENCY_KEY_REUSED', 'this owner holds the coupon already, with another discountAmount; release it first');
+      return taken;
+    }
+    const { id, couponId, userId, remain, budgetRemain, replayed, holdExpiresAt } = taken.value;
+    return ok({ id, couponId, userId, ownerId: input.ownerId, remain, budgetRemain, replayed, expiresAt: new Date(holdExpiresAt ?? at + input.ttlSeconds * 1000) });
+  }
+
+  /** Turns a hold into a use for good (the order was paid); idempotent. */
+  async commitHold(couponId: string, holdId: string): Promise<Result<{ id: string; couponId: string; userId: string; ownerId: string | null; committed: boolean }>> {
     const keys = couponKeys(couponId);
-    const result = await this.unknownOutcome(() => this.deps.gauges.restore({ prefix: keys.prefix, opId, kind, now: now(this.deps) }));
+    const result = await this.unknownOutcome(() => this.deps.gauges.commit({ prefix: keys.prefix, opId: holdId, now: now(this.deps) }));
+    if ('code' in result) return result;
+    if (result.ok) return ok({ id: holdId, couponId, userId: result.subject, ownerId: result.ref, committed: result.committed });
+    if (result.reason === 'expired') {
+      this.deps.onTaken?.(couponId);
+      return fail('HOLD_EXPIRED', `hold ${holdId} expired or was released: its stock went back; hold again`);
+    }
+    if (result.reason === 'unavailable') return unavailableReason(couponId, await this.deps.coupons.get(couponId));
+    return this.unknownOp('hold', couponId, holdId);
+  }
+
+  /** Gives a hold back before its time (the checkout was abandoned); once, however often called. */
+  releaseHold(couponId: string, holdId: string): Promise<Result<Cancelled>> {
+    return this.cancel('use', couponId, holdId, 'hold');
+  }
+
+  private async unknownOp(kind: string, couponId: string, opId: string): Promise<Failure> {
+    const coupon = await this.deps.coupons.get(couponId);
+    if (coupon?.status === 'archived') return unavailableReason(couponId, coupon);
+    return fail('NOT_FOUND', `${kind} ${opId} of coupon ${couponId} does not exist`);
+  }
+
+  private async cancel(kind: TakeKind, couponId: string, opId: string, mode: 'any' | 'hold' = 'any'): Promise<Result<Cancelled>> {
+    const keys = couponKeys(couponId);
+    const result = await this.unknownOutcome(() => this.deps.gauges.restore({ prefix: keys.prefix, opId, kind, now: now(this.deps), mode }));
     if ('code' in result) return result;
     if (result.ok) {
       if (result.restored) this.deps.onTaken?.(couponId);
@@ -241,13 +323,12 @@ export class CouponTakes {
       });
     }
     switch (result.reason) {
-      case 'not_found': {
-        const coupon = await this.deps.coupons.get(couponId);
-        if (coupon?.status === 'archived') return unavailableReason(couponId, coupon);
-        return fail('NOT_FOUND', `${kind} ${opId} of coupon ${couponId} does not exist`);
-      }
+      case 'not_found':
+        return this.unknownOp(mode === 'hold' ? 'hold' : kind, couponId, opId);
       case 'unavailable':
         return unavailableReason(couponId, await this.deps.coupons.get(couponId));
+      case 'committed':
+        return fail('ALREADY_USED', `hold ${opId} was committed: it is a use now; cancel the use instead`);
       case 'insufficient':
         return fail('ALREADY_USED', `${kind} ${opId} was already used; cancel the use first`);
     }

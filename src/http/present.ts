@@ -50,5 +50,5 @@ const periodOut = (p: LivePeriod | undefined) => (p ? { ...p, resetsAt: p.resets
 export function liveOut(l: LiveStocks) {
   const issuePeriod = periodOut(l.issuePeriod);
   const usePeriod = periodOut(l.usePeriod);
-  return { issue: l.issue, use: l.use, ...(l.budget ? { budget: l.budget } : {}), ...(issuePeriod ? { issuePeriod } : {}), ...(usePeriod ? { usePeriod } : {}) };
+  return { issue: l.issue, use: l.use, ...(l.budget ? { budget: l.budget } : {}), ...(l.holds ? { holds: l.holds } : {}), ...(issuePeriod ? { issuePeriod } : {}), ...(usePeriod ? { usePeriod } : {}) };
 }

@@ -156,6 +156,7 @@ export const Live = z
     issue: LiveStock.nullable(),
     use: LiveStock.nullable(),
     budget: LiveStock.optional().openapi({ description: 'the money budget left (minor units), when the coupon has one' }),
+    holds: z.number().int().optional().openapi({ description: 'holds standing now (their uses are taken until committed, released or expired), when any' }),
     issuePeriod: LivePeriod.optional().openapi({ description: 'the current period of issuePeriodStock, when the coupon has one' }),
     usePeriod: LivePeriod.optional(),
   })
@@ -215,6 +216,41 @@ export const UseBody = z
   })
   .strict()
   .openapi('UseRequest');
+
+/** A checkout's hold: reserve a use for `ttlSeconds`. */
+export const HoldBody = z
+  .object({
+    userId: UserId,
+    ownerId: text(128).openapi({ description: 'who holds (an order, a cart): the same owner holding again gets its hold back', example: 'order-7781' }),
+    ttlSeconds: z.number().int().min(1).max(86_400).openapi({ description: 'how long the hold stands unless committed (at most a day)', example: 900 }),
+    discountAmount: UseBody.shape.discountAmount,
+  })
+  .strict()
+  .openapi('HoldRequest');
+
+export const Held = z
+  .object({
+    holdId: z.string(),
+    couponId: z.string(),
+    userId: z.string(),
+    ownerId: z.string(),
+    expiresAt: z.string(),
+    remain: z.number().int().nullable().openapi({ description: 'the use stock left' }),
+    budgetRemain: z.number().int().optional(),
+  })
+  .openapi('Hold');
+
+export const HoldParams = CouponParams.extend({
+  holdId: z.string().openapi({ param: { name: 'holdId', in: 'path' } }),
+});
+
+export const HoldCommitted = z
+  .object({ holdId: z.string(), useId: z.string(), couponId: z.string(), userId: z.string(), ownerId: z.string().nullable(), status: z.literal('committed') })
+  .openapi('HoldCommitted');
+
+export const HoldReleased = z
+  .object({ holdId: z.string(), couponId: z.string(), userId: z.string(), ownerId: z.string().nullable(), status: z.literal('released'), remain: z.number().int().nullable() })
+  .openapi('HoldReleased');
 
 /** A bulk issue: up to 1,000 users, repeats allowed (each occurrence is its own take). */
 export const BatchIssueBody = z

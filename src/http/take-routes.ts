@@ -14,6 +14,11 @@ import { holdingOut, liveOut } from './present.js';
 import { problem, refuse, STATUS } from './problem.js';
 import {
   BatchIssueBody,
+  HoldBody,
+  HoldCommitted,
+  HoldParams,
+  HoldReleased,
+  Held,
   BatchIssueReport,
   CouponParams,
   Holdings,
@@ -61,6 +66,30 @@ const route = {
       body: { required: true, content: { 'application/json': { schema: BatchIssueBody } } },
     },
     responses: { 200: json(BatchIssueReport, 'One result per user id'), ...errorResponses(400, 401, 404, 409, 413, 415, 503) },
+  }),
+  hold: createRoute({
+    ...client,
+    method: 'post',
+    path: '/v1/coupons/{id}/holds',
+    summary: 'Hold a use for a checkout: taken now, given back by itself at expiresAt unless committed',
+    request: { params: CouponParams, body: { required: true, content: { 'application/json': { schema: HoldBody } } } },
+    responses: { 201: json(Held, 'The hold (the same one again for the same ownerId)'), ...errorResponses(400, 401, 404, 409, 413, 415, 503) },
+  }),
+  commitHold: createRoute({
+    ...client,
+    method: 'post',
+    path: '/v1/coupons/{id}/holds/{holdId}/commit',
+    summary: 'Commit a hold: it becomes a use (cancel it as a use); 409 HOLD_EXPIRED once it was given back',
+    request: { params: HoldParams },
+    responses: { 200: json(HoldCommitted, 'Committed (again: the same answer)'), ...errorResponses(401, 404, 409, 503) },
+  }),
+  releaseHold: createRoute({
+    ...client,
+    method: 'post',
+    path: '/v1/coupons/{id}/holds/{holdId}/release',
+    summary: 'Release a hold before its time: its stock comes back once',
+    request: { params: HoldParams },
+    responses: { 200: json(HoldReleased, 'Released'), ...errorResponses(401, 404, 409, 503) },
   }),
   cancelIssue: createRoute({
     ...client,
@@ -167,6 +196,45 @@ export function takeRoutes(): OpenAPIHono<AppEnv> {
     const { id: useId, couponId, userId, remain, budgetRemain, replayed } = result.value;
     if (replayed) c.header('Idempotent-Replayed', 'true');
     return c.json({ useId, couponId, userId, remain, ...(budgetRemain === null ? {} : { budgetRemain }) }, 201);
+  });
+
+  app.openapi(route.hold, async (c) => {
+    const { id } = c.req.valid('param');
+    if (!ID_PATTERN.test(id)) return unknownCoupon(c, id);
+    const body = c.req.valid('json');
+    const result = await c.var.services.takes.hold({
+      couponId: id,
+      userId: body.userId,
+      ownerId: body.ownerId,
+      ttlSeconds: body.ttlSeconds,
+      ...(body.discountAmount === undefined ? {} : { discountAmount: body.discountAmount }),
+      caller: c.get('caller'),
+    });
+    if (!result.ok) return refuse(c, result);
+    const h = result.value;
+    if (h.replayed) c.header('Idempotent-Replayed', 'true');
+    const budget = h.budgetRemain === null ? {} : { budgetRemain: h.budgetRemain };
+    return c.json({ holdId: h.id, couponId: h.couponId, userId: h.userId, ownerId: h.ownerId, expiresAt: h.expiresAt.toISOString(), remain: h.remain, ...budget }, 201);
+  });
+
+  app.openapi(route.commitHold, async (c) => {
+    const { id, holdId } = c.req.valid('param');
+    if (!ID_PATTERN.test(id)) return unknownCoupon(c, id);
+    if (!ID_PATTERN.test(holdId)) return problem(c, 'NOT_FOUND', `hold ${holdId} does not exist`);
+    const result = await c.var.services.takes.commitHold(id, holdId);
+    if (!result.ok) return refuse(c, result);
+    const { couponId, userId, ownerId } = result.value;
+    return c.json({ holdId, useId: holdId, couponId, userId, ownerId, status: 'committed' as const }, 200);
+  });
+
+  app.openapi(route.releaseHold, async (c) => {
+    const { id, holdId } = c.req.valid('param');
+    if (!ID_PATTERN.test(id)) return unknownCoupon(c, id);
+    if (!ID_PATTERN.test(holdId)) return problem(c, 'NOT_FOUND', `hold ${holdId} does not exist`);
+    const result = await c.var.services.takes.releaseHold(id, holdId);
+    if (!result.ok) return refuse(c, result);
+    const { couponId, userId, orderId, remain } = result.value;
+    return c.json({ holdId, couponId, userId, ownerId: orderId, status: 'released' as const, remain }, 200);
   });
 
   app.openapi(route.cancelIssue, async (c) => {

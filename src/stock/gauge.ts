@@ -77,6 +77,12 @@ export interface TakeCommand {
   ledger: LedgerFacts;
   /** Current time in ms since the epoch (windows are checked against it). */
   now: number;
+  /**
+   * A hold: the take is provisional until `expiresAt` (ms since the epoch), when the gauge gives
+   * it back by itself (lazily, in the scope's next take, and by `expireHolds`) unless it was
+   * committed. Its idempotency record goes with it, so the same key may hold again afterwards.
+   */
+  hold?: { expiresAt: number };
 }
 
 export type TakeRefusal =
@@ -102,6 +108,8 @@ export type TakeResult =
       remains: (number | null)[];
       /** `true` when this answer is the replay of an earlier take. */
       replayed: boolean;
+      /** A hold's expiry (of the first take, on a replay); `null` for a plain take. */
+      holdExpiresAt: number | null;
     }
   | TakeRefusal;
 
@@ -113,7 +121,22 @@ export interface RestoreCommand {
   /** The kind the operation must have; another kind reads as `not_found`. */
   kind: string;
   now: number;
+  /** `hold`: a release, only of a hold not yet committed (else `not_found` / `committed`). Default `any`. */
+  mode?: 'any' | 'hold';
 }
+
+export interface CommitCommand {
+  prefix: string;
+  opId: string;
+  now: number;
+}
+
+export type CommitResult =
+  | { ok: true; committed: boolean; subject: string; ref: string | null }
+  /** Not a hold of this scope. */
+  | { ok: false; reason: 'not_found' | 'unavailable' }
+  /** Given back already: released, or its time was up. */
+  | { ok: false; reason: 'expired' };
 
 export type RestoreResult =
   | {
@@ -126,6 +149,8 @@ export type RestoreResult =
       op: OperationRecord;
     }
   | { ok: false; reason: 'not_found' | 'unavailable' }
+  /** A release of a hold that was committed (cancel the use instead). */
+  | { ok: false; reason: 'committed' }
   /** Giving back would drive item `index` below zero (e.g. the issued coupon is already used). */
   | { ok: false; reason: 'insufficient'; index: number };
 
@@ -189,6 +214,12 @@ export interface GaugePort {
   take(cmd: TakeCommand): Promise<TakeResult>;
   /** Gives back what an operation took, once, however often it is called. */
   restore(cmd: RestoreCommand): Promise<RestoreResult>;
+  /** Makes a hold permanent (a plain take); idempotent. */
+  commit(cmd: CommitCommand): Promise<CommitResult>;
+  /** Gives back the scope's holds whose time is up (the schedule's sweep); returns how many. */
+  expireHolds(prefix: string, now: number): Promise<number>;
+  /** How many holds of the scope stand at `now` (neither committed, given back nor expired). */
+  activeHolds(prefix: string, now: number): Promise<number>;
   /** Changes a gauge's total and remain by `delta`; refused when remain would go below zero. */
   adjust(key: string, delta: number): Promise<AdjustResult>;
   /** Live values, `null` for a missing gauge. */

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GaugePort } from '../../src/stock/gauge.js';
 import { concurrencyContract } from './gauge-contract-concurrency.js';
+import { holdContract } from './gauge-contract-holds.js';
 import { periodContract } from './gauge-contract-periods.js';
 import { restoreContract } from './gauge-contract-restore.js';
 import { valueContract } from './gauge-contract-value.js';
@@ -141,7 +142,7 @@ export function gaugeContract(name: string, open: () => Promise<OpenGauge>): voi
         expect(first).toMatchObject({ ok: true, remains: [4, 1] });
         await s.take({ user: 'u2' });
         const again = await s.take({ idempotencyKey: 'same' });
-        expect(again).toEqual({ ok: true, opId: opIdOf(first), remains: [4, 1], replayed: true });
+        expect(again).toEqual({ ok: true, opId: opIdOf(first), remains: [4, 1], replayed: true, holdExpiresAt: null });
         expect(await s.take({ idempotencyKey: 'same', fingerprint: 'other' })).toEqual({ ok: false, reason: 'conflict' });
         expect(await s.remainOf()).toBe(3);
       });
@@ -200,5 +201,6 @@ export function gaugeContract(name: string, open: () => Promise<OpenGauge>): voi
     concurrencyContract(scope, gauge);
     periodContract(scope, gauge);
     valueContract(scope, gauge);
+    holdContract(scope, gauge);
   });
 }

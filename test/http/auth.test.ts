@@ -55,6 +55,29 @@ const ROUTES: RouteSpec[] = [
       return { method: 'DELETE', path: `/v1/webhooks/${String(((await res.json()) as { id: string }).id)}` };
     },
   },
+  {
+    who: 'client',
+    name: 'POST …/holds',
+    ok: 201,
+    prepare: async () => {
+      const id = await liveId();
+      await issued(t, id, 'h1');
+      return { method: 'POST', path: `/v1/coupons/${id}/holds`, body: { userId: 'h1', ownerId: 'o1', ttlSeconds: 60 } };
+    },
+  },
+  ...(['commit', 'release'] as const).map(
+    (action): RouteSpec => ({
+      who: 'client',
+      name: `POST …/holds/{holdId}/${action}`,
+      ok: 200,
+      prepare: async () => {
+        const id = await liveId();
+        await issued(t, id, 'h1');
+        const res = await t.call('POST', `/v1/coupons/${id}/holds`, { token: CLIENT, body: { userId: 'h1', ownerId: 'o1', ttlSeconds: 60 } });
+        return { method: 'POST', path: `/v1/coupons/${id}/holds/${String(((await res.json()) as { holdId: string }).holdId)}/${action}` };
+      },
+    }),
+  ),
   { who: 'client', name: 'GET …/stocks/live', ok: 200, prepare: async () => ({ method: 'GET', path: `/v1/coupons/${await liveId()}/stocks/live` }) },
   { who: 'client', name: 'POST …/issues', ok: 201, prepare: async () => ({ method: 'POST', path: `/v1/coupons/${await liveId()}/issues`, body: { userId: 'u1' } }) },
   { who: 'client', name: 'POST …/issues:batch', ok: 200, prepare: async () => ({ method: 'POST', path: `/v1/coupons/${await liveId()}/issues:batch`, body: { userIds: ['u1', 'u2'] } }) },

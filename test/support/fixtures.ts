@@ -56,6 +56,7 @@ export interface LiveBody {
   issue: { total: number; remain: number } | null;
   use: { total: number; remain: number } | null;
   budget?: { total: number; remain: number };
+  holds?: number;
 }
 
 export interface StockSyncBody extends StockBody {

@@ -46,7 +46,7 @@ export function parsed(literal: string): unknown {
 }
 
 /** Every field name of every request body, and a few that are close. */
-export const FIELDS = ['userIds', 'url', 'events', 'budget', 'discountAmount', 'currency', 'issuePeriodStock', 'usePeriodStock', 'period', 'name', 'issueStock', 'useStock', 'perUserIssueLimit', 'perUserUseLimit', 'issueWindow', 'useWindow', 'delta', 'userId', 'orderId', 'total', 'start', 'end'];
+export const FIELDS = ['userIds', 'ownerId', 'ttlSeconds', 'url', 'events', 'budget', 'discountAmount', 'currency', 'issuePeriodStock', 'usePeriodStock', 'period', 'name', 'issueStock', 'useStock', 'perUserIssueLimit', 'perUserUseLimit', 'issueWindow', 'useWindow', 'delta', 'userId', 'orderId', 'total', 'start', 'end'];
 
 /** A valid body with one field replaced by any JSON value, and maybe an extra field. */
 export const mutated = fc.record({

@@ -8,9 +8,11 @@
  * not only through the locks. On PGlite (one connection) drizzle's transactions queue on
  * PGlite's own mutex, so concurrent calls simply run one after another.
  */
-import { and, eq, inArray, like, sql } from 'drizzle-orm';
+import { and, eq, gt, inArray, isNull, like, lte, sql } from 'drizzle-orm';
 import type {
   AdjustResult,
+  CommitCommand,
+  CommitResult,
   GaugeLoad,
   GaugePort,
   LiveGauge,
@@ -43,7 +45,10 @@ export class PostgresGauge implements GaugePort {
     this.db = db;
   }
 
-  take(cmd: TakeCommand): Promise<TakeResult> {
+  async take(cmd: TakeCommand): Promise<TakeResult> {
+    // Holds whose time is up give their stock back first (each in its own transaction, before
+    // this one locks anything), so this take can have it.
+    await this.expireDue(cmd.prefix, cmd.now, 10);
     return atomically(this.db, async (tx) => {
       // Claim the idempotency key first: a concurrent take with the same key waits here until
       // this one commits (then replays it) or rolls back (then runs itself).
@@ -63,17 +68,18 @@ export class PostgresGauge implements GaugePort {
           amount: cmd.ledger.amount,
           value: cmd.ledger.value ?? null,
           at: new Date(cmd.now),
+          holdExpiresAt: cmd.hold ? new Date(cmd.hold.expiresAt) : null,
         })
         .onConflictDoNothing()
         .returning({ opId: gaugeOperations.opId });
       if (claimed.length === 0) {
         const [first] = await tx
-          .select({ opId: gaugeOperations.opId, fingerprint: gaugeOperations.fingerprint, remains: gaugeOperations.remains })
+          .select({ opId: gaugeOperations.opId, fingerprint: gaugeOperations.fingerprint, remains: gaugeOperations.remains, hold: gaugeOperations.holdExpiresAt })
           .from(gaugeOperations)
           .where(and(eq(gaugeOperations.prefix, cmd.prefix), eq(gaugeOperations.idempotencyKey, cmd.idempotencyKey)));
         if (!first) throw new Error(`operation id ${cmd.opId} is already taken`);
         if (first.fingerprint !== cmd.fingerprint) return { ok: false, reason: 'conflict' } as const;
-        return { ok: true, opId: first.opId, remains: first.remains, replayed: true } as const;
+        return { ok: true, opId: first.opId, remains: first.remains, replayed: true, holdExpiresAt: first.hold ? first.hold.getTime() : null } as const;
       }
 
       const policy = await this.lockPolicy(tx, cmd.prefix);
@@ -112,18 +118,74 @@ export class PostgresGauge implements GaugePort {
         .set({ items: cmd.items.map((item, i) => ({ key: item.key, n: item.n, skipped: active[i] === null, lazy: item.lazy })), remains })
         .where(eq(gaugeOperations.opId, cmd.opId));
       await tx.insert(ledger).values(ledgerRow({ ...cmd.ledger, opId: cmd.opId, action: 'take', at: cmd.now }));
-      return { ok: true, opId: cmd.opId, remains, replayed: false } as const;
+      return { ok: true, opId: cmd.opId, remains, replayed: false, holdExpiresAt: cmd.hold?.expiresAt ?? null } as const;
     });
   }
 
   restore(cmd: RestoreCommand): Promise<RestoreResult> {
-    return atomically(this.db, async (tx) => {
+    return atomically(this.db, (tx) => this.restoreIn(tx, cmd));
+  }
+
+  async commit(cmd: CommitCommand): Promise<CommitResult> {
+    return atomically(this.db, async (tx): Promise<CommitResult> => {
+      const [op] = await tx
+        .select()
+        .from(gaugeOperations)
+        .where(and(eq(gaugeOperations.opId, cmd.opId), eq(gaugeOperations.prefix, cmd.prefix)))
+        .for('update');
+      if (!op?.holdExpiresAt) return { ok: false, reason: 'not_found' };
+      if (op.restoredAt) return { ok: false, reason: 'expired' };
+      if (op.committedAt) return { ok: true, committed: false, subject: op.subject, ref: op.ref };
+      if (!(await this.lockPolicy(tx, cmd.prefix))) return { ok: false, reason: 'unavailable' };
+      if (op.holdExpiresAt.getTime() <= cmd.now) {
+        await this.restoreIn(tx, { prefix: cmd.prefix, opId: cmd.opId, kind: op.kind, now: cmd.now });
+        return { ok: false, reason: 'expired' };
+      }
+      await tx.update(gaugeOperations).set({ committedAt: new Date(cmd.now) }).where(eq(gaugeOperations.opId, op.opId));
+      return { ok: true, committed: true, subject: op.subject, ref: op.ref };
+    });
+  }
+
+  expireHolds(prefix: string, now: number): Promise<number> {
+    return this.expireDue(prefix, now, 10_000);
+  }
+
+  async activeHolds(prefix: string, now: number): Promise<number> {
+    const [row] = await this.db
+      .select({ n: sql`count(*)`.mapWith(Number) })
+      .from(gaugeOperations)
+      .where(and(eq(gaugeOperations.prefix, prefix), gt(gaugeOperations.holdExpiresAt, new Date(now)), isNull(gaugeOperations.restoredAt), isNull(gaugeOperations.committedAt)));
+    return row?.n ?? 0;
+  }
+
+  /** Gives back up to `limit` holds of a scope whose time is up; returns how many. */
+  private async expireDue(prefix: string, now: number, limit: number): Promise<number> {
+    const due = await this.db
+      .select({ opId: gaugeOperations.opId, kind: gaugeOperations.kind })
+      .from(gaugeOperations)
+      .where(
+        and(
+          eq(gaugeOperations.prefix, prefix),
+          lte(gaugeOperations.holdExpiresAt, new Date(now)),
+          isNull(gaugeOperations.restoredAt),
+          isNull(gaugeOperations.committedAt),
+        ),
+      )
+      .limit(limit);
+    for (const op of due) await this.restore({ prefix, opId: op.opId, kind: op.kind, now, mode: 'hold' });
+    return due.length;
+  }
+
+  private async restoreIn(tx: Tx, cmd: RestoreCommand): Promise<RestoreResult> {
+    {
       const [op] = await tx
         .select()
         .from(gaugeOperations)
         .where(and(eq(gaugeOperations.opId, cmd.opId), eq(gaugeOperations.prefix, cmd.prefix)))
         .for('update');
       if (!op || op.kind !== cmd.kind) return { ok: false, reason: 'not_found' } as const;
+      if (cmd.mode === 'hold' && !op.holdExpiresAt) return { ok: false, reason: 'not_found' } as const;
+      if (cmd.mode === 'hold' && op.committedAt) return { ok: false, reason: 'committed' } as const;
       if (!(await this.lockPolicy(tx, cmd.prefix))) return { ok: false, reason: 'unavailable' } as const;
       const applied = op.items.flatMap((item, index) => (item.skipped ? [] : [{ ...item, index }]));
       const current = await this.lockGauges(tx, applied.map((a) => ({ key: a.key, lazyLimit: null })), cmd.prefix);
@@ -156,12 +218,14 @@ export class PostgresGauge implements GaugePort {
         after.set(a.key, remain);
       }
       const restoredAt = new Date(cmd.now);
-      await tx.update(gaugeOperations).set({ restoredAt }).where(eq(gaugeOperations.opId, op.opId));
+      // A hold given back frees its owner's key: the same order may hold again.
+      const key = op.holdExpiresAt ? { idempotencyKey: `${op.idempotencyKey}#${op.opId}` } : {};
+      await tx.update(gaugeOperations).set({ restoredAt, ...key }).where(eq(gaugeOperations.opId, op.opId));
       await tx.insert(ledger).values(
         ledgerRow({ opId: op.opId, action: 'restore', scope: op.scope, kind: op.kind, subject: op.subject, ref: op.ref, amount: op.amount, value: op.value, at: cmd.now }),
       );
       return { ok: true, restored: true, remains: remainsFrom(after), op: record(restoredAt) } as const;
-    });
+    }
   }
 
   /** The scope's policy, share-locked so a pause waits for takes in flight and then wins. */

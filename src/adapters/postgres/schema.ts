@@ -129,8 +129,14 @@ export const gaugeOperations = pgTable(
     value: count('value'),
     at: ts('at').notNull(),
     restoredAt: ts('restored_at'),
+    /** A hold: when it is given back unless committed first. */
+    holdExpiresAt: ts('hold_expires_at'),
+    committedAt: ts('committed_at'),
   },
-  (t) => [uniqueIndex('gauge_operations_idempotency_idx').on(t.prefix, t.idempotencyKey)],
+  (t) => [
+    uniqueIndex('gauge_operations_idempotency_idx').on(t.prefix, t.idempotencyKey),
+    index('gauge_operations_holds_idx').on(t.prefix, t.holdExpiresAt).where(sql`${t.holdExpiresAt} is not null and ${t.restoredAt} is null and ${t.committedAt} is null`),
+  ],
 );
 
 /** Webhook endpoints: where events are sent, which types (empty = all), signed with `secret`. */

@@ -5,6 +5,8 @@
 import { Redis } from '@upstash/redis/cloudflare';
 import type {
   AdjustResult,
+  CommitCommand,
+  CommitResult,
   GaugeLoad,
   GaugePort,
   LedgerEvent,
@@ -15,13 +17,13 @@ import type {
   TakeCommand,
   TakeResult,
 } from '../../stock/gauge.js';
-import { ADJUST, GET_POLICY, LEDGER_READ, LOAD, READ, RESTORE, SET_OPEN, SET_POLICY, TAKE } from './scripts.js';
+import { ADJUST, COMMIT, EXPIRE_HOLDS, GET_POLICY, LEDGER_READ, LOAD, READ, RESTORE, SET_OPEN, SET_POLICY, TAKE } from './scripts.js';
 
 /**
  * The part of the Upstash client the gauge uses. It must be made by `redisClient()`: with the
  * client's automatic deserialization on, a user id such as "1.50" would come back as 1.5.
  */
-export type RedisClient = Pick<Redis, 'createScript' | 'scan' | 'unlink' | 'xdel' | 'ping'>;
+export type RedisClient = Pick<Redis, 'createScript' | 'scan' | 'unlink' | 'xdel' | 'ping' | 'zcount'>;
 
 /**
  * Where the gauge's scripts run: the Upstash client itself (EVALSHA, EVAL on NOSCRIPT), or a
@@ -97,6 +99,8 @@ export class RedisGauge implements GaugePort {
       setOpen: script(SET_OPEN),
       getPolicy: script(GET_POLICY),
       ledgerRead: script(LEDGER_READ),
+      commit: script(COMMIT),
+      expireHolds: script(EXPIRE_HOLDS),
     };
   }
 
@@ -116,12 +120,16 @@ export class RedisGauge implements GaugePort {
       String(ledger.amount),
       ledger.scope,
       ledger.value === undefined || ledger.value === null ? '' : String(ledger.value),
+      cmd.prefix,
+      cmd.hold ? String(cmd.hold.expiresAt) : '',
       ...cmd.items.flatMap((i) => [i.unstated ? '' : String(i.n), i.limit, i.lazy ? '1' : '0', i.expiresAt === undefined ? '' : String(i.expiresAt)]),
     ];
     const reply = (await this.scripts.take.exec(keys, args)) as Reply;
     const [status] = reply;
     if (status === 'ok') {
-      return { ok: true, opId: String(reply[1]), replayed: reply[2] === 1, remains: reply.slice(3).map(remainOf) };
+      const end = 3 + cmd.items.length;
+      const hold = Number(reply[end]);
+      return { ok: true, opId: String(reply[1]), replayed: reply[2] === 1, remains: reply.slice(3, end).map(remainOf), holdExpiresAt: hold >= 0 ? hold : null };
     }
     if (status === 'insufficient' || status === 'unstated') return { ok: false, reason: status, index: Number(reply[1]) };
     if (status === 'closed' || status === 'not_started' || status === 'ended' || status === 'conflict') {
@@ -134,10 +142,11 @@ export class RedisGauge implements GaugePort {
     const k = names(cmd.prefix);
     const reply = (await this.scripts.restore.exec(
       [k.policy, k.op(cmd.opId), k.ledger],
-      [cmd.kind, String(cmd.now), cmd.opId],
+      [cmd.kind, String(cmd.now), cmd.opId, cmd.mode ?? 'any', cmd.prefix],
     )) as Reply;
     const [status] = reply;
     if (status === 'not_found') return { ok: false, reason: 'not_found' };
+    if (status === 'committed') return { ok: false, reason: 'committed' };
     if (status === 'insufficient') return { ok: false, reason: 'insufficient', index: Number(reply[1]) };
     if (status !== 'ok') return { ok: false, reason: 'unavailable' };
     const [, restored, kind, subject, ref, amount, at, restoredAt, scope] = reply;
@@ -156,6 +165,28 @@ export class RedisGauge implements GaugePort {
         restoredAt: Number(restoredAt),
       },
     };
+  }
+
+  async commit(cmd: CommitCommand): Promise<CommitResult> {
+    const k = names(cmd.prefix);
+    const reply = (await this.scripts.commit.exec([k.policy, k.op(cmd.opId)], [String(cmd.now), cmd.opId, cmd.prefix])) as Reply;
+    const [status, committed, subject, ref] = reply;
+    if (status === 'ok') return { ok: true, committed: committed === 1, subject: String(subject), ref: ref === '' || ref === undefined ? null : String(ref) };
+    return { ok: false, reason: status === 'expired' ? 'expired' : status === 'unavailable' ? 'unavailable' : 'not_found' };
+  }
+
+  async expireHolds(prefix: string, now: number): Promise<number> {
+    let total = 0;
+    // Batches of 500 holds a call, until a call finds fewer: each call is one atomic script.
+    for (;;) {
+      const n = Number(await this.scripts.expireHolds.exec([`${prefix}holds`], [prefix, String(now), '500']));
+      total += n;
+      if (n < 500) return total;
+    }
+  }
+
+  async activeHolds(prefix: string, now: number): Promise<number> {
+    return Number(await this.redis.zcount(`${prefix}holds`, `(${now}`, '+inf'));
   }
 
   async adjust(key: string, delta: number): Promise<AdjustResult> {

@@ -9,12 +9,59 @@
  *   P o:<opId>    string JSON {k kind, s subject, f ref, a amount, c scope, v value, t at,
  *                               i = {{key, n, index, lazy}…} applied items, r = {remain…}, x = restoredAt}
  *   P ledger      stream  one entry per take / restore, drained into Postgres
+ *   P holds       zset    holds not yet committed or given back, scored by expiry
+ *   (a hold's operation record also has h = expiry, q = its idempotency record, m = committedAt)
  *
  * A take checks every item before it writes anything: no transient negative, no compensation.
  * Remains are returned as integers, -1 for an unlimited (skipped) item.
  */
 
-export const TAKE = `
+
+/**
+ * Lua shared by the scripts that give back (a restore, a release, an expired hold). Keys are
+ * named from the scope prefix; they all carry the scope's hash tag, so they share its slot.
+ */
+const GIVE_BACK = `
+-- Gives back what the operation took; nil when done, else a refusal. Marks it restored, takes
+-- a hold off the scope's hold list (and frees its owner's key), and appends the ledger event.
+local function give_back(prefix, opId, op, now)
+  local present = {}
+  for j, it in ipairs(op.i) do
+    local r = redis.call('HGET', it[1], 'r')
+    if r then
+      if it[2] < 0 and tonumber(r) < -it[2] then return {'insufficient', it[3]} end
+      present[j] = true
+    elseif it[4] ~= 1 then
+      return {'unavailable'}
+    end
+  end
+  for j, it in ipairs(op.i) do
+    if present[j] then redis.call('HINCRBY', it[1], 'r', it[2]) end
+  end
+  op.x = now
+  if op.h then
+    redis.call('ZREM', prefix .. 'holds', opId)
+    if op.q then redis.call('DEL', op.q) end
+  end
+  redis.call('SET', prefix .. 'o:' .. opId, cjson.encode(op))
+  redis.call('XADD', prefix .. 'ledger', '*', 'o', opId, 'a', 'restore', 'c', op.c, 'k', op.k, 's', op.s, 'f', op.f, 'n', op.a, 'v', op.v or '', 't', now)
+  return nil
+end
+
+-- Gives back up to \`limit\` holds of the scope whose time is up (not committed); returns how many.
+local function expire_holds(prefix, now, limit)
+  local due = redis.call('ZRANGEBYSCORE', prefix .. 'holds', '-inf', now, 'LIMIT', 0, limit)
+  for _, opId in ipairs(due) do
+    local raw = redis.call('GET', prefix .. 'o:' .. opId)
+    local op = raw and cjson.decode(raw)
+    -- A hold that is gone, settled, or whose gauges are gone leaves the list either way.
+    if not op or op.x or op.m or give_back(prefix, opId, op, now) then redis.call('ZREM', prefix .. 'holds', opId) end
+  end
+  return #due
+end
+`;
+
+export const TAKE = `${GIVE_BACK}
 --[[
 KEYS[1]   policy hash of the scope
 KEYS[2]   idempotency record of this request
@@ -32,22 +79,29 @@ ARGV[8]   ledger ref (order id), '' for none
 ARGV[9]   ledger amount
 ARGV[10]  ledger scope (coupon id)
 ARGV[11]  ledger value (what a value gauge gives up, e.g. money in minor units), '' for none
-ARGV[12..] four per item: n (> 0 taken, < 0 given, '' = not stated: refused if limited),
+ARGV[12]  the scope's key prefix (its holds list, expired holds' records)
+ARGV[13]  a hold: when it expires (ms since the epoch); '' for a plain take
+ARGV[14..] four per item: n (> 0 taken, < 0 given, '' = not stated: refused if limited),
           policy limit name, lazy (1 | 0), expiry of a lazy gauge created here (ms since the
           epoch, '' = none)
-Returns {'ok', opId, replayed 0|1, remain…} or {reason} or {'insufficient' | 'unstated', index}
+Returns {'ok', opId, replayed 0|1, remain…, hold expiry (-1 = not a hold)} or {reason} or
+{'insufficient' | 'unstated', index}
 ]]
+-- Holds whose time is up give their stock back first, so this take can have it.
+expire_holds(ARGV[12], tonumber(ARGV[2]), 10)
 local rec = redis.call('GET', KEYS[2])
 if rec then
   local fp, op, remains = string.match(rec, '^([^\\n]*)\\n([^\\n]*)\\n(.*)$')
   if fp ~= ARGV[4] then return {'conflict'} end
   local out = {'ok', op, 1}
   for v in string.gmatch(remains, '[^,]+') do out[#out + 1] = tonumber(v) end
+  local first = ARGV[13] ~= '' and redis.call('GET', ARGV[12] .. 'o:' .. op)
+  out[#out + 1] = first and (cjson.decode(first).h or -1) or -1
   return out
 end
 local count = #KEYS - 4
 local fields = {'open', 'w:' .. ARGV[1] .. ':s', 'w:' .. ARGV[1] .. ':e'}
-for i = 1, count do fields[#fields + 1] = 'l:' .. ARGV[11 + (i - 1) * 4 + 2] end
+for i = 1, count do fields[#fields + 1] = 'l:' .. ARGV[13 + (i - 1) * 4 + 2] end
 local p = redis.call('HMGET', KEYS[1], unpack(fields))
 if not p[1] then return {'unavailable'} end
 if p[1] ~= '1' then return {'closed'} end
@@ -56,7 +110,7 @@ if p[2] and p[2] ~= '' and now < tonumber(p[2]) then return {'not_started'} end
 if p[3] and p[3] ~= '' and now >= tonumber(p[3]) then return {'ended'} end
 local plan = {}
 for i = 1, count do
-  local base = 11 + (i - 1) * 4
+  local base = 13 + (i - 1) * 4
   local n = tonumber(ARGV[base + 1])
   local limit = p[3 + i]
   if limit and not n then return {'unstated', i - 1} end
@@ -94,13 +148,21 @@ for i = 1, count do
   end
   out[#out + 1] = remains[i]
 end
-redis.call('SET', KEYS[3], cjson.encode({k = ARGV[6], s = ARGV[7], f = ARGV[8], a = tonumber(ARGV[9]), c = ARGV[10], v = ARGV[11], t = now, i = items, r = remains}))
+local record = {k = ARGV[6], s = ARGV[7], f = ARGV[8], a = tonumber(ARGV[9]), c = ARGV[10], v = ARGV[11], t = now, i = items, r = remains}
+if ARGV[13] ~= '' then
+  -- A hold: on the scope's list by expiry, and its idempotency record goes with it.
+  record.h = tonumber(ARGV[13])
+  record.q = KEYS[2]
+  redis.call('ZADD', ARGV[12] .. 'holds', record.h, ARGV[3])
+end
+out[#out + 1] = record.h or -1
+redis.call('SET', KEYS[3], cjson.encode(record))
 redis.call('SET', KEYS[2], ARGV[4] .. '\\n' .. ARGV[3] .. '\\n' .. table.concat(remains, ','), 'EX', ARGV[5])
 redis.call('XADD', KEYS[4], '*', 'o', ARGV[3], 'a', 'take', 'c', ARGV[10], 'k', ARGV[6], 's', ARGV[7], 'f', ARGV[8], 'n', ARGV[9], 'v', ARGV[11], 't', ARGV[2])
 return out
 `;
 
-export const RESTORE = `
+export const RESTORE = `${GIVE_BACK}
 --[[
 KEYS[1]  policy hash of the scope (its presence says the scope is live)
 KEYS[2]  operation record
@@ -108,35 +170,25 @@ KEYS[3]  ledger stream of the scope
 ARGV[1]  kind the operation must have
 ARGV[2]  now, ms since the epoch
 ARGV[3]  operation id
+ARGV[4]  'any': any take of that kind; 'hold': a release, only of a hold not yet committed
+ARGV[5]  the scope's key prefix
 The item gauges are named inside the operation record; they share the scope's hash tag, so
 they live in the same cluster slot as the declared keys. A lazy item whose gauge is gone (a
 period that ended) is skipped; a missing required gauge is 'unavailable'.
 Returns {'ok', restored 0|1, kind, subject, ref, amount, at, restoredAt, scope, remain…}
-or {'not_found'} | {'unavailable'} | {'insufficient', index}
+or {'not_found'} | {'unavailable'} | {'committed'} | {'insufficient', index}
 ]]
 local raw = redis.call('GET', KEYS[2])
 if not raw then return {'not_found'} end
 local op = cjson.decode(raw)
 if op.k ~= ARGV[1] then return {'not_found'} end
+if ARGV[4] == 'hold' and not op.h then return {'not_found'} end
+if ARGV[4] == 'hold' and op.m then return {'committed'} end
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'unavailable'} end
 local restored = 0
 if not op.x then
-  local present = {}
-  for j, it in ipairs(op.i) do
-    local r = redis.call('HGET', it[1], 'r')
-    if r then
-      if it[2] < 0 and tonumber(r) < -it[2] then return {'insufficient', it[3]} end
-      present[j] = true
-    elseif it[4] ~= 1 then
-      return {'unavailable'}
-    end
-  end
-  for j, it in ipairs(op.i) do
-    if present[j] then redis.call('HINCRBY', it[1], 'r', it[2]) end
-  end
-  op.x = tonumber(ARGV[2])
-  redis.call('SET', KEYS[2], cjson.encode(op))
-  redis.call('XADD', KEYS[3], '*', 'o', ARGV[3], 'a', 'restore', 'c', op.c, 'k', op.k, 's', op.s, 'f', op.f, 'n', op.a, 'v', op.v or '', 't', ARGV[2])
+  local refusal = give_back(ARGV[5], ARGV[3], op, tonumber(ARGV[2]))
+  if refusal then return refusal end
   restored = 1
 end
 local out = {'ok', restored, op.k, op.s, op.f, op.a, op.t, op.x, op.c}
@@ -148,6 +200,46 @@ for _, it in ipairs(op.i) do
 end
 for i = 1, #remains do out[#out + 1] = remains[i] end
 return out
+`;
+
+export const COMMIT = `${GIVE_BACK}
+--[[
+KEYS[1]  policy hash of the scope
+KEYS[2]  operation record of the hold
+ARGV[1]  now, ms since the epoch
+ARGV[2]  operation id
+ARGV[3]  the scope's key prefix
+Makes a hold a use for good: off the expiry list, never given back by time. A hold whose time
+is up is given back now instead.
+Returns {'ok', committed now 0|1, subject, ref} | {'not_found'} | {'expired'} | {'unavailable'}
+]]
+local raw = redis.call('GET', KEYS[2])
+if not raw then return {'not_found'} end
+local op = cjson.decode(raw)
+if not op.h then return {'not_found'} end
+if op.x then return {'expired'} end
+if op.m then return {'ok', 0, op.s, op.f} end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'unavailable'} end
+local now = tonumber(ARGV[1])
+if op.h <= now then
+  if give_back(ARGV[3], ARGV[2], op, now) then redis.call('ZREM', ARGV[3] .. 'holds', ARGV[2]) end
+  return {'expired'}
+end
+op.m = now
+redis.call('ZREM', ARGV[3] .. 'holds', ARGV[2])
+redis.call('SET', KEYS[2], cjson.encode(op))
+return {'ok', 1, op.s, op.f}
+`;
+
+export const EXPIRE_HOLDS = `${GIVE_BACK}
+--[[
+KEYS[1]  the scope's holds list (sorted by expiry)
+ARGV[1]  the scope's key prefix
+ARGV[2]  now, ms since the epoch
+ARGV[3]  most holds to give back in this call
+Returns how many holds whose time was up were taken off the list.
+]]
+return expire_holds(ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]))
 `;
 
 export const ADJUST = `

@@ -206,6 +206,12 @@ export function CouponCard(props: { view: CouponView; csrf: CsrfTokens }) {
         <dd>
           issue: {limitText(c.perUserIssueLimit)}, use: {limitText(c.perUserUseLimit)}
         </dd>
+        {props.view.live.state === 'live' && props.view.live.holds ? (
+          <>
+            <dt>holds</dt>
+            <dd data-field="holds">{props.view.live.holds} standing (uses taken until committed, released or expired)</dd>
+          </>
+        ) : null}
         <dt>per period</dt>
         <dd data-field="periods">
           issue: {periodText(c.issuePeriodStock)}, use: {periodText(c.usePeriodStock)}

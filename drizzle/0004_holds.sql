@@ -1,0 +1,3 @@
+ALTER TABLE "gauge_operations" ADD COLUMN "hold_expires_at" timestamp with time zone;--> statement-breakpoint
+ALTER TABLE "gauge_operations" ADD COLUMN "committed_at" timestamp with time zone;--> statement-breakpoint
+CREATE INDEX "gauge_operations_holds_idx" ON "gauge_operations" USING btree ("prefix","hold_expires_at") WHERE "gauge_operations"."hold_expires_at" is not null and "gauge_operations"."restored_at" is null and "gauge_operations"."committed_at" is null;
