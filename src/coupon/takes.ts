@@ -118,6 +118,12 @@ const SHORTFALL_DETAIL: Partial<Record<Failure['code'], string>> = {
   BUDGET_EXHAUSTED: 'what is left of the budget cannot cover this discount',
 };
 
+interface TakeOptions {
+  scope?: string;
+  explain?: () => Promise<Failure>;
+  hold?: { expiresAt: number };
+}
+
 /** A batch item's key already names its user, its whole request: every item has one fingerprint. */
 const BATCH_FINGERPRINT = 'batch-item';
 
@@ -164,7 +170,7 @@ export class CouponTakes {
       });
       const results = await Promise.all(
         chunk.map(({ userId, key }) =>
-          this.take('issue', { couponId: input.couponId, userId, idempotencyKey: key, caller: input.caller, fingerprint: BATCH_FINGERPRINT }, 'issue-batch', explain),
+          this.take('issue', { couponId: input.couponId, userId, idempotencyKey: key, caller: input.caller, fingerprint: BATCH_FINGERPRINT }, { scope: 'issue-batch', explain }),
         ),
       );
       results.forEach((r, j) => {
@@ -180,10 +186,12 @@ export class CouponTakes {
   }
 
   /**
-   * One take. `scope` names the idempotency namespace (a batch item's keys never meet a single
-   * request's); `explain` says why the gauges are missing (by default: ask Postgres).
+   * One take. `scope` names the idempotency namespace (a batch item's or a hold's keys never
+   * meet a single request's); `explain` says why the gauges are missing (by default: ask
+   * Postgres); `hold` makes it provisional until then.
    */
-  private async take(kind: TakeKind, input: TakeInput, scope: string = kind, explain?: () => Promise<Failure>, hold?: { expiresAt: number }): Promise<Result<Taken>> {
+  private async take(kind: TakeKind, input: TakeInput, options: TakeOptions = {}): Promise<Result<Taken>> {
+    const { scope = kind, explain, hold } = options;
     const keys = couponKeys(input.couponId);
     const at = now(this.deps);
     const periods = currentPeriods(this.deps, at);
@@ -270,9 +278,7 @@ export class CouponTakes {
         caller: input.caller,
         fingerprint: `hold:${input.discountAmount ?? ''}`,
       },
-      'hold',
-      undefined,
-      { expiresAt: at + input.ttlSeconds * 1000 },
+      { scope: 'hold', hold: { expiresAt: at + input.ttlSeconds * 1000 } },
     );
     if (!taken.ok) {
       if (taken.code === 'IDEMPOTENCY_KEY_REUSED') return fail('IDEMPOTENCY_KEY_REUSED', 'this owner holds the coupon already, with another discountAmount; release it first');
