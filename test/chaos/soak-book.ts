@@ -55,6 +55,12 @@ export interface CouponBook {
   cancelled: Record<Kind, number>;
   issues: Pool<{ id: string; user: string }>;
   uses: Pool<string>;
+  /** Holds not yet committed, released or seen expired: each will be given back exactly once. */
+  openHolds: number;
+  /** Some open holds, to commit, release or hold again (the pool may drop some: they expire). */
+  holds: Pool<{ id: string; user: string; owner: string; discount: number | null }>;
+  /** Whether uses must state a discount (the coupon has a money budget). */
+  budgeted: boolean;
 }
 
 export const newBook = (id: string, isPublic: boolean, perUserIssueLimit: number | null, perUserUseLimit: number): CouponBook => ({
@@ -66,6 +72,9 @@ export const newBook = (id: string, isPublic: boolean, perUserIssueLimit: number
   cancelled: { issue: 0, use: 0 },
   issues: new Pool(400),
   uses: new Pool(400),
+  openHolds: 0,
+  holds: new Pool(400),
+  budgeted: false,
 });
 
 /** A take sent with an Idempotency-Key, and its first answer, to replay. */

@@ -4,9 +4,12 @@
  * redis-server) and the repositories on a real PostgreSQL; ledger events are drained after the
  * response as `npm start` does (onTaken + DrainThrottle) and the maintenance runs every few
  * seconds alongside. 50 requests in flight: issues and uses (half with an Idempotency-Key),
- * cancels of both (some twice), replays, syncs and reads, over 20 coupons and 500 users.
+ * cancels of both (some twice), checkout holds of 1–3 s (committed, released, held again by
+ * their owner, or left to run out), replays, syncs and reads, over 20 coupons and 500 users;
+ * the public codes spend a money budget and two coupons cap their issues per day.
  *
- * At the end, after a final drain and sync of every coupon: every stock has drift 0
+ * At the end, once every hold has run out and the schedule gave it back, after a final drain
+ * and sync of every coupon: every stock and budget has drift 0, no hold is left standing
  * (`total − remain = ledger`), no user is above a per-user limit or used more than they hold
  * (from the ledger, by subject), the acknowledged takes minus the cancels equal the ledger net
  * per coupon and kind, no answer was a 5xx, and the heap did not keep growing.
@@ -107,19 +110,29 @@ async function createCoupons(): Promise<CouponBook[]> {
     const isPublic = i % 4 === 3;
     // Small stocks sell out during the run (SOLD_OUT, then cancels give back); large ones do not.
     const small = i % 2 === 1;
+    // Public codes spend a money budget (a small one runs out); two coupons cap issues per day.
     const spec = isPublic
-      ? { name: `soak public ${i}`, useStock: { total: small ? 600 : 50_000 }, perUserUseLimit: 3 }
-      : { name: `soak ${i}`, issueStock: { total: small ? 400 : 50_000 }, useStock: { total: small ? 300 : 50_000 }, perUserIssueLimit: 2, perUserUseLimit: 2 };
+      ? { name: `soak public ${i}`, useStock: { total: small ? 600 : 50_000 }, perUserUseLimit: 3, budget: { total: small ? 15_000 : 100_000_000, currency: 'EUR' } }
+      : {
+          name: `soak ${i}`,
+          issueStock: { total: small ? 400 : 50_000 },
+          useStock: { total: small ? 300 : 50_000 },
+          perUserIssueLimit: 2,
+          perUserUseLimit: 2,
+          ...(i % 8 === 0 ? { issuePeriodStock: { total: 250, period: 'day' } } : {}),
+        };
     const created = await call('POST', '/v1/coupons', ADMIN, spec);
     expect(created.status).toBe(201);
     const id = String(created.json.id);
     expect((await call('POST', `/v1/coupons/${id}/confirm`, ADMIN)).status).toBe(200);
-    books.push(newBook(id, isPublic, isPublic ? null : 2, isPublic ? 3 : 2));
+    books.push({ ...newBook(id, isPublic, isPublic ? null : 2, isPublic ? 3 : 2), budgeted: isPublic });
   }
   return books;
 }
 
-const TAKE_OK = ['201', '409 SOLD_OUT', '409 USER_LIMIT_REACHED', '409 NOT_ISSUED'];
+const TAKE_OK = ['201', '409 SOLD_OUT', '409 USER_LIMIT_REACHED', '409 NOT_ISSUED', '409 PERIOD_SOLD_OUT', '409 BUDGET_EXHAUSTED'];
+/** Holds live 1–3 s: many run out during the run, given back by later takes and the schedule. */
+const HOLD_TTL = [1, 2, 3];
 
 /** One worker: picks operations until the deadline. */
 async function worker(n: number, books: CouponBook[], replays: Pool<Replayable>, deadline: number): Promise<void> {
@@ -148,15 +161,48 @@ async function worker(n: number, books: CouponBook[], replays: Pool<Replayable>,
     if (rng() < 0.2) expectOneOf(await call('POST', path, CLIENT), ['200'], `cancel ${kind} again`);
   };
 
+  const discount = (book: CouponBook) => (book.budgeted ? { discountAmount: 1 + Math.floor(rng() * 100) } : {});
+  const holdOp = async (book: CouponBook, userId: string) => {
+    const again = rng() < 0.15 ? book.holds.pick(rng) : undefined;
+    const owner = again ? again.owner : `cart-${n}-${(seq += 1)}`;
+    const body = again ? { userId: again.user, ownerId: owner, ttlSeconds: pickOf(HOLD_TTL), ...(again.discount === null ? {} : { discountAmount: again.discount }) } : { userId, ownerId: owner, ttlSeconds: pickOf(HOLD_TTL), ...discount(book) };
+    const answer = await call('POST', `/v1/coupons/${book.id}/holds`, CLIENT, body);
+    expectOneOf(answer, TAKE_OK, `hold ${book.id}`);
+    if (answer.status !== 201 || answer.replayed) return;
+    book.taken.use += 1;
+    book.openHolds += 1;
+    book.holds.add({ id: String(answer.json.holdId), user: String(body.userId), owner, discount: typeof body.discountAmount === 'number' ? body.discountAmount : null });
+  };
+  const settleHold = async (book: CouponBook) => {
+    const h = book.holds.take(rng);
+    if (!h) return;
+    const commit = rng() < 0.6;
+    const answer = await call('POST', `/v1/coupons/${book.id}/holds/${h.id}/${commit ? 'commit' : 'release'}`, CLIENT);
+    expectOneOf(answer, commit ? ['200', '409 HOLD_EXPIRED'] : ['200'], `${commit ? 'commit' : 'release'} hold`);
+    book.openHolds -= 1;
+    // Committed: a use for good (it may be cancelled as one). Released or expired: given back once.
+    if (commit && answer.status === 200) book.uses.add(h.id);
+    else book.cancelled.use += 1;
+  };
+
   while (Date.now() < deadline && tally.total < MAX_REQUESTS) {
     const r = rng();
     const user = `user-${Math.floor(rng() * USERS)}`;
+    if (r < 0.06) {
+      const book = pickOf(books);
+      await holdOp(book, book.public ? user : (book.issues.pick(rng)?.user ?? user));
+      continue;
+    }
+    if (r < 0.1) {
+      await settleHold(pickOf(books));
+      continue;
+    }
     if (r < 0.4) {
       await take(pickOf(issued), 'issue', { userId: user });
     } else if (r < 0.65) {
       const book = pickOf(books);
       const holder = book.public ? user : (book.issues.pick(rng)?.user ?? user);
-      await take(book, 'use', { userId: holder, orderId: `order-${n}-${seq}` });
+      await take(book, 'use', { userId: holder, orderId: `order-${n}-${seq}`, ...discount(book) });
     } else if (r < 0.75) {
       const book = pickOf(issued);
       const target = book.issues.take(rng);
@@ -217,15 +263,28 @@ describe('soak on the Redis path', () => {
     heap.stop();
     running = false;
     await maintainer;
+    // Every hold still open runs out within its 3 s; the schedule gives each back once.
+    await new Promise((r) => setTimeout(r, 3_100));
+    summaries.push(await maintenance.run());
+    for (const book of books) {
+      book.cancelled.use += book.openHolds;
+      book.openHolds = 0;
+    }
     await Promise.all(drains);
 
     // Final drain and sync of every coupon: the books must balance.
     for (const book of books) {
       const sync = await call('POST', `/v1/coupons/${book.id}/stocks/sync`, ADMIN);
       expect(sync.status).toBe(200);
-      const report = sync.json as { missing: string[]; drifted: string[] } & Record<'issue' | 'use', { total: number; remain: number; ledger: number; drift: number } | null>;
+      const report = sync.json as { missing: string[]; drifted: string[]; budget?: { total: number; remain: number; ledger: number; drift: number } } & Record<'issue' | 'use', { total: number; remain: number; ledger: number; drift: number } | null>;
       expect(report.missing, book.id).toEqual([]);
       expect(report.drifted, book.id).toEqual([]);
+      expect((await call('GET', `/v1/coupons/${book.id}/stocks/live`, CLIENT)).json.holds, `${book.id}: no hold left standing`).toBeUndefined();
+      if (book.budgeted) {
+        expect(report.budget, `${book.id} budget`).toMatchObject({ drift: 0 });
+        expect(report.budget?.remain).toBeGreaterThanOrEqual(0);
+        expect((report.budget?.total ?? 0) - (report.budget?.remain ?? 0)).toBe(report.budget?.ledger);
+      }
       const net = await deps.ledger.net(book.id);
       for (const kind of ['issue', 'use'] as const) {
         const stock = report[kind];
