@@ -15,11 +15,18 @@ export interface NewEvent {
   /** The same key is recorded once: a stock sells out once per total, a drift is told per value. */
   dedupeKey: string;
   data: Record<string, unknown>;
+  /**
+   * Told only once the same key was seen before: a sync under load reads the gauges a moment
+   * after it drained the ledger, so takes landing in between look like a drift that is gone by
+   * the next sync. A drift with the same value and the same ledger twice is a standing one.
+   */
+  confirm?: true;
 }
 
 /**
  * Events a sync shows: a stock at or under `lowPercent` of its total (once per total), sold out
- * (once per total), or whose books disagree (once per drift and ledger value).
+ * (once per total), or whose books disagree (once per drift and ledger value, when two syncs
+ * saw it).
  */
 export function eventsOfSync(report: SyncReport, lowPercent: number): NewEvent[] {
   const out: NewEvent[] = [];
@@ -42,6 +49,7 @@ export function eventsOfSync(report: SyncReport, lowPercent: number): NewEvent[]
         couponId: report.couponId,
         dedupeKey: `${report.couponId}:${stock}:drift:${s.drift}:${s.ledger}`,
         data: { ...base, ledger: s.ledger, drift: s.drift },
+        confirm: true,
       });
     }
   }

@@ -25,6 +25,15 @@ export class PostgresWebhookRepository implements WebhookRepository {
     await this.db.transaction(async (tx) => {
       const endpoints = await tx.select().from(webhookEndpoints);
       for (const event of events) {
+        if (event.confirm) {
+          // The first sighting is only noted (no delivery); the same key seen again is told.
+          const [first] = await tx
+            .insert(webhookEvents)
+            .values({ id: newId('evt', now.getTime()), type: event.type, couponId: event.couponId, dedupeKey: `${event.dedupeKey}#seen`, body: '', createdAt: now })
+            .onConflictDoNothing()
+            .returning({ id: webhookEvents.id });
+          if (first) continue;
+        }
         const id = newId('evt', now.getTime());
         const body = JSON.stringify({ id, type: event.type, createdAt: now.toISOString(), data: event.data });
         const [inserted] = await tx
