@@ -153,10 +153,10 @@ export class CouponAdmin {
   /** Live remains straight from the gauges; Postgres is asked only when the policy is missing. */
   async live(id: string): Promise<Result<LiveStocks>> {
     const keys = couponKeys(id);
-    const periods = currentPeriods(this.deps, now(this.deps));
+    const at = now(this.deps);
+    const periods = currentPeriods(this.deps, at);
     // Every period gauge that could exist now, read in the same call (a cap's gauge appears with its first take).
     const candidates = (['issue', 'use'] as const).flatMap((stock) => PERIODS.map((period) => ({ stock, period, key: keys.period(stock, period, periods[period].label) })));
-    const at = now(this.deps);
     const [policy, gauges, holds] = await Promise.all([
       this.deps.gauges.getPolicy(keys.prefix),
       this.deps.gauges.read([keys.issue, keys.use, keys.budget, ...candidates.map((c) => c.key)]),
