@@ -128,6 +128,18 @@ describe('node host', () => {
       expect((await post(`/v1/coupons/${created.id}/issues`, { userId: 'u' })).status).toBe(201);
       expect(takeRequests(rest.stats)).toEqual([[expect.stringMatching(/^EVALSHA /)]]);
       expect(await (await post(`/v1/coupons/${created.id}/stocks/sync`)).json()).toMatchObject({ issue: { remain: 1, ledger: 2, drift: 0 } });
+      // Concurrent requests share round trips: the host coalesces the scripts of one event-loop
+      // turn into one /pipeline request, each take still its own EVALSHA.
+      const rush = (await (await post('/v1/coupons', { name: 'rush', issueStock: { total: 1_000 } })).json()) as { id: string };
+      await post(`/v1/coupons/${rush.id}/confirm`);
+      await post(`/v1/coupons/${rush.id}/issues`, { userId: 'warm' });
+      rest.resetStats();
+      const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => post(`/v1/coupons/${rush.id}/issues`, { userId: `r${i}` })));
+      expect(answers.every((a) => a.status === 201)).toBe(true);
+      const trips = takeRequests(rest.stats);
+      expect(trips.flat()).toHaveLength(200);
+      expect(trips.length).toBeLessThan(200);
+      console.log(`node host: 200 concurrent issues reached Upstash in ${trips.length} requests`);
       expect(await stop(started)).toBe(0);
     } finally {
       await rest.close();
