@@ -4,6 +4,8 @@
  * constant time, refuses a `t` older than its tolerance (a replayed request), and drops an event
  * id it has seen (a retried delivery). Web Crypto only: the same code signs on Node and workerd.
  */
+import { hex } from '../util/hex.js';
+
 const encoder = new TextEncoder();
 
 /** How old a signature may be before `verifyWebhook` refuses it as a replay (seconds). */
@@ -11,8 +13,7 @@ export const DEFAULT_TOLERANCE_SECONDS = 300;
 
 async function hmacHex(secret: string, message: string): Promise<string> {
   const key = await crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-  const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, encoder.encode(message)));
-  return Array.from(mac, (b) => b.toString(16).padStart(2, '0')).join('');
+  return hex(await crypto.subtle.sign('HMAC', key, encoder.encode(message)));
 }
 
 /** The signature header of `body` sent at `at` (ms since the epoch). */

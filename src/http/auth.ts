@@ -6,6 +6,7 @@
  * service's CPU in a flash sale).
  */
 import type { MiddlewareHandler } from 'hono';
+import { hex } from '../util/hex.js';
 import { problem } from './problem.js';
 
 export type Role = 'admin' | 'client';
@@ -52,13 +53,11 @@ export function tokenMatches(presented: string, secret: string): boolean {
 /** `Authorization: Bearer <token>`: the token is 1–512 visible ASCII characters. */
 export const BEARER = /^Bearer ([\x21-\x7e]{1,512})$/i;
 
-const hex = (bytes: Uint8Array, n: number) =>
-  Array.from(bytes.subarray(0, n), (b) => b.toString(16).padStart(2, '0')).join('');
 
 /** Resolves the bearer token to a role, or answers 401. */
 export function bearerAuth(tokens: Tokens): MiddlewareHandler {
   // The caller's name is a digest of its token, computed once per known token.
-  const callers = Promise.all([digest(tokens.admin), digest(tokens.client)]).then(([a, c]) => ({ admin: hex(a, 8), client: hex(c, 8) }));
+  const callers = Promise.all([digest(tokens.admin), digest(tokens.client)]).then(([a, c]) => ({ admin: hex(a.subarray(0, 8)), client: hex(c.subarray(0, 8)) }));
   return async (c, next) => {
     const header = c.req.header('authorization') ?? '';
     const match = BEARER.exec(header.trim());

@@ -7,6 +7,7 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { ID_PATTERN, newId } from '../coupon/ids.js';
 import { EVENT_TYPES } from '../events/events.js';
 import type { DeliveryRecord, Endpoint } from '../events/webhooks.js';
+import { base64url } from './admin/secrets.js';
 import { requireAdmin } from './auth.js';
 import type { AppEnv } from './context.js';
 import { errorResponses, json } from './openapi.js';
@@ -97,10 +98,7 @@ export const deliveryOut = (d: DeliveryRecord) => ({
 });
 
 /** A signing secret: 32 random bytes, base64url. */
-function newSecret(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return `whsec_${btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}`;
-}
+const newSecret = () => `whsec_${base64url(crypto.getRandomValues(new Uint8Array(32)))}`;
 
 export function webhookRoutes(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();

@@ -177,55 +177,53 @@ export class PostgresGauge implements GaugePort {
   }
 
   private async restoreIn(tx: Tx, cmd: RestoreCommand): Promise<RestoreResult> {
-    {
-      const [op] = await tx
-        .select()
-        .from(gaugeOperations)
-        .where(and(eq(gaugeOperations.opId, cmd.opId), eq(gaugeOperations.prefix, cmd.prefix)))
-        .for('update');
-      if (!op || op.kind !== cmd.kind) return { ok: false, reason: 'not_found' } as const;
-      if (cmd.mode === 'hold' && !op.holdExpiresAt) return { ok: false, reason: 'not_found' } as const;
-      if (cmd.mode === 'hold' && op.committedAt) return { ok: false, reason: 'committed' } as const;
-      if (!(await this.lockPolicy(tx, cmd.prefix))) return { ok: false, reason: 'unavailable' } as const;
-      const applied = op.items.flatMap((item, index) => (item.skipped ? [] : [{ ...item, index }]));
-      const current = await this.lockGauges(tx, applied.map((a) => ({ key: a.key, lazyLimit: null })), cmd.prefix);
-      const record = (restoredAt: Date | null) => ({
-        opId: op.opId,
-        kind: op.kind,
-        scope: op.scope,
-        subject: op.subject,
-        ref: op.ref,
-        amount: op.amount,
-        at: op.at.getTime(),
-        restoredAt: restoredAt ? restoredAt.getTime() : null,
-      });
-      const remainsFrom = (values: Map<string, number>) => op.items.map((item) => (item.skipped ? null : (values.get(item.key) ?? null)));
-      // Already given back: nothing to do, so a gauge gone since then reads `null` instead of
-      // failing the retry (the Redis gauge answers the same).
-      if (op.restoredAt) return { ok: true, restored: false, remains: remainsFrom(current), op: record(op.restoredAt) } as const;
-      if (applied.some((a) => !a.lazy && !current.has(a.key))) return { ok: false, reason: 'unavailable' } as const;
-      // A lazy gauge that is gone has nothing to give back to (see GaugeItem.lazy).
-      const present = applied.filter((a) => current.has(a.key));
+    const [op] = await tx
+      .select()
+      .from(gaugeOperations)
+      .where(and(eq(gaugeOperations.opId, cmd.opId), eq(gaugeOperations.prefix, cmd.prefix)))
+      .for('update');
+    if (!op || op.kind !== cmd.kind) return { ok: false, reason: 'not_found' } as const;
+    if (cmd.mode === 'hold' && !op.holdExpiresAt) return { ok: false, reason: 'not_found' } as const;
+    if (cmd.mode === 'hold' && op.committedAt) return { ok: false, reason: 'committed' } as const;
+    if (!(await this.lockPolicy(tx, cmd.prefix))) return { ok: false, reason: 'unavailable' } as const;
+    const applied = op.items.flatMap((item, index) => (item.skipped ? [] : [{ ...item, index }]));
+    const current = await this.lockGauges(tx, applied.map((a) => ({ key: a.key, lazyLimit: null })), cmd.prefix);
+    const record = (restoredAt: Date | null) => ({
+      opId: op.opId,
+      kind: op.kind,
+      scope: op.scope,
+      subject: op.subject,
+      ref: op.ref,
+      amount: op.amount,
+      at: op.at.getTime(),
+      restoredAt: restoredAt ? restoredAt.getTime() : null,
+    });
+    const remainsFrom = (values: Map<string, number>) => op.items.map((item) => (item.skipped ? null : (values.get(item.key) ?? null)));
+    // Already given back: nothing to do, so a gauge gone since then reads `null` instead of
+    // failing the retry (the Redis gauge answers the same).
+    if (op.restoredAt) return { ok: true, restored: false, remains: remainsFrom(current), op: record(op.restoredAt) } as const;
+    if (applied.some((a) => !a.lazy && !current.has(a.key))) return { ok: false, reason: 'unavailable' } as const;
+    // A lazy gauge that is gone has nothing to give back to (see GaugeItem.lazy).
+    const present = applied.filter((a) => current.has(a.key));
 
-      for (const a of present) {
-        // Giving back a give (n < 0) takes it again: it must still be there.
-        if (a.n < 0 && (current.get(a.key) ?? 0) < -a.n) return { ok: false, reason: 'insufficient', index: a.index } as const;
-      }
-      const after = new Map<string, number>();
-      for (const a of present) {
-        const remain = await shift(tx, a.key, -a.n);
-        if (remain === null) throw new Refused<RestoreResult>({ ok: false, reason: 'insufficient', index: a.index });
-        after.set(a.key, remain);
-      }
-      const restoredAt = new Date(cmd.now);
-      // A hold given back frees its owner's key: the same order may hold again.
-      const key = op.holdExpiresAt ? { idempotencyKey: `${op.idempotencyKey}#${op.opId}` } : {};
-      await tx.update(gaugeOperations).set({ restoredAt, ...key }).where(eq(gaugeOperations.opId, op.opId));
-      await tx.insert(ledger).values(
-        ledgerRow({ opId: op.opId, action: 'restore', scope: op.scope, kind: op.kind, subject: op.subject, ref: op.ref, amount: op.amount, value: op.value, at: cmd.now }),
-      );
-      return { ok: true, restored: true, remains: remainsFrom(after), op: record(restoredAt) } as const;
+    for (const a of present) {
+      // Giving back a give (n < 0) takes it again: it must still be there.
+      if (a.n < 0 && (current.get(a.key) ?? 0) < -a.n) return { ok: false, reason: 'insufficient', index: a.index } as const;
     }
+    const after = new Map<string, number>();
+    for (const a of present) {
+      const remain = await shift(tx, a.key, -a.n);
+      if (remain === null) throw new Refused<RestoreResult>({ ok: false, reason: 'insufficient', index: a.index });
+      after.set(a.key, remain);
+    }
+    const restoredAt = new Date(cmd.now);
+    // A hold given back frees its owner's key: the same order may hold again.
+    const key = op.holdExpiresAt ? { idempotencyKey: `${op.idempotencyKey}#${op.opId}` } : {};
+    await tx.update(gaugeOperations).set({ restoredAt, ...key }).where(eq(gaugeOperations.opId, op.opId));
+    await tx.insert(ledger).values(
+      ledgerRow({ opId: op.opId, action: 'restore', scope: op.scope, kind: op.kind, subject: op.subject, ref: op.ref, amount: op.amount, value: op.value, at: cmd.now }),
+    );
+    return { ok: true, restored: true, remains: remainsFrom(after), op: record(restoredAt) } as const;
   }
 
   /** The scope's policy, share-locked so a pause waits for takes in flight and then wins. */

@@ -11,6 +11,7 @@
  * batches only within one request.
  */
 import type { Redis } from '@upstash/redis/cloudflare';
+import { hex } from '../../util/hex.js';
 import type { ScriptRunner } from './redis-gauge.js';
 
 interface Call {
@@ -29,8 +30,6 @@ export interface CoalescerOptions {
   /** Most script calls in one pipeline; a turn with more sends several (default 500). */
   maxBatch?: number;
 }
-
-const hex = (bytes: ArrayBuffer) => Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, '0')).join('');
 
 class CoalescedScript {
   /** SHA-1 of the source, as Redis names the script; computed once, before the first send. */
