@@ -94,6 +94,13 @@ async function main(): Promise<void> {
     say(`client token: ${vars.CLIENT_API_TOKEN}`);
   }
 
+  // Development: webhooks may go to a receiver on this machine, unless .dev.vars or the environment say otherwise.
+  if (!devVars.WEBHOOK_ALLOW_PRIVATE) {
+    const allow = process.env.WEBHOOK_ALLOW_PRIVATE ? config.WEBHOOK_ALLOW_PRIVATE : true;
+    vars.WEBHOOK_ALLOW_PRIVATE = String(allow);
+    say(allow ? 'webhooks may target receivers on this machine (WEBHOOK_ALLOW_PRIVATE=true)' : 'webhooks: public targets only');
+  }
+
   const args = ['dev', '--test-scheduled', '--port', String(config.PORT), '--ip', '127.0.0.1', '--show-interactive-dev-session=false'];
   for (const [key, value] of Object.entries(vars)) args.push('--var', `${key}:${value}`);
   const wrangler = spawn(resolve('node_modules/.bin/wrangler'), args, { stdio: 'inherit' });

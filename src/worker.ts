@@ -11,6 +11,7 @@ import { RedisGauge, redisClient } from './adapters/redis/redis-gauge.js';
 import type { CouponDeps } from './coupon/deps.js';
 import { DrainThrottle, drainCoupons } from './coupon/drain.js';
 import { Maintenance } from './coupon/maintenance.js';
+import { TargetPolicy } from './events/targets.js';
 import { createApp, type RequestScope } from './http/app.js';
 import { problemBody } from './http/problem.js';
 import { PeriodClock } from './stock/periods.js';
@@ -39,7 +40,7 @@ function requestScope(config: WorkerConfig, waitUntil: (p: Promise<unknown>) => 
       if (drainThrottle.due(couponId, Date.now())) toDrain.add(couponId);
     },
     periods: periodClock(config.TIME_ZONE),
-    webhooks: new PostgresWebhookRepository({ db: neon.db }),
+    webhooks: new PostgresWebhookRepository({ db: neon.db, targets: webhookTargets(config) }),
     lowStockPercent: config.LOW_STOCK_PERCENT,
   };
   return {
@@ -47,6 +48,21 @@ function requestScope(config: WorkerConfig, waitUntil: (p: Promise<unknown>) => 
     // After the response: move this request's ledger events into Postgres, then close the pool.
     release: () => waitUntil(drainCoupons(deps, toDrain).finally(() => neon.end())),
   };
+}
+
+/**
+ * Per configuration: public webhook targets only (unless WEBHOOK_ALLOW_PRIVATE), never our own
+ * stores. A Worker cannot resolve names, so a hostname is checked as written; Cloudflare's
+ * `fetch` cannot reach private networks, which covers a public name that points inward.
+ */
+const policies = new WeakMap<WorkerConfig, TargetPolicy>();
+function webhookTargets(config: WorkerConfig): TargetPolicy {
+  let policy = policies.get(config);
+  if (!policy) {
+    policy = new TargetPolicy({ allowPrivate: config.WEBHOOK_ALLOW_PRIVATE, deny: [config.UPSTASH_REDIS_REST_URL, config.DATABASE_URL] });
+    policies.set(config, policy);
+  }
+  return policy;
 }
 
 /** Per isolate: a hot coupon is drained at most once per interval, however many takes it serves. */

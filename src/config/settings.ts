@@ -12,3 +12,12 @@ export const TimeZone = z
 
 /** `LOW_STOCK_PERCENT`: when a stock counts as low for the `stock.low` webhook (default 10). */
 export const LowStockPercent = z.coerce.number().int().min(1).max(99).default(10);
+
+/**
+ * `WEBHOOK_ALLOW_PRIVATE`: development only. `true` lets webhooks target private, loopback and
+ * link-local addresses (a receiver on this machine); unset or `false`, only public ones.
+ */
+export const WebhookAllowPrivate = z
+  // A Worker var may arrive as a JSON boolean, the environment only ever gives strings.
+  .preprocess((v) => (typeof v === 'boolean' ? String(v) : v), z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).default('false'))
+  .transform((v) => v === 'true' || v === '1');

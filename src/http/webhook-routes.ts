@@ -6,6 +6,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { ID_PATTERN, newId } from '../coupon/ids.js';
 import { EVENT_TYPES } from '../events/events.js';
+import { PUBLIC_ONLY } from '../events/targets.js';
 import type { DeliveryRecord, Endpoint } from '../events/webhooks.js';
 import { base64url } from './admin/secrets.js';
 import { requireAdmin } from './auth.js';
@@ -21,7 +22,10 @@ const EndpointIn = z
       .url()
       .max(2048)
       .refine((u) => /^https?:\/\//i.test(u), 'must be an http or https URL')
-      .openapi({ example: 'https://shop.example/hooks/coupon-stock' }),
+      .openapi({
+        example: 'https://shop.example/hooks/coupon-stock',
+        description: 'a public http(s) URL: private, loopback, link-local and metadata addresses are refused (unless WEBHOOK_ALLOW_PRIVATE)',
+      }),
     events: z.array(z.enum(EVENT_TYPES)).max(EVENT_TYPES.length).optional().openapi({ description: 'event types to send; absent or empty: all' }),
   })
   .strict()
@@ -108,6 +112,9 @@ export function webhookRoutes(): OpenAPIHono<AppEnv> {
     const repo = c.var.services.deps.webhooks;
     if (!repo) return unavailable(c);
     const body = c.req.valid('json');
+    // The URL as written; its resolved addresses are checked before every delivery.
+    const refused = (repo.targets ?? PUBLIC_ONLY).refusal(body.url);
+    if (refused) return problem(c, 'VALIDATION_FAILED', `body.url: ${refused}`, [{ path: 'body.url', message: refused }]);
     const now = c.var.services.deps.clock?.() ?? Date.now();
     const created = await repo.createEndpoint({ id: newId('whk', now), url: body.url, events: body.events ?? [], secret: newSecret(), createdAt: new Date(now) });
     return c.json({ ...endpointOut(created), secret: created.secret }, 201);

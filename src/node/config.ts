@@ -5,7 +5,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { LowStockPercent, TimeZone } from '../config/settings.js';
+import { LowStockPercent, TimeZone, WebhookAllowPrivate } from '../config/settings.js';
 
 const Token = z.string().min(16, 'must be at least 16 characters').regex(/^[\x21-\x7e]+$/, 'must be visible ASCII');
 
@@ -22,6 +22,7 @@ export const NodeEnv = z
     MAINTENANCE_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
     TIME_ZONE: TimeZone,
     LOW_STOCK_PERCENT: LowStockPercent,
+    WEBHOOK_ALLOW_PRIVATE: WebhookAllowPrivate,
   })
   .refine((env) => (env.UPSTASH_REDIS_REST_URL === undefined) === (env.UPSTASH_REDIS_REST_TOKEN === undefined), {
     path: ['UPSTASH_REDIS_REST_TOKEN'],

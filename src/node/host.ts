@@ -22,8 +22,10 @@ import * as schema from '../adapters/postgres/schema.js';
 import type { CouponDeps } from '../coupon/deps.js';
 import { DrainThrottle, drainCoupons } from '../coupon/drain.js';
 import { Maintenance } from '../coupon/maintenance.js';
+import { TargetPolicy } from '../events/targets.js';
 import { createApp } from '../http/app.js';
 import { PeriodClock } from '../stock/periods.js';
+import { resolveAll } from './dns.js';
 import { loadTokens, type NodeConfig, type TokenPair } from './config.js';
 
 export interface NodeHost {
@@ -73,7 +75,11 @@ export async function startNodeHost(config: NodeConfig): Promise<NodeHost> {
       ? redisGauge(config.UPSTASH_REDIS_REST_URL, config.UPSTASH_REDIS_REST_TOKEN)
       : new PostgresGauge({ db: store.db }),
     periods: new PeriodClock(config.TIME_ZONE),
-    webhooks: new PostgresWebhookRepository({ db: store.db }),
+    webhooks: new PostgresWebhookRepository({
+      db: store.db,
+      // Public targets only (unless WEBHOOK_ALLOW_PRIVATE), checked on every address a name resolves to; never our own stores.
+      targets: new TargetPolicy({ allowPrivate: config.WEBHOOK_ALLOW_PRIVATE, resolve: resolveAll, deny: [config.UPSTASH_REDIS_REST_URL, config.DATABASE_URL] }),
+    }),
     lowStockPercent: config.LOW_STOCK_PERCENT,
   };
   if (deps.gauges.name === 'redis') {

@@ -3,7 +3,7 @@
  * Misconfiguration answers with one clear line (and never echoes a secret).
  */
 import { z } from 'zod';
-import { LowStockPercent, TimeZone } from '../config/settings.js';
+import { LowStockPercent, TimeZone, WebhookAllowPrivate } from '../config/settings.js';
 
 const Token = z.string().min(16, 'must be at least 16 characters');
 
@@ -22,6 +22,12 @@ export const WorkerEnv = z.object({
   TIME_ZONE: TimeZone,
   /** `stock.low` webhooks fire at or under this percentage of a stock's total (default 10). */
   LOW_STOCK_PERCENT: LowStockPercent,
+  /**
+   * Development only: webhooks may target private, loopback and link-local addresses (default
+   * false). The Worker checks a webhook's hostname as written (it cannot resolve names); its
+   * `fetch` cannot reach private networks in production anyway.
+   */
+  WEBHOOK_ALLOW_PRIVATE: WebhookAllowPrivate,
 });
 
 export type WorkerConfig = z.infer<typeof WorkerEnv>;

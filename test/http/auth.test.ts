@@ -43,7 +43,7 @@ const ROUTES: RouteSpec[] = [
   { who: 'admin', name: 'POST …/stocks/sync', ok: 200, prepare: async () => ({ method: 'POST', path: `/v1/coupons/${await liveId()}/stocks/sync` }) },
   { who: 'admin', name: 'POST …/archive', ok: 200, prepare: async () => ({ method: 'POST', path: `/v1/coupons/${await liveId()}/archive` }) },
   { who: 'admin', name: 'POST …/rebuild', ok: 200, prepare: async () => ({ method: 'POST', path: `/v1/coupons/${await liveId()}/rebuild` }) },
-  { who: 'admin', name: 'POST /v1/webhooks', ok: 201, prepare: async () => ({ method: 'POST', path: '/v1/webhooks', body: { url: 'http://127.0.0.1:9/hook' } }) },
+  { who: 'admin', name: 'POST /v1/webhooks', ok: 201, prepare: async () => ({ method: 'POST', path: '/v1/webhooks', body: { url: 'https://hooks.shop.example/hook' } }) },
   { who: 'admin', name: 'GET /v1/webhooks', ok: 200, prepare: async () => ({ method: 'GET', path: '/v1/webhooks' }) },
   { who: 'admin', name: 'GET /v1/webhooks/deliveries', ok: 200, prepare: async () => ({ method: 'GET', path: '/v1/webhooks/deliveries' }) },
   {
@@ -51,7 +51,7 @@ const ROUTES: RouteSpec[] = [
     name: 'DELETE /v1/webhooks/{id}',
     ok: 204,
     prepare: async () => {
-      const res = await t.call('POST', '/v1/webhooks', { body: { url: 'http://127.0.0.1:9/hook' } });
+      const res = await t.call('POST', '/v1/webhooks', { body: { url: 'https://hooks.shop.example/hook' } });
       return { method: 'DELETE', path: `/v1/webhooks/${String(((await res.json()) as { id: string }).id)}` };
     },
   },

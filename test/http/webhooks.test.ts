@@ -2,11 +2,14 @@
  * Webhooks end to end on the Node app (Postgres gauge): endpoints through the API, events
  * recorded by syncs and archivals (once each), delivered by the schedule to a real HTTP
  * receiver on 127.0.0.1, signed (HMAC-SHA256, timestamped), retried with backoff, given up
- * after MAX_ATTEMPTS, visible in the deliveries list and on the admin page.
+ * after MAX_ATTEMPTS, visible in the deliveries list and on the admin page. The receivers are
+ * local, so these suites allow private targets explicitly (`WEBHOOK_ALLOW_PRIVATE`); the last
+ * suite runs with the production default and proves internal targets are refused.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { newId } from '../../src/coupon/ids.js';
 import { Maintenance } from '../../src/coupon/maintenance.js';
 import { verifyWebhook } from '../../src/events/signature.js';
 import { backoffMs, MAX_ATTEMPTS } from '../../src/events/webhooks.js';
@@ -28,7 +31,8 @@ const received: Received[] = [];
 const answers: number[] = [];
 
 beforeAll(async () => {
-  t = await testApp();
+  // Local receivers: allowed only because the test says so, as WEBHOOK_ALLOW_PRIVATE=true would.
+  t = await testApp({ webhookTargets: { allowPrivate: true } });
   receiver = createServer((req, res) => {
     let body = '';
     req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
@@ -192,6 +196,34 @@ describe('events and deliveries', () => {
     expect(received).toHaveLength(1);
   });
 
+  it('never follows a redirect: a 3xx answer is a failed attempt', async () => {
+    const landed: string[] = [];
+    const landing = await listen((req, res) => {
+      landed.push(req.url ?? '');
+      res.end();
+    });
+    const redirector = await listen((req, res) => {
+      req.resume();
+      res.writeHead(302, { location: `${landing.url}/landed` }).end();
+    });
+    try {
+      const created = await expectJson<EndpointBody>(await t.call('POST', '/v1/webhooks', { body: { url: `${redirector.url}/hooks`, events: ['stock.sold_out'] } }), 201);
+      endpoints.push(created.id);
+      const coupon = await createLive(t, { issueStock: { total: 1 } });
+      await issued(t, coupon.id, 'a');
+      expect((await schedule()).webhooks).toMatchObject({ delivered: 0, retrying: 1 });
+      expect(landed).toEqual([]);
+      expect((await deliveries()).find((d) => d.couponId === coupon.id)).toMatchObject({
+        status: 'pending',
+        attempts: 1,
+        lastStatus: 302,
+        lastError: 'answered 302: redirects are not followed',
+      });
+    } finally {
+      await Promise.all([landing.close(), redirector.close()]);
+    }
+  });
+
   it('shows the deliveries on the admin page', async () => {
     await endpoint();
     const coupon = await createLive(t, { issueStock: { total: 1 } });
@@ -204,5 +236,128 @@ describe('events and deliveries', () => {
     expect(section).toContain(coupon.id);
     expect(section).toContain('answered 503');
     expect(section).toContain('pending');
+  });
+});
+
+/** A local HTTP server for one test. */
+async function listen(handler: RequestListener): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+describe('internal targets, with the production default (WEBHOOK_ALLOW_PRIVATE off)', () => {
+  let strict: TestApp;
+  const lookups: string[] = [];
+  /** The injected resolver's answers: what `node:dns` would say for these names. */
+  const dns: Record<string, string[]> = {
+    'loopback.example': ['127.0.0.1'],
+    'metadata.example': ['169.254.169.254'],
+    'mixed.example': ['93.184.215.14', '10.1.2.3'],
+    'v6.example': ['2606:4700::6810:84e5', '::1'],
+  };
+  beforeAll(async () => {
+    strict = await testApp({
+      webhookTargets: {
+        allowPrivate: false,
+        resolve: async (host) => {
+          lookups.push(host);
+          const addresses = dns[host];
+          if (!addresses) throw new Error(`getaddrinfo ENOTFOUND ${host}`);
+          return addresses;
+        },
+      },
+    });
+  });
+  afterAll(() => strict?.close());
+  const strictDeliveries = async () => (await expectJson<{ items: (DeliveryBody & { endpointId: string })[] }>(await strict.call('GET', '/v1/webhooks/deliveries?limit=200'), 200)).items;
+  const created: string[] = [];
+  afterEach(async () => {
+    for (const id of created.splice(0)) await strict.call('DELETE', `/v1/webhooks/${id}`);
+  });
+
+  const INTERNAL = [
+    'http://127.0.0.1/hooks',
+    'http://localhost:8080/hooks',
+    'http://[::1]/hooks',
+    'http://169.254.169.254/latest/meta-data/',
+    'http://10.0.0.1/hooks',
+    'http://192.168.1.1/hooks',
+    'http://172.16.0.1/hooks',
+    'http://100.64.0.1/hooks',
+    'http://0.0.0.0/hooks',
+    'http://[::ffff:127.0.0.1]/hooks',
+    'http://2130706433/hooks',
+    'http://[fd00::1]/hooks',
+    'http://[fe80::1]/hooks',
+    // Other spellings of the same places.
+    'http://0x7f.1/hooks',
+    'http://0177.0.0.1/hooks',
+    'http://127.1/hooks',
+    'http://127.0.0.1./hooks',
+    'http://LOCALHOST./hooks',
+    'https://api.localhost/hooks',
+    'http://[::]/hooks',
+    'http://[::ffff:169.254.169.254]/hooks',
+    'http://[64:ff9b::a9fe:a9fe]/hooks',
+    'http://[ff02::1]/hooks',
+    'http://224.0.0.1/hooks',
+    'http://metadata.google.internal/computeMetadata/v1/',
+    'http://intranet/hooks',
+  ];
+  it.each(INTERNAL)('refuses to create an endpoint for %s', async (url) => {
+    const problem = await expectProblem(await strict.call('POST', '/v1/webhooks', { body: { url } }), 400, 'VALIDATION_FAILED');
+    expect(problem.errors).toEqual([{ path: 'body.url', message: expect.stringContaining('public') }]);
+  });
+
+  it('accepts a public name and a public address', async () => {
+    for (const url of ['https://hooks.shop.example/coupon-stock', 'https://93.184.215.14/hooks', 'https://[2606:4700::6810:84e5]/hooks']) {
+      const endpoint = await expectJson<EndpointBody>(await strict.call('POST', '/v1/webhooks', { body: { url } }), 201);
+      created.push(endpoint.id);
+    }
+  });
+
+  /** Stores an endpoint behind the API's back, as one created before this check existed. */
+  const stored = async (url: string) => {
+    const repo = strict.deps.webhooks;
+    if (!repo) throw new Error('no webhooks');
+    const endpoint = await repo.createEndpoint({ id: newId('whk', Date.now()), url, events: ['stock.sold_out'], secret: 'whsec_stored', createdAt: new Date() });
+    created.push(endpoint.id);
+    return endpoint.id;
+  };
+  const soldOut = async () => {
+    const coupon = await createLive(strict, { issueStock: { total: 1 } });
+    await issued(strict, coupon.id, 'a');
+    await new Maintenance(strict.deps).run();
+    return (await strictDeliveries()).filter((d) => d.couponId === coupon.id);
+  };
+
+  it('re-checks at send time, records one generic error whatever the port, and sends nothing', async () => {
+    const port = (receiver.address() as AddressInfo).port;
+    const ids = [await stored(`http://127.0.0.1:${port}/hooks`), await stored('http://127.0.0.1:1/closed'), await stored('http://169.254.169.254/latest/meta-data/')];
+    const sent = await soldOut();
+    expect(received).toHaveLength(0);
+    expect(sent.map((d) => d.endpointId).sort()).toEqual([...ids].sort());
+    for (const d of sent) expect(d).toMatchObject({ status: 'pending', attempts: 1, lastStatus: null, lastError: 'target refused: not a public address' });
+  });
+
+  it('refuses at send time a name that resolves to a private address (all of its addresses must be public)', async () => {
+    const port = (receiver.address() as AddressInfo).port;
+    lookups.length = 0;
+    const ids: string[] = [];
+    for (const host of ['loopback.example', 'metadata.example', 'mixed.example', 'v6.example', 'unknown.example']) {
+      // As written these are public names: creating them is allowed.
+      const endpoint = await expectJson<EndpointBody>(await strict.call('POST', '/v1/webhooks', { body: { url: `http://${host}:${port}/hooks`, events: ['stock.sold_out'] } }), 201);
+      created.push(endpoint.id);
+      ids.push(endpoint.id);
+    }
+    const sent = await soldOut();
+    expect(received).toHaveLength(0);
+    expect([...lookups].sort()).toEqual(['loopback.example', 'metadata.example', 'mixed.example', 'unknown.example', 'v6.example']);
+    expect(sent.map((d) => d.endpointId).sort()).toEqual([...ids].sort());
+    for (const d of sent) expect(d).toMatchObject({ status: 'pending', lastStatus: null, lastError: 'target refused: not a public address' });
   });
 });

@@ -7,6 +7,7 @@ import { PostgresLedgerRepository } from '../../src/adapters/postgres/ledger-rep
 import { PostgresGauge } from '../../src/adapters/postgres/postgres-gauge.js';
 import { PostgresWebhookRepository } from '../../src/adapters/postgres/webhook-repository.js';
 import type { CouponDeps } from '../../src/coupon/deps.js';
+import { TargetPolicy, type TargetPolicyOptions } from '../../src/events/targets.js';
 import { createApp } from '../../src/http/app.js';
 import { pgliteDb, type TestDb } from './db.js';
 
@@ -24,14 +25,22 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function testApp(open: () => Promise<TestDb> = pgliteDb): Promise<TestApp> {
+export interface TestAppOptions {
+  /** The database (default: PGlite). */
+  open?: () => Promise<TestDb>;
+  /** Where webhooks may go (default: public addresses only, as in production). */
+  webhookTargets?: TargetPolicyOptions;
+}
+
+export async function testApp(options: TestAppOptions | (() => Promise<TestDb>) = {}): Promise<TestApp> {
+  const { open = pgliteDb, webhookTargets } = typeof options === 'function' ? { open: options } : options;
   const db = await open();
   let fixed: number | null = null;
   const deps: CouponDeps = {
     coupons: new PostgresCouponRepository({ db: db.db }),
     ledger: new PostgresLedgerRepository({ db: db.db }),
     gauges: new PostgresGauge({ db: db.db }),
-    webhooks: new PostgresWebhookRepository({ db: db.db }),
+    webhooks: new PostgresWebhookRepository({ db: db.db, targets: new TargetPolicy(webhookTargets) }),
     clock: () => fixed ?? Date.now(),
   };
   const app = createApp({

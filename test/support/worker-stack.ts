@@ -43,6 +43,8 @@ export async function startWorkerStack(): Promise<WorkerStack> {
       ADMIN_API_TOKEN: ADMIN,
       CLIENT_API_TOKEN: CLIENT,
       NEON_WS_PROXY: proxy.url.replace(/^ws:\/\//, ''),
+      // The webhook receivers of these tests listen on 127.0.0.1.
+      WEBHOOK_ALLOW_PRIVATE: 'true',
     },
   });
   await mf.ready;

@@ -7,6 +7,7 @@
 import { and, desc, eq, inArray, lte, sql } from 'drizzle-orm';
 import { newId } from '../../coupon/ids.js';
 import type { EventType, NewEvent } from '../../events/events.js';
+import type { TargetPolicy } from '../../events/targets.js';
 import type { DeliveryRecord, DueDelivery, Endpoint, Outcome, WebhookRepository } from '../../events/webhooks.js';
 import type { Db } from './db.js';
 import { webhookDeliveries, webhookEndpoints, webhookEvents } from './schema.js';
@@ -15,9 +16,12 @@ const toEndpoint = (row: typeof webhookEndpoints.$inferSelect): Endpoint => ({ .
 
 export class PostgresWebhookRepository implements WebhookRepository {
   private readonly db: Db;
+  readonly targets: TargetPolicy | undefined;
 
-  constructor({ db }: { db: Db }) {
+  /** `targets`: where deliveries may go (absent: public addresses only). */
+  constructor({ db, targets }: { db: Db; targets?: TargetPolicy }) {
     this.db = db;
+    this.targets = targets;
   }
 
   async record(events: NewEvent[], now: Date): Promise<void> {
