@@ -2,7 +2,7 @@
  * `npm start`: the service on Node with the embedded default (PGlite in `DATA_DIR`, Postgres
  * gauges), or the PostgreSQL named by `DATABASE_URL`. Zero setup.
  */
-import { parseEnv } from './node/config.js';
+import { describeTokens, parseEnv } from './node/config.js';
 import { startNodeHost } from './node/host.js';
 
 const parsed = parseEnv(process.env);
@@ -13,11 +13,8 @@ if (!parsed.ok) {
 
 try {
   const host = await startNodeHost(parsed.config);
-  const { tokens } = host;
   console.log(`coupon-stock listening on ${host.url}  (docs: ${host.url}/docs)`);
-  console.log(`  admin token:  ${tokens.admin}`);
-  console.log(`  client token: ${tokens.client}`);
-  if (tokens.generated) console.log(`  (generated once and kept in ${parsed.config.DATA_DIR}/tokens.json)`);
+  for (const line of describeTokens(host.tokens)) console.log(line);
   let signalled = false;
   const shutdown = (signal: string) => {
     if (signalled) return;

@@ -3,7 +3,7 @@
  * same DATA_DIR — every coupon and count must be intact and the tokens the same.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -20,23 +20,26 @@ interface Started {
   output: () => string;
 }
 
+/** Starts `npm start`'s entry and waits for its last start-up line; the tokens come from the environment or `DATA_DIR`, never from the output. */
 async function start(env: Record<string, string>): Promise<Started> {
   const child = spawn(join('node_modules', '.bin', 'tsx'), ['src/node.ts'], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, ADMIN_API_TOKEN: '', CLIENT_API_TOKEN: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   const deadline = Date.now() + 60_000;
-  while (!/client token: (\S+)/.test(output)) {
+  while (!/^ {2}tokens: .*\n/m.test(output)) {
     if (child.exitCode !== null) throw new Error(`host exited: ${output}`);
     if (Date.now() > deadline) throw new Error(`host did not start: ${output}`);
     await new Promise((r) => setTimeout(r, 100));
   }
   const url = /listening on (\S+)/.exec(output)?.[1] ?? '';
-  const admin = /admin token:\s+(\S+)/.exec(output)?.[1] ?? '';
-  const client = /client token: (\S+)/.exec(output)?.[1] ?? '';
+  const kept: { admin?: string; client?: string } =
+    env.ADMIN_API_TOKEN && env.CLIENT_API_TOKEN ? {} : JSON.parse(await readFile(join(env.DATA_DIR ?? '.data', 'tokens.json'), 'utf8'));
+  const admin = env.ADMIN_API_TOKEN || kept.admin || '';
+  const client = env.CLIENT_API_TOKEN || kept.client || '';
   return { child, url, admin, client, output: () => output };
 }
 
@@ -89,7 +92,6 @@ describe('node host', () => {
 
     const second = await start(env);
     expect([second.admin, second.client]).toEqual([first.admin, first.client]);
-    expect(second.output()).not.toContain('generated once');
     const live = await call(second, 'GET', `/v1/coupons/${id}/stocks/live`, undefined, second.client);
     expect(live.body).toEqual({ issue: { total: 10, remain: 8 }, use: { total: 5, remain: 4 } });
     const sync = await call(second, 'POST', `/v1/coupons/${id}/stocks/sync`);
@@ -99,6 +101,42 @@ describe('node host', () => {
     const again = await call(second, 'POST', `/v1/coupons/${id}/issues/${issues[2]}/cancel`, undefined, second.client);
     expect(again.body).toMatchObject({ status: 'cancelled', remain: 8 });
     expect(await stop(second)).toBe(0);
+  });
+
+  it('prints generated tokens on the first start only, and never tokens from the environment', { timeout: 120_000 }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cs-node-tokens-'));
+    try {
+      const env = { DATA_DIR: dir, PORT: '0', HOST: '127.0.0.1' };
+      const first = await start(env);
+      expect(first.output()).toContain(`  admin token:  ${first.admin}\n  client token: ${first.client}\n`);
+      expect(first.output()).toContain(`  tokens: generated now and kept in ${dir}/tokens.json (not printed again)\n`);
+      expect(await stop(first)).toBe(0);
+
+      const second = await start(env);
+      expect([second.admin, second.client]).toEqual([first.admin, first.client]);
+      expect(second.output()).not.toContain(first.admin);
+      expect(second.output()).not.toContain(first.client);
+      expect(second.output()).toContain(`  tokens: kept in ${dir}/tokens.json (generated on first start)\n`);
+      const listed = await fetch(`${second.url}/v1/coupons`, { headers: { authorization: `Bearer ${second.admin}` } });
+      expect(listed.status).toBe(200);
+      expect(await stop(second)).toBe(0);
+
+      const fromEnv = { ADMIN_API_TOKEN: 'env-admin-token-0123456789', CLIENT_API_TOKEN: 'env-client-token-0123456789' };
+      for (const dataDir of [dir, await mkdtemp(join(tmpdir(), 'cs-node-env-'))]) {
+        const third = await start({ ...env, DATA_DIR: dataDir, ...fromEnv });
+        for (const secret of [...Object.values(fromEnv), first.admin, first.client]) expect(third.output()).not.toContain(secret);
+        expect(third.output()).toContain('  tokens: from the environment\n');
+        const answer = await fetch(`${third.url}/v1/coupons`, { headers: { authorization: `Bearer ${fromEnv.ADMIN_API_TOKEN}` } });
+        expect(answer.status).toBe(200);
+        expect(await stop(third)).toBe(0);
+        if (dataDir !== dir) {
+          await expect(readFile(join(dataDir, 'tokens.json'), 'utf8')).rejects.toThrow();
+          await rm(dataDir, { recursive: true, force: true });
+        }
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('uses Upstash and the PostgreSQL of DATABASE_URL when they are set', { timeout: 120_000 }, async () => {

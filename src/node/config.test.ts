@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadTokens, parseEnv } from './config.js';
+import { describeTokens, loadTokens, parseEnv, type TokenPair, type TokenSource } from './config.js';
 
 describe('parseEnv', () => {
   it('defaults to the embedded service on 8787', () => {
@@ -48,17 +48,56 @@ describe('loadTokens', () => {
   it('generates the tokens once, keeps them private, and finds them again', async () => {
     const c = await config();
     const first = await loadTokens(c);
-    expect(first.generated).toBe(true);
+    expect(first).toMatchObject({ generated: true, sources: { admin: 'generated', client: 'generated' }, file: `${c.DATA_DIR}/tokens.json` });
     expect(first.admin).not.toBe(first.client);
     expect((await stat(join(c.DATA_DIR, 'tokens.json'))).mode & 0o777).toBe(0o600);
     const second = await loadTokens(c);
-    expect(second).toEqual({ ...first, generated: false });
+    expect(second).toEqual({ ...first, generated: false, sources: { admin: 'stored', client: 'stored' } });
   });
 
   it('prefers the environment and never writes its tokens', async () => {
     const c = await config({ ADMIN_API_TOKEN: 'admin-token-0123456789', CLIENT_API_TOKEN: 'client-token-0123456789' });
     const tokens = await loadTokens(c);
-    expect(tokens).toEqual({ admin: 'admin-token-0123456789', client: 'client-token-0123456789', generated: false });
+    expect(tokens).toMatchObject({
+      admin: 'admin-token-0123456789',
+      client: 'client-token-0123456789',
+      generated: false,
+      sources: { admin: 'environment', client: 'environment' },
+    });
     await expect(readFile(join(c.DATA_DIR, 'tokens.json'), 'utf8')).rejects.toThrow();
+  });
+});
+
+describe('describeTokens', () => {
+  const pair = (admin: TokenSource, client: TokenSource): TokenPair => ({
+    admin: 'csa_admin-secret-value',
+    client: 'csc_client-secret-value',
+    generated: admin === 'generated' || client === 'generated',
+    sources: { admin, client },
+    file: './.data/tokens.json',
+  });
+  const shown = (tokens: TokenPair) => describeTokens(tokens).join('\n');
+
+  it('shows generated tokens once, with the file that keeps them', () => {
+    expect(describeTokens(pair('generated', 'generated'))).toEqual([
+      '  admin token:  csa_admin-secret-value',
+      '  client token: csc_client-secret-value',
+      '  tokens: generated now and kept in ./.data/tokens.json (not printed again)',
+    ]);
+  });
+
+  it('says only where they are on later starts and when they come from the environment', () => {
+    for (const [admin, client] of [['stored', 'stored'], ['environment', 'environment'], ['environment', 'stored']] as const) {
+      expect(shown(pair(admin, client))).not.toMatch(/secret-value/);
+    }
+    expect(describeTokens(pair('stored', 'stored'))).toEqual(['  tokens: kept in ./.data/tokens.json (generated on first start)']);
+    expect(describeTokens(pair('environment', 'environment'))).toEqual(['  tokens: from the environment']);
+  });
+
+  it('shows only the generated one when the environment sets the other', () => {
+    const text = shown(pair('environment', 'generated'));
+    expect(text).toContain('csc_client-secret-value');
+    expect(text).not.toContain('csa_admin-secret-value');
+    expect(text).toContain('admin from the environment; client generated now and kept in ./.data/tokens.json');
   });
 });
