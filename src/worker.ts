@@ -14,6 +14,7 @@ import { Maintenance } from './coupon/maintenance.js';
 import { TargetPolicy } from './events/targets.js';
 import { createApp, type RequestScope } from './http/app.js';
 import { problemBody } from './http/problem.js';
+import { withDeadline } from './stock/deadline.js';
 import { PeriodClock } from './stock/periods.js';
 import { workerConfig, type WorkerConfig } from './worker/env.js';
 
@@ -28,14 +29,17 @@ interface ScheduledController {
  * take never does) and is ended after the response, as Workers need.
  */
 function requestScope(config: WorkerConfig, waitUntil: (p: Promise<unknown>) => void): RequestScope {
-  const neon = createNeonDb({ databaseUrl: config.DATABASE_URL, wsProxy: config.NEON_WS_PROXY });
+  const neon = createNeonDb({ databaseUrl: config.DATABASE_URL, wsProxy: config.NEON_WS_PROXY, timeoutMs: config.STORE_TIMEOUT_MS });
   const toDrain = new Set<string>();
   const deps: CouponDeps = {
     coupons: new PostgresCouponRepository({ db: neon.db }),
     ledger: new PostgresLedgerRepository({ db: neon.db }),
-    gauges: new RedisGauge({
-      redis: redisClient({ url: config.UPSTASH_REDIS_REST_URL, token: config.UPSTASH_REDIS_REST_TOKEN }),
-    }),
+    gauges: withDeadline(
+      new RedisGauge({
+        redis: redisClient({ url: config.UPSTASH_REDIS_REST_URL, token: config.UPSTASH_REDIS_REST_TOKEN, timeoutMs: config.STORE_TIMEOUT_MS }),
+      }),
+      { takeMs: config.TAKE_TIMEOUT_MS, adminMs: config.STORE_TIMEOUT_MS },
+    ),
     onTaken: (couponId) => {
       if (drainThrottle.due(couponId, Date.now())) toDrain.add(couponId);
     },

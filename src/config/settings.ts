@@ -3,6 +3,7 @@
  * runtime knows, UTC when unset; the days and weeks of period stocks are counted in it.
  */
 import { z } from 'zod';
+import { DEFAULT_STORE_DEADLINE_MS, DEFAULT_TAKE_DEADLINE_MS } from '../stock/deadline.js';
 import { isTimeZone } from '../stock/periods.js';
 
 export const TimeZone = z
@@ -12,6 +13,18 @@ export const TimeZone = z
 
 /** `LOW_STOCK_PERCENT`: when a stock counts as low for the `stock.low` webhook (default 10). */
 export const LowStockPercent = z.coerce.number().int().min(1).max(99).default(10);
+
+/**
+ * `TAKE_TIMEOUT_MS`: the deadline of a take, cancel or commit on the live gauges (default 300;
+ * why: `src/stock/deadline.ts`). A gauge that has not answered by then answers 503.
+ */
+export const TakeTimeoutMs = z.coerce.number().int().min(10).max(60_000).default(DEFAULT_TAKE_DEADLINE_MS);
+
+/**
+ * `STORE_TIMEOUT_MS`: the deadline of every other store call — admin and maintenance calls on
+ * the gauges, each Postgres connect and each Postgres query (default 5000).
+ */
+export const StoreTimeoutMs = z.coerce.number().int().min(100).max(600_000).default(DEFAULT_STORE_DEADLINE_MS);
 
 /**
  * `WEBHOOK_ALLOW_PRIVATE`: development only. `true` lets webhooks target private, loopback and

@@ -19,6 +19,7 @@ import { bearerAuth, type Tokens } from './auth.js';
 import type { AppEnv, Services } from './context.js';
 import { healthRoutes, type HealthInfo } from './health-routes.js';
 import { problem } from './problem.js';
+import { storeFailure } from './store-failure.js';
 import { takeRoutes } from './take-routes.js';
 import { webhookRoutes } from './webhook-routes.js';
 
@@ -132,6 +133,15 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
       // A body the validator could not even parse (malformed JSON) is still one listed issue.
       if (code === 'VALIDATION_FAILED') return problem(c, code, error.message || code, [{ path: 'body', message: error.message || 'invalid body' }]);
       if (code) return problem(c, code, error.message || code);
+    }
+    // A store that is down or missed its deadline: 503 with a stable code, retry later (every
+    // operation is idempotent). The cause goes to the logs only.
+    const store = storeFailure(error);
+    if (store) {
+      log('store_unavailable', { requestId: c.get('requestId'), method: c.req.method, path: c.req.path, store, error: describeError(error) });
+      return store === 'gauge'
+        ? problem(c, 'STOCK_UNAVAILABLE', 'the live stock is unavailable (down, or no answer within its deadline); retry later')
+        : problem(c, 'SERVICE_UNAVAILABLE', 'the database is unavailable (down, or no answer within its deadline); retry later');
     }
     log('unhandled_error', {
       requestId: c.get('requestId'),

@@ -5,7 +5,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { LowStockPercent, TimeZone, WebhookAllowPrivate } from '../config/settings.js';
+import { LowStockPercent, StoreTimeoutMs, TakeTimeoutMs, TimeZone, WebhookAllowPrivate } from '../config/settings.js';
 
 const Token = z.string().min(16, 'must be at least 16 characters').regex(/^[\x21-\x7e]+$/, 'must be visible ASCII');
 
@@ -23,6 +23,8 @@ export const NodeEnv = z
     TIME_ZONE: TimeZone,
     LOW_STOCK_PERCENT: LowStockPercent,
     WEBHOOK_ALLOW_PRIVATE: WebhookAllowPrivate,
+    TAKE_TIMEOUT_MS: TakeTimeoutMs,
+    STORE_TIMEOUT_MS: StoreTimeoutMs,
   })
   .refine((env) => (env.UPSTASH_REDIS_REST_URL === undefined) === (env.UPSTASH_REDIS_REST_TOKEN === undefined), {
     path: ['UPSTASH_REDIS_REST_TOKEN'],

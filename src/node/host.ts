@@ -24,6 +24,8 @@ import { DrainThrottle, drainCoupons } from '../coupon/drain.js';
 import { Maintenance } from '../coupon/maintenance.js';
 import { TargetPolicy } from '../events/targets.js';
 import { createApp } from '../http/app.js';
+import { withDeadline } from '../stock/deadline.js';
+import type { GaugePort } from '../stock/gauge.js';
 import { PeriodClock } from '../stock/periods.js';
 import { resolveAll } from './dns.js';
 import { loadTokens, type NodeConfig, type TokenPair } from './config.js';
@@ -46,9 +48,23 @@ interface Store {
 
 async function openStore(config: NodeConfig): Promise<Store> {
   if (config.DATABASE_URL) {
-    const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 10 });
+    const connect = { connectionString: config.DATABASE_URL, connectionTimeoutMillis: config.STORE_TIMEOUT_MS };
+    // Migrations on their own connection, without the query timeout: an index build may take long.
+    const migrator = new pg.Client(connect);
+    await migrator.connect();
+    try {
+      await migrate(drizzle({ client: migrator, schema }), { migrationsFolder: MIGRATIONS_FOLDER });
+    } finally {
+      await migrator.end();
+    }
+    // Every connect (and every wait for a free connection) and every query has a deadline: a
+    // database that is down or hangs answers 503 (`src/http/store-failure.ts`), never a hang.
+    // Client-side, not `statement_timeout`: a transaction pooler (PgBouncer) refuses that
+    // startup parameter.
+    const pool = new pg.Pool({ ...connect, max: 10, query_timeout: config.STORE_TIMEOUT_MS });
+    // A connection that breaks while idle is reported here; unheard, it would end the process.
+    pool.on('error', (error) => log('database_connection_lost', { error: error.message }));
     const db = drizzle({ client: pool, schema });
-    await migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
     return { db, kind: 'postgres', close: () => pool.end() };
   }
   const embedded = await openEmbedded(resolve(config.DATA_DIR, 'pglite'));
@@ -56,9 +72,22 @@ async function openStore(config: NodeConfig): Promise<Store> {
 }
 
 /** Upstash gauges whose scripts share one request per event-loop turn (one process serves every request). */
-function redisGauge(url: string, token: string): RedisGauge {
-  const redis = redisClient({ url, token });
+function redisGauge(url: string, token: string, config: NodeConfig): RedisGauge {
+  const redis = redisClient({ url, token, timeoutMs: config.STORE_TIMEOUT_MS });
   return new RedisGauge({ redis, scripts: coalescedRunner({ redis }) });
+}
+
+/**
+ * The gauges, every call with a deadline. On Redis a take has `TAKE_TIMEOUT_MS`. The Postgres
+ * gauge's take is a transaction that waits its turn for a connection (a flash sale on PGlite
+ * answers in ~1 s at p50, README), so its takes get `STORE_TIMEOUT_MS` like every other query.
+ */
+function gauges(config: NodeConfig, store: Store): GaugePort {
+  const adminMs = config.STORE_TIMEOUT_MS;
+  if (config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN) {
+    return withDeadline(redisGauge(config.UPSTASH_REDIS_REST_URL, config.UPSTASH_REDIS_REST_TOKEN, config), { takeMs: config.TAKE_TIMEOUT_MS, adminMs });
+  }
+  return withDeadline(new PostgresGauge({ db: store.db }), { takeMs: adminMs, adminMs });
 }
 
 const log = (event: string, fields: Record<string, unknown>) =>
@@ -71,9 +100,7 @@ export async function startNodeHost(config: NodeConfig): Promise<NodeHost> {
     coupons: new PostgresCouponRepository({ db: store.db }),
     ledger: new PostgresLedgerRepository({ db: store.db }),
     // Upstash when configured (the production hot path), else gauges in the same database.
-    gauges: config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN
-      ? redisGauge(config.UPSTASH_REDIS_REST_URL, config.UPSTASH_REDIS_REST_TOKEN)
-      : new PostgresGauge({ db: store.db }),
+    gauges: gauges(config, store),
     periods: new PeriodClock(config.TIME_ZONE),
     webhooks: new PostgresWebhookRepository({
       db: store.db,

@@ -171,14 +171,14 @@ describe('system routes', () => {
 });
 
 describe('when the database is down', () => {
-  it('/health answers 503 and routes answer 500 INTERNAL without a stack trace', async () => {
+  it('/health answers 503 and routes answer 503 SERVICE_UNAVAILABLE without a stack trace', async () => {
     const broken = await testApp();
     const coupon = await expectJson<CouponBody>(await broken.call('POST', '/v1/coupons', { body: { name: 'x' } }), 201);
     await broken.close();
     const health = await broken.call('GET', '/health', { token: null });
     expect(health.status).toBe(503);
     expect(await health.json()).toMatchObject({ status: 'unavailable', checks: { db: 'down' } });
-    const problem = await expectProblem(await broken.call('GET', `/v1/coupons/${coupon.id}`), 500, 'INTERNAL');
+    const problem = await expectProblem(await broken.call('GET', `/v1/coupons/${coupon.id}`), 503, 'SERVICE_UNAVAILABLE');
     expect(problem.detail).not.toMatch(/PGlite|closed|Error/);
   });
 });

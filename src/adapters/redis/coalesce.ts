@@ -9,6 +9,11 @@
  * Node only. A Worker must not share one fetch between requests (workerd refuses I/O started
  * by another request), so the Worker keeps the Upstash client's own auto-pipelining, which
  * batches only within one request.
+ *
+ * A pipeline is one request of the Upstash client, so it fails as the client's requests do: the
+ * client's retries (`redisClient`: one, 20 ms later — safe, every script in it is idempotent)
+ * and its abort after `timeoutMs`. Each caller's wait is bounded by its own deadline
+ * (`withDeadline`), not by the slowest call that shares its pipeline.
  */
 import type { Redis } from '@upstash/redis/cloudflare';
 import { hex } from '../../util/hex.js';
