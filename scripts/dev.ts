@@ -16,7 +16,7 @@ import pg from 'pg';
 import { MIGRATIONS_FOLDER } from '../src/adapters/postgres/pglite.js';
 import { loadTokens, parseEnv } from '../src/node/config.js';
 import { startPgliteServer } from './neon-proxy/pglite-server.js';
-import { startNeonProxy } from './neon-proxy/proxy.js';
+import { startNeonProxy, targetOf } from './neon-proxy/proxy.js';
 import { ensureRedis, freePort } from './local/servers.js';
 import { startUpstashRest } from './upstash-rest/server.js';
 
@@ -79,11 +79,12 @@ async function main(): Promise<void> {
       databaseUrl = pglite.url;
       say(`embedded PGlite served at ${pglite.url}, migrated`);
     }
-    const proxy = await startNeonProxy({ port: await freePort(), host: '127.0.0.1' });
+    // Only to this database, only with this start's secret, never for a browser page.
+    const proxy = await startNeonProxy({ port: await freePort(), host: '127.0.0.1', targets: [targetOf(databaseUrl)] });
     stops.push(proxy.close);
     vars.DATABASE_URL = databaseUrl;
-    vars.NEON_WS_PROXY = proxy.url.replace(/^wss?:\/\//, '');
-    say(`Neon WebSocket proxy ${proxy.url}`);
+    vars.NEON_WS_PROXY = proxy.wsProxy;
+    say(`Neon WebSocket proxy ${proxy.url} for ${targetOf(databaseUrl)} (secret path, no browser origins)`);
   }
 
   if (!devVars.ADMIN_API_TOKEN || !devVars.CLIENT_API_TOKEN) {

@@ -2,7 +2,8 @@
  * The Worker's database path, in Node: Drizzle over the Neon serverless driver, through the
  * local WebSocket→TCP proxy, to a real PostgreSQL (a fresh database migrated through the same
  * path) and to PGlite served by pglite-socket (the zero-config `npm run dev`). Then the proxy
- * on its own: what it refuses, and that neither side outlives the other.
+ * on its own: what it refuses, and that neither side outlives the other. (Origins and the
+ * per-start secret: `neon-proxy-security.test.ts`.)
  */
 import { connect as connectTcp, createServer, type Server, type Socket } from 'node:net';
 import { eq, sql } from 'drizzle-orm';
@@ -13,17 +14,16 @@ import { createNeonDb, type NeonDb } from '../src/adapters/postgres/neon.js';
 import { coupons } from '../src/adapters/postgres/schema.js';
 import { migrateThroughNeon } from '../scripts/neon-proxy/migrate.js';
 import { startPgliteServer, type PgliteServer } from '../scripts/neon-proxy/pglite-server.js';
-import { startNeonProxy, type NeonProxy } from '../scripts/neon-proxy/proxy.js';
+import { startNeonProxy, targetOf, type NeonProxy } from '../scripts/neon-proxy/proxy.js';
 
+/** The proxy in front of the real PostgreSQL of the global setup (it reaches nothing else). */
 let proxy: NeonProxy;
 beforeAll(async () => {
-  proxy = await startNeonProxy();
+  proxy = await startNeonProxy({ targets: [targetOf(inject('postgresUrl'))] });
 });
 afterAll(() => proxy?.close());
 
-const proxyHost = () => proxy.url.replace(/^ws:\/\//, '');
-const connect = (databaseUrl: string, via: NeonProxy = proxy): NeonDb =>
-  createNeonDb({ databaseUrl, wsProxy: via.url.replace(/^ws:\/\//, ''), webSocketConstructor: WebSocket });
+const connect = (databaseUrl: string, via: NeonProxy = proxy): NeonDb => createNeonDb({ databaseUrl, wsProxy: via.wsProxy, webSocketConstructor: WebSocket });
 
 const coupon = (id: string) => {
   const now = new Date('2026-01-01T00:00:00Z');
@@ -132,7 +132,7 @@ describe('Neon driver → proxy → real PostgreSQL', () => {
     const u = new URL(inject('postgresUrl'));
     u.pathname = `/${dbName}`;
     url = u.toString();
-    await migrateThroughNeon({ databaseUrl: url, wsProxy: proxyHost(), webSocketConstructor: WebSocket });
+    await migrateThroughNeon({ databaseUrl: url, wsProxy: proxy.wsProxy, webSocketConstructor: WebSocket });
   });
   afterAll(async () => {
     await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
@@ -156,7 +156,7 @@ describe('Neon driver → proxy → real PostgreSQL', () => {
   });
 
   it('drops the Postgres sessions when the proxy itself closes under an open pool', async () => {
-    const own = await startNeonProxy();
+    const own = await startNeonProxy({ targets: [targetOf(url)] });
     const neon = connect(url, own);
     await neon.db.$count(coupons);
     expect(await sessions()).toBe(1);
@@ -168,26 +168,32 @@ describe('Neon driver → proxy → real PostgreSQL', () => {
 
 describe('Neon driver → proxy → PGlite over pglite-socket (zero-config dev)', () => {
   let server: PgliteServer;
+  let pgliteProxy: NeonProxy;
   beforeAll(async () => {
     server = await startPgliteServer();
+    pgliteProxy = await startNeonProxy({ targets: [targetOf(server.url)] });
   });
-  afterAll(() => server?.close());
+  afterAll(async () => {
+    await pgliteProxy?.close();
+    await server?.close();
+  });
 
-  basicFlow(() => connect(server.url));
+  basicFlow(() => connect(server.url, pgliteProxy));
 });
 
 describe('the proxy', () => {
   /** Opens a raw WebSocket to the proxy; resolves with the HTTP status it was refused with. */
   const refusal = (path: string) =>
     new Promise<number>((resolve, reject) => {
-      const ws = new WebSocket(`${proxy.url}${path}`);
+      const ws = new WebSocket(`${proxy.url}/${proxy.secret}${path}`);
       ws.on('open', () => reject(new Error(`${path} was accepted`)));
       ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
       ws.on('error', () => {});
     });
 
-  it('refuses targets that are not loopback, bad addresses and other paths', async () => {
+  it('refuses targets it was not started for, bad addresses and other paths', async () => {
     expect(await refusal('/v1?address=10.0.0.1:5432')).toBe(403);
+    expect(await refusal('/v1?address=127.0.0.1:6379')).toBe(403);
     expect(await refusal('/v1?address=db.example.com:5432')).toBe(403);
     expect(await refusal('/v1?address=127.0.0.1')).toBe(400);
     expect(await refusal('/v2?address=127.0.0.1:5432')).toBe(404);
@@ -200,6 +206,8 @@ describe('the proxy', () => {
   describe('against a TCP server', () => {
     let tcp: Server;
     let port = 0;
+    /** A proxy for the echo server only. */
+    let echo: NeonProxy;
     const accepted: Socket[] = [];
     beforeAll(async () => {
       tcp = createServer((socket) => {
@@ -209,11 +217,15 @@ describe('the proxy', () => {
       });
       await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
       port = (tcp.address() as { port: number }).port;
+      echo = await startNeonProxy({ targets: [`127.0.0.1:${port}`] });
     });
-    afterAll(() => new Promise<void>((r) => tcp.close(() => r())));
+    afterAll(async () => {
+      await echo?.close();
+      await new Promise<void>((r) => tcp.close(() => r()));
+    });
 
     const open = async () => {
-      const ws = new WebSocket(`${proxy.url}/v1?address=127.0.0.1:${port}`);
+      const ws = new WebSocket(`${echo.url}/${echo.secret}/v1?address=127.0.0.1:${port}`);
       const frames: Buffer[] = [];
       // With the default binaryType ('nodebuffer') every message is one Buffer.
       ws.on('message', (data: RawData) => frames.push(data as Buffer));
@@ -233,12 +245,12 @@ describe('the proxy', () => {
     it('keeps what the client sends before the TCP side has connected', async () => {
       // The upgrade request and a first frame in one write: the proxy reads the frame in the
       // tick it accepts the WebSocket, before the TCP handshake with the target can finish.
-      const raw = connectTcp(proxy.port, '127.0.0.1');
+      const raw = connectTcp(echo.port, '127.0.0.1');
       const payload = Buffer.from('early');
       const mask = Buffer.from([1, 2, 3, 4]);
       const frame = Buffer.concat([Buffer.from([0x82, 0x80 | payload.length]), mask, payload.map((b, i) => b ^ (mask[i % 4] ?? 0))]);
       const upgrade =
-        `GET /v1?address=127.0.0.1:${port} HTTP/1.1\r\nHost: proxy\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        `GET /${echo.secret}/v1?address=127.0.0.1:${port} HTTP/1.1\r\nHost: proxy\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
         `Sec-WebSocket-Key: ${Buffer.alloc(16, 7).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`;
       raw.write(Buffer.concat([Buffer.from(upgrade), frame]));
       let received = Buffer.alloc(0);
@@ -266,9 +278,14 @@ describe('the proxy', () => {
       });
       const deadPort = (refused.address() as { port: number }).port;
       await new Promise<void>((r) => refused.close(() => r()));
-      let closed = false;
-      new WebSocket(`${proxy.url}/v1?address=127.0.0.1:${deadPort}`).once('close', () => (closed = true));
-      await eventually(async () => closed);
+      const toDead = await startNeonProxy({ targets: [`127.0.0.1:${deadPort}`] });
+      try {
+        let closed = false;
+        new WebSocket(`${toDead.url}/${toDead.secret}/v1?address=127.0.0.1:${deadPort}`).once('close', () => (closed = true));
+        await eventually(async () => closed);
+      } finally {
+        await toDead.close();
+      }
     });
 
     it('closes the WebSocket when the TCP side closes', async () => {

@@ -4,7 +4,15 @@
  * per Postgres connection, the Postgres wire protocol carried raw inside binary frames, the
  * target named by `?address=host:port`. The driver is pointed at it with `wsProxy`
  * (see `src/adapters/postgres/neon.ts`).
+ *
+ * It listens on this machine, so any web page the developer opens could reach it: a proxy that
+ * relays to any loopback port hands a page the private Redis. So an upgrade is refused (403,
+ * before anything is relayed) unless it carries no `Origin` (the Neon driver in workerd and Node
+ * sends none) or the proxy's own, has this start's random secret as its first path segment
+ * (`/<secret>/v1?address=…`, compared in constant time), and names a target on the list the
+ * proxy was started with (the PostgreSQL it is for).
  */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
 import { connect, isIP, type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -15,13 +23,20 @@ export interface NeonProxyOptions {
   port?: number;
   /** Interface to listen on (default `127.0.0.1`). */
   host?: string;
-  /** Which targets may be reached (default: loopback only, so the proxy is no open relay). */
-  allow?: (host: string, port: number) => boolean;
+  /**
+   * The only targets a client may name, as `host:port` exactly as the driver writes them (from
+   * the database URL: see {@link targetOf}). Nothing else is ever connected to.
+   */
+  targets: string[];
 }
 
 export interface NeonProxy {
-  /** `ws://host:port`; the driver's `wsProxy` setting wants it without the scheme. */
+  /** `ws://host:port`, without the secret. */
   url: string;
+  /** What the driver's `wsProxy` setting (the Worker's `NEON_WS_PROXY`) wants: `host:port/<secret>`. */
+  wsProxy: string;
+  /** This start's secret (43 base64url characters), the first path segment of every upgrade. */
+  secret: string;
   port: number;
   close(): Promise<void>;
 }
@@ -31,12 +46,16 @@ const HIGH_WATER = 1 << 20;
 /** How long a target gets to close after our FIN before the socket is destroyed. */
 const LINGER_MS = 2_000;
 
-/** True for `localhost`, 127.0.0.0/8 and ::1 (also IPv4-mapped). */
-export function isLoopback(host: string): boolean {
-  const h = host.toLowerCase();
-  if (h === 'localhost' || h === '::1') return true;
-  if (h.startsWith('::ffff:')) return isLoopback(h.slice('::ffff:'.length));
-  return isIP(h) === 4 && h.startsWith('127.');
+/** `host:port` of a PostgreSQL URL as the Neon driver names it in `?address=` (default port 5432). */
+export function targetOf(databaseUrl: string): string {
+  const u = new URL(databaseUrl);
+  return `${u.hostname.replace(/^\[(.*)\]$/, '$1')}:${u.port || 5432}`;
+}
+
+/** Compares in constant time (hashes first, so neither the length nor a prefix leaks). */
+function sameSecret(given: string, secret: string): boolean {
+  const digest = (s: string) => createHash('sha256').update(s).digest();
+  return timingSafeEqual(digest(given), digest(secret));
 }
 
 /** Parses `host:port` (IPv6 with or without brackets: the driver writes `${host}:${port}`). */
@@ -111,22 +130,29 @@ function bridge(ws: WebSocket, target: { host: string; port: number }, open: Set
 }
 
 /** Starts the proxy; resolves once it listens. */
-export async function startNeonProxy(options: NeonProxyOptions = {}): Promise<NeonProxy> {
+export async function startNeonProxy(options: NeonProxyOptions): Promise<NeonProxy> {
   const host = options.host ?? '127.0.0.1';
-  const allow = options.allow ?? ((targetHost: string) => isLoopback(targetHost));
+  const allowed = new Set(options.targets.map((t) => t.toLowerCase().replace(/^\[(.*)\](:\d+)$/, '$1$2')));
+  const secret = randomBytes(32).toString('base64url');
   const open = new Set<Socket>();
   const wss = new WebSocketServer({ noServer: true });
   const server = createServer((_req, res) => {
-    res.writeHead(426, { 'content-type': 'text/plain' }).end('WebSocket upgrade required on /v1?address=host:port\n');
+    res.writeHead(426, { 'content-type': 'text/plain' }).end('WebSocket upgrade required\n');
   });
+  /** The origins a page served by the proxy itself would have (it serves none, but they are no threat). */
+  let ownOrigins = new Set<string>();
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
+    const origin = req.headers.origin;
+    if (origin !== undefined && !ownOrigins.has(origin.toLowerCase())) return refuse(socket, 403, 'Forbidden');
     const url = new URL(req.url ?? '/', 'http://proxy.invalid');
-    if (url.pathname !== '/v1') return refuse(socket, 404, 'Not Found');
+    const [, given = '', ...rest] = url.pathname.split('/');
+    if (!sameSecret(given, secret)) return refuse(socket, 403, 'Forbidden');
+    if (rest.join('/') !== 'v1') return refuse(socket, 404, 'Not Found');
     const target = parseAddress(url.searchParams.get('address'));
     if (!target) return refuse(socket, 400, 'Bad Request');
-    if (!allow(target.host, target.port)) return refuse(socket, 403, 'Forbidden');
+    if (!allowed.has(`${target.host.toLowerCase()}:${target.port}`)) return refuse(socket, 403, 'Forbidden');
     wss.handleUpgrade(req, socket, head, (ws) => bridge(ws, target, open));
   });
 
@@ -139,9 +165,12 @@ export async function startNeonProxy(options: NeonProxyOptions = {}): Promise<Ne
   });
   const port = (server.address() as AddressInfo).port;
   const urlHost = isIP(host) === 6 ? `[${host}]` : host;
+  ownOrigins = new Set([urlHost, 'localhost', '127.0.0.1', '[::1]'].map((h) => `http://${h}:${port}`.toLowerCase()));
 
   return {
     url: `ws://${urlHost}:${port}`,
+    wsProxy: `${urlHost}:${port}/${secret}`,
+    secret,
     port,
     close: async () => {
       for (const ws of wss.clients) ws.terminate();

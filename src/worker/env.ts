@@ -3,7 +3,7 @@
  * Misconfiguration answers with one clear line (and never echoes a secret).
  */
 import { z } from 'zod';
-import { LowStockPercent, StoreTimeoutMs, TakeTimeoutMs, TimeZone, WebhookAllowPrivate } from '../config/settings.js';
+import { LowStockPercent, TimeZone, WebhookAllowPrivate } from '../config/settings.js';
 
 const Token = z.string().min(16, 'must be at least 16 characters');
 
@@ -14,10 +14,14 @@ export const WorkerEnv = z.object({
   ADMIN_API_TOKEN: Token,
   CLIENT_API_TOKEN: Token,
   /**
-   * Local development only: `host:port` of the WebSocket proxy that lets the Neon driver reach
-   * a plain PostgreSQL (`npm run dev`). Unset in production.
+   * Local development only: `host:port/<secret>` of the WebSocket proxy that lets the Neon
+   * driver reach a plain PostgreSQL (`npm run dev` sets it; the proxy refuses upgrades without
+   * its per-start secret). Unset in production.
    */
-  NEON_WS_PROXY: z.string().min(1).optional(),
+  NEON_WS_PROXY: z
+    .string()
+    .regex(/^(wss?:\/\/)?[^/\s]+\/[A-Za-z0-9_-]{16,}\/?$/, 'must be host:port/<secret>, as the Neon proxy prints it')
+    .optional(),
   /** The zone whose days and weeks period stocks count (IANA name, default UTC). */
   TIME_ZONE: TimeZone,
   /** `stock.low` webhooks fire at or under this percentage of a stock's total (default 10). */
@@ -28,10 +32,6 @@ export const WorkerEnv = z.object({
    * `fetch` cannot reach private networks in production anyway.
    */
   WEBHOOK_ALLOW_PRIVATE: WebhookAllowPrivate,
-  /** Deadline of a take, cancel or commit on the gauges (ms, default 300). */
-  TAKE_TIMEOUT_MS: TakeTimeoutMs,
-  /** Deadline of every other gauge call and of each Postgres connect and query (ms, default 5000). */
-  STORE_TIMEOUT_MS: StoreTimeoutMs,
 });
 
 export type WorkerConfig = z.infer<typeof WorkerEnv>;

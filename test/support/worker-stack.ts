@@ -5,7 +5,7 @@
  */
 import { Miniflare } from 'miniflare';
 import { inject } from 'vitest';
-import { startNeonProxy } from '../../scripts/neon-proxy/proxy.js';
+import { startNeonProxy, targetOf } from '../../scripts/neon-proxy/proxy.js';
 import { startUpstashRest } from '../../scripts/upstash-rest/server.js';
 import { buildWorker } from '../../scripts/build-worker.js';
 import { postgresDb, type TestDb } from './db.js';
@@ -26,12 +26,9 @@ export interface WorkerStack {
 }
 
 export async function startWorkerStack(): Promise<WorkerStack> {
-  const [bundle, rest, proxy, db] = await Promise.all([
-    buildWorker(),
-    startUpstashRest({ redisUrl: inject('redisUrl'), token: REDIS_TOKEN }),
-    startNeonProxy({}),
-    postgresDb(),
-  ]);
+  const [bundle, rest, db] = await Promise.all([buildWorker(), startUpstashRest({ redisUrl: inject('redisUrl'), token: REDIS_TOKEN }), postgresDb()]);
+  // As `npm run dev`: the proxy reaches this database only, with its secret in NEON_WS_PROXY.
+  const proxy = await startNeonProxy({ targets: [targetOf(db.url ?? '')] });
   const mf = new Miniflare({
     modules: true,
     scriptPath: bundle.path,
@@ -42,7 +39,7 @@ export async function startWorkerStack(): Promise<WorkerStack> {
       DATABASE_URL: db.url ?? '',
       ADMIN_API_TOKEN: ADMIN,
       CLIENT_API_TOKEN: CLIENT,
-      NEON_WS_PROXY: proxy.url.replace(/^ws:\/\//, ''),
+      NEON_WS_PROXY: proxy.wsProxy,
       // The webhook receivers of these tests listen on 127.0.0.1.
       WEBHOOK_ALLOW_PRIVATE: 'true',
     },

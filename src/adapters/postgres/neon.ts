@@ -12,9 +12,11 @@ export interface NeonDbOptions {
   /** `postgres://user:password@host:port/db`. */
   databaseUrl: string;
   /**
-   * Local development only: `host:port` of the WebSocket proxy in front of a plain PostgreSQL
-   * (`scripts/neon-proxy`). A leading `ws://` or `wss://` is dropped: the driver adds the
-   * scheme itself. Unset in production, where Neon's endpoint is its own proxy.
+   * Local development only: `host:port/<secret>` of the WebSocket proxy in front of a plain
+   * PostgreSQL (`scripts/neon-proxy`, which prints it and refuses upgrades without the secret).
+   * Every connection goes to `<wsProxy>/v1?address=host:port`, so the secret path rides along.
+   * A leading `ws://` or `wss://` is dropped: the driver adds the scheme itself. Unset in
+   * production, where Neon's endpoint is its own proxy.
    */
   wsProxy?: string;
   /**
@@ -26,13 +28,6 @@ export interface NeonDbOptions {
   webSocketConstructor?: WebSocketConstructor;
   /** Most connections the pool opens (default 10). */
   max?: number;
-  /**
-   * Deadline of each connect (and each wait for a free connection) and of each query, in ms
-   * (default 5000): a database that is down or hangs fails the call instead of holding it.
-   * Client-side: Neon's pooled endpoint is PgBouncer, which refuses `statement_timeout` as a
-   * startup parameter.
-   */
-  timeoutMs?: number;
 }
 
 export interface NeonDb {
@@ -47,8 +42,7 @@ export interface NeonDb {
  * test next to the dev server) do not overwrite each other. Connects lazily, on first query.
  */
 export function createNeonPool(options: NeonDbOptions): Pool {
-  const timeoutMs = options.timeoutMs ?? 5_000;
-  const pool = new Pool({ connectionString: options.databaseUrl, max: options.max ?? 10, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs });
+  const pool = new Pool({ connectionString: options.databaseUrl, max: options.max ?? 10 });
   const proxy = options.wsProxy?.replace(/^wss?:\/\//, '').replace(/\/+$/, '');
   const local = options.local ?? proxy !== undefined;
   const { webSocketConstructor } = options;
