@@ -3,7 +3,7 @@
  * Misconfiguration answers with one clear line (and never echoes a secret).
  */
 import { z } from 'zod';
-import { LowStockPercent, TimeZone, WebhookAllowPrivate } from '../config/settings.js';
+import { LowStockPercent, StoreTimeoutMs, TakeTimeoutMs, TimeZone, WebhookAllowPrivate } from '../config/settings.js';
 
 const Token = z.string().min(16, 'must be at least 16 characters');
 
@@ -32,6 +32,10 @@ export const WorkerEnv = z.object({
    * `fetch` cannot reach private networks in production anyway.
    */
   WEBHOOK_ALLOW_PRIVATE: WebhookAllowPrivate,
+  /** Deadline of a take, cancel or commit on the gauges (ms, default 300). */
+  TAKE_TIMEOUT_MS: TakeTimeoutMs,
+  /** Deadline of every other gauge call and of each Postgres connect and query (ms, default 5000). */
+  STORE_TIMEOUT_MS: StoreTimeoutMs,
 });
 
 export type WorkerConfig = z.infer<typeof WorkerEnv>;

@@ -28,6 +28,13 @@ export interface NeonDbOptions {
   webSocketConstructor?: WebSocketConstructor;
   /** Most connections the pool opens (default 10). */
   max?: number;
+  /**
+   * Deadline of each connect (and each wait for a free connection) and of each query, in ms
+   * (default 5000): a database that is down or hangs fails the call instead of holding it.
+   * Client-side: Neon's pooled endpoint is PgBouncer, which refuses `statement_timeout` as a
+   * startup parameter.
+   */
+  timeoutMs?: number;
 }
 
 export interface NeonDb {
@@ -42,7 +49,8 @@ export interface NeonDb {
  * test next to the dev server) do not overwrite each other. Connects lazily, on first query.
  */
 export function createNeonPool(options: NeonDbOptions): Pool {
-  const pool = new Pool({ connectionString: options.databaseUrl, max: options.max ?? 10 });
+  const timeoutMs = options.timeoutMs ?? 5_000;
+  const pool = new Pool({ connectionString: options.databaseUrl, max: options.max ?? 10, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs });
   const proxy = options.wsProxy?.replace(/^wss?:\/\//, '').replace(/\/+$/, '');
   const local = options.local ?? proxy !== undefined;
   const { webSocketConstructor } = options;
