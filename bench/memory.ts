@@ -32,7 +32,7 @@ export async function measureMemory(redis: PrivateRedis, gauge: GaugePort, scali
   const couponId = 'cpn_memory';
   const keys = couponKeys(couponId);
   const spec = unlimitedSpec('memory', { issueStock: { total: 1000 }, useStock: { total: 800 }, perUserIssueLimit: 1 });
-  await gauge.setPolicy(keys.prefix, couponPolicy(spec, true));
+  await gauge.setPolicy(keys.prefix, couponPolicy({ ...spec, status: 'confirmed', statusVersion: 0 }));
   await gauge.load([{ key: keys.issue, total: 1000, remain: 1000 }, { key: keys.use, total: 800, remain: 800 }]);
   const couponParts = { policy: keys.prefix + 'policy', 'issue gauge': keys.issue, 'use gauge': keys.use };
 

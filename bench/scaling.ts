@@ -106,7 +106,7 @@ export async function measureScaling({ redis, gauge, options, checks }: ScalingO
   const template = 'cpn_template';
   const keys = couponKeys(template);
   const spec = unlimitedSpec('template', { issueStock: { total: 1000 }, useStock: { total: 800 }, perUserIssueLimit: 1 });
-  await gauge.setPolicy(keys.prefix, couponPolicy(spec, true));
+  await gauge.setPolicy(keys.prefix, couponPolicy({ ...spec, status: 'confirmed', statusVersion: 0 }));
   await gauge.load([{ key: keys.issue, total: 1000, remain: 1000 }, { key: keys.use, total: 800, remain: 800 }]);
   const templateKeys = [keys.prefix + 'policy', keys.issue, keys.use];
   const dumps = await Promise.all(templateKeys.map(async (k) => (await redis.resp.send(['DUMP', k])) as Buffer));

@@ -36,7 +36,7 @@ export function issueCommand(couponId: string, userId: string, key: string, opId
 export async function confirmSaleCoupon(gauge: GaugePort, couponId: string, stock: number): Promise<void> {
   const keys = couponKeys(couponId);
   const spec = unlimitedSpec('bench flash sale', { issueStock: { total: stock }, perUserIssueLimit: 1 });
-  await gauge.setPolicy(keys.prefix, couponPolicy(spec, true));
+  await gauge.setPolicy(keys.prefix, couponPolicy({ ...spec, status: 'confirmed', statusVersion: 0 }));
   await gauge.load([{ key: keys.issue, total: stock, remain: stock }]);
 }
 

@@ -140,14 +140,16 @@ for (const database of DATABASES) {
 
     it('moves status only from the allowed states', async () => {
       const c = await create();
-      expect(await coupons.transition(c.id, ['confirmed'], 'paused', new Date())).toBe(false);
+      // Every change of status bumps the status version (the gauge's open flag follows the newest).
+      expect(await coupons.transition(c.id, ['confirmed'], 'paused', new Date())).toBeNull();
       await coupons.confirm(c.id, [], new Date());
-      expect(await coupons.transition(c.id, ['confirmed'], 'paused', new Date())).toBe(true);
+      expect((await coupons.get(c.id))?.statusVersion).toBe(1);
+      expect(await coupons.transition(c.id, ['confirmed'], 'paused', new Date())).toBe(2);
       expect((await coupons.get(c.id))?.status).toBe('paused');
-      expect(await coupons.transition(c.id, ['confirmed'], 'archived', new Date())).toBe(false);
-      expect(await coupons.transition(c.id, ['confirmed', 'paused'], 'archived', new Date(t + 9))).toBe(true);
-      expect(await coupons.get(c.id)).toMatchObject({ status: 'archived', updatedAt: new Date(t + 9) });
-      expect(await coupons.transition('cpn_missing', ['paused'], 'archived', new Date())).toBe(false);
+      expect(await coupons.transition(c.id, ['confirmed'], 'archived', new Date())).toBeNull();
+      expect(await coupons.transition(c.id, ['confirmed', 'paused'], 'archived', new Date(t + 9))).toBe(3);
+      expect(await coupons.get(c.id)).toMatchObject({ status: 'archived', statusVersion: 3, updatedAt: new Date(t + 9) });
+      expect(await coupons.transition('cpn_missing', ['paused'], 'archived', new Date())).toBeNull();
     });
 
     it('adjusts totals and saves snapshots', async () => {
@@ -159,14 +161,17 @@ for (const database of DATABASES) {
         { key: keys.use, name: 'use' as const, total: 4, remain: 4 },
       ];
       await coupons.confirm(c.id, rows, confirmedAt);
-      await coupons.adjustTotal(keys.issue, 5);
-      await coupons.adjustTotal(keys.use, -1);
+      // Totals follow the live gauge by adjust version: an older or repeated copy changes nothing.
+      expect(await coupons.setTotal(keys.issue, 15, 1)).toBe(true);
+      expect(await coupons.setTotal(keys.issue, 12, 1)).toBe(false);
+      expect(await coupons.setTotal(keys.use, 3, 2)).toBe(true);
+      expect(await coupons.setTotal(keys.use, 4, 1)).toBe(false);
       const synced = new Date('2026-07-01T00:00:00Z');
       await coupons.saveSnapshots([{ key: keys.issue, remain: 7 }, { key: keys.use, remain: 0 }, { key: 'cs:{c:none}:issue', remain: 1 }], synced);
       await coupons.saveSnapshots([], new Date());
       expect((await coupons.get(c.id))?.stocks).toEqual({
-        issue: { total: 15, remain: 7, syncedAt: synced },
-        use: { total: 3, remain: 0, syncedAt: synced },
+        issue: { total: 15, remain: 7, syncedAt: synced, totalVersion: 1 },
+        use: { total: 3, remain: 0, syncedAt: synced, totalVersion: 2 },
         budget: null,
       });
       await coupons.saveSnapshots([{ key: keys.use, remain: 2 }], new Date(t + 2));
@@ -203,7 +208,7 @@ for (const database of DATABASES) {
       expect((await walk('confirmed')).mine).toEqual(made.slice(0, 3).map((m) => m.id).reverse());
       const confirmed = await coupons.list({ status: 'confirmed', limit: 100 });
       const listed = confirmed.items.find((i) => i.id === made[0]?.id);
-      expect(listed?.stocks.issue).toEqual({ total: 10, remain: 10, syncedAt: confirmedAt });
+      expect(listed?.stocks.issue).toEqual({ total: 10, remain: 10, syncedAt: confirmedAt, totalVersion: 0 });
       const all = await coupons.list({ limit: 3 });
       expect(all.items).toHaveLength(3);
       expect(all.nextCursor).toBe(all.items[2]?.id);

@@ -39,6 +39,19 @@ export interface LiveStock {
   remain: number;
 }
 
+/** An adjust as asked: its id makes it happen once, its fingerprint says what was asked. */
+export interface AdjustInput {
+  /** The client's `Idempotency-Key`, or `null` (then the id is new, and only the store client's own retries are covered). */
+  idempotencyKey: string | null;
+  /** Who the key belongs to: keys are scoped per caller. */
+  caller: string;
+}
+
+export interface Adjusted extends LiveStock {
+  /** `true` when this answer is the replay of an earlier adjust with the same key. */
+  replayed: boolean;
+}
+
 /** The current period of a stock that resets: what is left of it, and when it starts again. */
 export interface LivePeriod extends LiveStock {
   period: Period;
@@ -115,39 +128,45 @@ export class CouponAdmin {
     return ok(current);
   }
 
-  /** Closes the coupon's policy at once, then records the pause. */
+  /** Records the pause (a new status version), then closes the policy unless a newer change got there first. */
   async pause(id: string): Promise<Result<CouponRecord>> {
-    return this.move(id, 'paused', async (coupon) => {
-      const found = await this.deps.gauges.setOpen(couponKeys(id).prefix, false);
-      if (!found) await this.ensureLive({ ...coupon, status: 'paused' });
-    });
+    return this.move(id, 'paused');
   }
 
-  /** Records the resume, then opens the policy. */
+  /** Records the resume (a new status version), then opens the policy unless a newer change got there first. */
   async resume(id: string): Promise<Result<CouponRecord>> {
-    return this.move(id, 'confirmed', undefined, async (coupon) => {
-      const found = await this.deps.gauges.setOpen(couponKeys(id).prefix, true);
-      if (!found) await this.ensureLive(coupon);
-    });
+    return this.move(id, 'confirmed');
   }
 
-  /** Changes a live limit by `delta`: the gauge refuses a remain below zero, then the total follows. */
-  async adjust(id: string, stock: StockRowName, delta: number): Promise<Result<LiveStock>> {
+  /**
+   * Changes a live limit by `delta`, once per adjust id: the gauge refuses a remain below zero
+   * and replays a retried adjust, then the durable total follows by version (a retry, or the
+   * next sync, copies it; an older copy never overwrites a newer one).
+   */
+  async adjust(id: string, stock: StockRowName, delta: number, input: AdjustInput): Promise<Result<Adjusted>> {
     const coupon = await this.deps.coupons.get(id);
     if (!coupon) return notFound(id);
     if (!isLive(coupon.status)) {
       return fail('INVALID_STATE', `coupon ${id} is ${coupon.status}; only live stocks can be adjusted`);
     }
     if (!coupon.stocks[stock]) return fail('INVALID_STATE', `coupon ${id} has no ${stock} stock (unlimited)`);
-    const key = couponKeys(id)[stock];
-    const adjusted = await this.deps.gauges.adjust(key, delta);
+    const keys = couponKeys(id);
+    const opId = input.idempotencyKey === null ? newId('adj', now(this.deps)) : `${input.caller}:${input.idempotencyKey}`;
+    const adjusted = await this.deps.gauges.adjust({ prefix: keys.prefix, key: keys[stock], delta, opId, fingerprint: `${stock}:${delta}` });
     if (!adjusted.ok) {
-      return adjusted.reason === 'below_zero'
-        ? fail('BELOW_ZERO', `the ${stock} stock's remain would go below zero`)
-        : fail('STOCK_UNAVAILABLE', `the live ${stock} stock of coupon ${id} is unavailable`);
+      switch (adjusted.reason) {
+        case 'below_zero':
+          return fail('BELOW_ZERO', `the ${stock} stock's remain would go below zero`);
+        case 'conflict':
+          return fail('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different adjust');
+        case 'sealed':
+          return fail('NOT_ACTIVE', `coupon ${id} is archived`);
+        case 'unavailable':
+          return fail('STOCK_UNAVAILABLE', `the live ${stock} stock of coupon ${id} is unavailable`);
+      }
     }
-    await this.deps.coupons.adjustTotal(key, delta);
-    return ok({ total: adjusted.total, remain: adjusted.remain });
+    await this.deps.coupons.setTotal(keys[stock], adjusted.total, adjusted.version);
+    return ok({ total: adjusted.total, remain: adjusted.remain, replayed: adjusted.replayed });
   }
 
   /** Live remains straight from the gauges; Postgres is asked only when the policy is missing. */
@@ -162,8 +181,9 @@ export class CouponAdmin {
       this.deps.gauges.read([keys.issue, keys.use, keys.budget, ...candidates.map((c) => c.key)]),
       this.deps.gauges.activeHolds(keys.prefix, at),
     ]);
-    if (policy) {
-      const [issue, use, budget] = gauges;
+    // A sealed scope is archived (or being archived): its numbers are the ones in Postgres.
+    if (policy && !policy.sealed) {
+      const [issue, use, budget] = gauges.slice(0, 3).map((g) => (g ? { total: g.total, remain: g.remain } : null));
       if (('issue' in policy.limits && !issue) || ('use' in policy.limits && !use) || ('budget' in policy.limits && !budget)) {
         return fail('STOCK_UNAVAILABLE', `the live stock of coupon ${id} is unavailable`);
       }
@@ -173,7 +193,8 @@ export class CouponAdmin {
         if (limit === undefined) return;
         const w = periods[c.period];
         // No gauge yet: nothing was taken in this period, all of it is left.
-        const gauge = gauges[3 + i] ?? { total: limit, remain: limit };
+        const found = gauges[3 + i];
+        const gauge = found ? { total: found.total, remain: found.remain } : { total: limit, remain: limit };
         out[c.stock === 'issue' ? 'issuePeriod' : 'usePeriod'] = { ...gauge, period: c.period, label: w.label, resetsAt: new Date(w.end) };
       });
       return ok(out);
@@ -199,8 +220,8 @@ export class CouponAdmin {
       this.deps.gauges.getPolicy(keys.prefix),
       this.deps.gauges.read([keys.issue, keys.use, keys.budget]),
     ]);
-    if (policy && (!coupon.stocks.issue || issue) && (!coupon.stocks.use || use) && (!coupon.stocks.budget || budget)) {
-      await this.deps.gauges.setPolicy(keys.prefix, couponPolicy(coupon, coupon.status === 'confirmed'));
+    if (policy && !policy.lost && (!coupon.stocks.issue || issue) && (!coupon.stocks.use || use) && (!coupon.stocks.budget || budget)) {
+      await this.deps.gauges.setPolicy(keys.prefix, couponPolicy(coupon));
       return { couponId: coupon.id, rebuilt: false, gauges: 0 };
     }
     return this.rebuild(coupon);
@@ -228,12 +249,12 @@ export class CouponAdmin {
     const stocks: GaugeLoad[] = (['issue', 'use'] as const).flatMap((name) => {
       const stock = coupon.stocks[name];
       if (!stock) return [];
-      return [{ key: keys[name], total: stock.total, remain: Math.max(0, stock.total - (net[name] ?? 0)) }];
+      return [{ key: keys[name], total: stock.total, remain: Math.max(0, stock.total - (net[name] ?? 0)), version: stock.totalVersion }];
     });
     // The budget's ledger is the discounts given (less those of cancelled uses).
     if (coupon.stocks.budget) {
       const given = await this.deps.ledger.netValue(coupon.id);
-      stocks.push({ key: keys.budget, total: coupon.stocks.budget.total, remain: Math.max(0, coupon.stocks.budget.total - given) });
+      stocks.push({ key: keys.budget, total: coupon.stocks.budget.total, remain: Math.max(0, coupon.stocks.budget.total - given), version: coupon.stocks.budget.totalVersion });
     }
     // The current period of each period stock: its cap less what the ledger took in it.
     const periods = currentPeriods(this.deps, now(this.deps));
@@ -264,26 +285,29 @@ export class CouponAdmin {
       if (page.length < REBUILD_PAGE) break;
       after = page[page.length - 1]?.subject ?? null;
     }
-    await this.deps.gauges.setPolicy(keys.prefix, couponPolicy(coupon, coupon.status === 'confirmed'));
+    await this.deps.gauges.setPolicy(keys.prefix, couponPolicy(coupon));
     return { couponId: coupon.id, rebuilt: true, gauges: loaded };
   }
 
-  private async move(
-    id: string,
-    to: CouponStatus,
-    before?: (coupon: CouponRecord) => Promise<void>,
-    after?: (coupon: CouponRecord) => Promise<void>,
-  ): Promise<Result<CouponRecord>> {
+  /**
+   * Moves a live coupon between confirmed and paused: the status first (conditional, a new
+   * version), then the gauge's open flag at that version, which a newer change has overridden
+   * already when it lost the race (`stale`). A policy that is missing is rebuilt; a sealed one
+   * means an archive is under way.
+   */
+  private async move(id: string, to: 'confirmed' | 'paused'): Promise<Result<CouponRecord>> {
     const coupon = await this.deps.coupons.get(id);
     if (!coupon) return notFound(id);
     if (!isLive(coupon.status) || !canTransition(coupon.status, to)) {
       return fail('INVALID_STATE', `coupon ${id} is ${coupon.status} and cannot become ${to}`);
     }
-    await before?.(coupon);
-    await this.deps.coupons.transition(id, ['confirmed', 'paused'], to, new Date(now(this.deps)));
+    const version = await this.deps.coupons.transition(id, ['confirmed', 'paused'], to, new Date(now(this.deps)));
     const current = await this.deps.coupons.get(id);
     if (!current) return notFound(id);
-    await after?.(current);
+    if (version === null) return fail('INVALID_STATE', `coupon ${id} is ${current.status} and cannot become ${to}`);
+    const applied = await this.deps.gauges.setOpen(couponKeys(id).prefix, to === 'confirmed', version);
+    if (applied === 'sealed') return fail('NOT_ACTIVE', `coupon ${id} is being archived`);
+    if (applied === 'missing') await this.ensureLive(current);
     return ok(current);
   }
 

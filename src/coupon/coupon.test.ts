@@ -52,10 +52,10 @@ describe('issued vs public coupons', () => {
   });
 
   it('gives issued coupons a held limit of 0 and public ones none', () => {
-    expect(couponPolicy(spec({ issueStock: { total: 3 } }), true).limits).toEqual({ issue: 3, held: 0 });
-    expect(couponPolicy(spec({ useStock: { total: 3 }, perUserUseLimit: 2 }), true).limits).toEqual({ use: 3, perUserUse: 2 });
+    expect(couponPolicy({ ...spec({ issueStock: { total: 3 } }), status: 'confirmed', statusVersion: 0 }).limits).toEqual({ issue: 3, held: 0 });
+    expect(couponPolicy({ ...spec({ useStock: { total: 3 }, perUserUseLimit: 2 }), status: 'confirmed', statusVersion: 0 }).limits).toEqual({ use: 3, perUserUse: 2 });
     expect(
-      couponPolicy(spec({ issueStock: { total: 10 }, issuePeriodStock: { total: 2, period: 'day' }, usePeriodStock: { total: 5, period: 'week' } }), true).limits,
+      couponPolicy({ ...spec({ issueStock: { total: 10 }, issuePeriodStock: { total: 2, period: 'day' }, usePeriodStock: { total: 5, period: 'week' } }), status: 'confirmed', statusVersion: 0 }).limits,
     ).toEqual({ issue: 10, issuePerDay: 2, usePerWeek: 5, held: 0 });
   });
 });
@@ -63,7 +63,7 @@ describe('issued vs public coupons', () => {
 describe('policy', () => {
   it('carries the open flag and both windows in ms', () => {
     const start = new Date('2026-01-01T00:00:00Z');
-    const policy = couponPolicy(spec({ issueWindow: { start, end: null } }), false);
+    const policy = couponPolicy({ ...spec({ issueWindow: { start, end: null } }), status: 'paused', statusVersion: 0 });
     expect(policy.open).toBe(false);
     expect(policy.windows).toEqual({ issue: { start: start.getTime(), end: null }, use: { start: null, end: null } });
   });

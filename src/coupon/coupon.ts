@@ -76,10 +76,14 @@ export interface StockSnapshot {
   total: number;
   remain: number;
   syncedAt: Date | null;
+  /** The live gauge's adjust count this `total` was copied at. */
+  totalVersion: number;
 }
 
 /** A coupon with its stocks as Postgres knows them. */
 export interface CouponRecord extends Coupon {
+  /** Bumped by every status change: the gauge's open flag follows the newest. */
+  statusVersion: number;
   stocks: Record<StockRowName, StockSnapshot | null>;
 }
 
@@ -141,8 +145,12 @@ export function hasEnded(spec: CouponSpec, now: number): boolean {
 
 const ms = (d: Date | null | undefined): number | null => (d ? d.getTime() : null);
 
-/** The rules the gauge checks on every take, derived from the spec. */
-export function couponPolicy(spec: CouponSpec, open: boolean): Policy {
+/**
+ * The rules the gauge checks on every take, derived from the spec; open when the status is
+ * `confirmed`, at the status version it was read at.
+ */
+export function couponPolicy(coupon: CouponSpec & Pick<CouponRecord, 'status' | 'statusVersion'>): Policy {
+  const spec = coupon;
   const limits: Record<string, number> = {};
   if (spec.issueStock) limits.issue = spec.issueStock.total;
   if (spec.useStock) limits.use = spec.useStock.total;
@@ -153,7 +161,8 @@ export function couponPolicy(spec: CouponSpec, open: boolean): Policy {
   if (spec.perUserUseLimit !== null) limits.perUserUse = spec.perUserUseLimit;
   if (isIssued(spec)) limits.held = 0;
   return {
-    open,
+    open: coupon.status === 'confirmed',
+    version: coupon.statusVersion,
     windows: {
       issue: { start: ms(spec.issueWindow?.start), end: ms(spec.issueWindow?.end) },
       use: { start: ms(spec.useWindow?.start), end: ms(spec.useWindow?.end) },

@@ -4,7 +4,7 @@
  */
 const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
 
-export type IdKind = 'cpn' | 'iss' | 'use' | 'evt' | 'whk';
+export type IdKind = 'cpn' | 'iss' | 'use' | 'evt' | 'whk' | 'adj';
 
 export function newId(kind: IdKind, now: number = Date.now()): string {
   let time = '';

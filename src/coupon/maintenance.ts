@@ -39,6 +39,11 @@ export interface SyncReport {
   missing: StockRowName[];
   /** Stocks whose invariant does not hold. */
   drifted: StockRowName[];
+  /**
+   * Stocks whose durable total lagged the live one (an adjust whose answer was lost before
+   * Postgres took it) and was copied from the gauge by this sync.
+   */
+  repaired: StockRowName[];
 }
 
 export interface MaintenanceSummary {
@@ -71,14 +76,19 @@ export class Maintenance {
   }
 
   /**
-   * Archives a live coupon: closes it, drains and syncs one last time, records `archived`,
-   * then deletes its gauges. A missing gauge is rebuilt from the ledger first so the final
-   * snapshot is never stale.
+   * Archives a live coupon: seals its gauges (every later take, restore, commit, adjust and
+   * hold expiry is refused, standing holds are given back), drains and syncs one last time,
+   * records `archived`, then deletes its gauges. After the seal nothing can change, so the final
+   * drain holds every change any answer reported. Missing gauges are rebuilt before the seal.
    */
   async archive(id: string): Promise<Result<CouponRecord>> {
     const coupon = await this.deps.coupons.get(id);
     if (!coupon) return notFound(id);
-    if (coupon.status === 'archived') return ok(coupon);
+    // Archived already: dropping again is idempotent and finishes one whose drop was cut short.
+    if (coupon.status === 'archived') {
+      await this.deps.gauges.drop(couponKeys(id).prefix);
+      return ok(coupon);
+    }
     if (!isLive(coupon.status)) return fail('INVALID_STATE', `coupon ${id} is a draft; delete it instead`);
     await this.archiveLive(coupon);
     const archived = await this.deps.coupons.get(id);
@@ -88,13 +98,16 @@ export class Maintenance {
   /** Archives a live coupon; `true` when this call made the transition (another may race it). */
   private async archiveLive(coupon: CouponRecord): Promise<boolean> {
     const keys = couponKeys(coupon.id);
-    if (!(await this.deps.gauges.setOpen(keys.prefix, false))) await this.admin.ensureLive({ ...coupon, status: 'paused' });
-    let report = await this.syncRecord(coupon);
-    if (report.missing.length > 0) {
+    const at = now(this.deps);
+    // A sealed scope loads nothing more, so whatever is missing comes back first.
+    if (!(await this.deps.gauges.getPolicy(keys.prefix))?.sealed) await this.admin.ensureLive({ ...coupon, status: 'paused' });
+    const sealed = await this.deps.gauges.seal(keys.prefix, at);
+    if (!sealed.found) {
       await this.admin.ensureLive({ ...coupon, status: 'paused' });
-      report = await this.syncRecord(coupon);
+      await this.deps.gauges.seal(keys.prefix, at);
     }
-    const moved = await this.deps.coupons.transition(coupon.id, ['confirmed', 'paused'], 'archived', new Date(now(this.deps)));
+    await this.syncRecord(coupon, { final: true });
+    const moved = (await this.deps.coupons.transition(coupon.id, ['confirmed', 'paused'], 'archived', new Date(now(this.deps)))) !== null;
     if (moved) await this.tell([archivedEvent(coupon)]);
     // Dropping is idempotent, and safe for the loser of a race: the winner synced first.
     await this.deps.gauges.drop(keys.prefix);
@@ -132,7 +145,10 @@ export class Maintenance {
   private async maintain(id: string, summary: MaintenanceSummary): Promise<void> {
     const coupon = await this.deps.coupons.get(id);
     if (!coupon || !isLive(coupon.status)) return;
-    if (hasEnded(coupon, now(this.deps))) {
+    const prefix = couponKeys(id).prefix;
+    const policy = await this.deps.gauges.getPolicy(prefix);
+    // Ended, or sealed by an archive that stopped halfway: (finish the) archive.
+    if (hasEnded(coupon, now(this.deps)) || policy?.sealed) {
       if (await this.archiveLive(coupon)) summary.archived.push(id);
       return;
     }
@@ -140,32 +156,53 @@ export class Maintenance {
     summary.synced += 1;
     if (report.drifted.length > 0) summary.drifted.push({ couponId: id, stocks: report.drifted });
     if (report.missing.length > 0) summary.missing.push({ couponId: id, stocks: report.missing });
-    // Recovery: gauges or policy gone (Redis flushed or evicted) are rebuilt from the ledger.
-    if (report.missing.length > 0 || !(await this.deps.gauges.getPolicy(couponKeys(id).prefix))) {
+    // Recovery: gauges or policy gone, or a lost gauge found by a take (Redis flushed, evicted,
+    // a failover), are rebuilt from the ledger.
+    if (report.missing.length > 0 || !policy || policy.lost) {
       await this.admin.rebuild(coupon);
       summary.rebuilt.push(id);
+    } else if (policy.open !== (coupon.status === 'confirmed')) {
+      // A pause or resume whose gauge write failed: the status is the truth, by version.
+      await this.deps.gauges.setOpen(prefix, coupon.status === 'confirmed', coupon.statusVersion);
     }
   }
 
-  private async syncRecord(coupon: CouponRecord): Promise<SyncReport> {
+  /**
+   * `final`: the archive's sync of a sealed scope, whose ledger is complete once drained: a
+   * stock whose gauge is missing is saved as `total − ledger` rather than left stale.
+   */
+  private async syncRecord(coupon: CouponRecord, { final = false } = {}): Promise<SyncReport> {
     const keys = couponKeys(coupon.id);
     const live = isLive(coupon.status);
     // Holds whose time is up give their stock back before the books are read.
-    if (live) await this.deps.gauges.expireHolds(keys.prefix, now(this.deps));
+    if (live && !final) await this.deps.gauges.expireHolds(keys.prefix, now(this.deps));
     const drained = live
       ? await this.deps.gauges.drain(keys.prefix, (events) => this.deps.ledger.append(events))
       : 0;
     const read = live ? await this.deps.gauges.read(STOCK_ROWS.map((name) => keys[name])) : [];
     const gauges = Object.fromEntries(STOCK_ROWS.map((name, i) => [name, coupon.stocks[name] ? (read[i] ?? null) : null])) as Record<StockRowName, LiveGauge | null>;
     const syncedAt = new Date(now(this.deps));
-    const snapshots = STOCK_ROWS.flatMap((name) => {
-      const gauge = gauges[name];
-      return gauge ? [{ key: keys[name], remain: gauge.remain }] : [];
-    });
-    if (snapshots.length > 0) await this.deps.coupons.saveSnapshots(snapshots, syncedAt);
     const net: Record<string, number> = await this.deps.ledger.net(coupon.id);
     // A budget's ledger is the value the uses gave up, not their count.
     const ledgerOf = async (name: StockRowName) => (name === 'budget' ? this.deps.ledger.netValue(coupon.id) : (net[name] ?? 0));
+    const repaired: StockRowName[] = [];
+    for (const name of STOCK_ROWS) {
+      const gauge = gauges[name];
+      const stock = coupon.stocks[name];
+      // The live total is the truth; an older durable copy (an adjust whose answer was lost) catches up.
+      if (gauge && stock && gauge.total !== stock.total && (await this.deps.coupons.setTotal(keys[name], gauge.total, gauge.version))) {
+        stock.total = gauge.total;
+        repaired.push(name);
+      }
+    }
+    const snapshots: { key: string; remain: number }[] = [];
+    for (const name of STOCK_ROWS) {
+      const gauge = gauges[name];
+      const stock = coupon.stocks[name];
+      if (gauge) snapshots.push({ key: keys[name], remain: gauge.remain });
+      else if (final && stock) snapshots.push({ key: keys[name], remain: stock.total - (await ledgerOf(name)) });
+    }
+    if (snapshots.length > 0) await this.deps.coupons.saveSnapshots(snapshots, syncedAt);
     const report: SyncReport = {
       couponId: coupon.id,
       status: coupon.status,
@@ -175,14 +212,15 @@ export class Maintenance {
       use: null,
       missing: [],
       drifted: [],
+      repaired,
     };
     for (const name of STOCK_ROWS) {
       const stock = coupon.stocks[name];
       if (!stock) continue;
       const gauge = gauges[name];
       if (live && !gauge) report.missing.push(name);
-      const remain = gauge ? gauge.remain : stock.remain;
       const ledgerNet = await ledgerOf(name);
+      const remain = gauge ? gauge.remain : final ? stock.total - ledgerNet : stock.remain;
       const drift = stock.total - remain - ledgerNet;
       if (drift !== 0) report.drifted.push(name);
       report[name] = {

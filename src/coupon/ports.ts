@@ -35,10 +35,16 @@ export interface CouponRepository {
   deleteDraft(id: string): Promise<boolean>;
   /** Moves a draft to `confirmed` and creates its stock rows, in one transaction; `false` when it was not a draft. */
   confirm(id: string, stocks: StockRow[], now: Date): Promise<boolean>;
-  /** Changes the status when it is one of `from`; `false` otherwise. */
-  transition(id: string, from: readonly CouponStatus[], to: CouponStatus, now: Date): Promise<boolean>;
-  /** Adds `delta` to a stock's total. */
-  adjustTotal(key: string, delta: number): Promise<void>;
+  /**
+   * Changes the status when it is one of `from`, bumping the status version; the new version, or
+   * `null` when the status was not one of `from`.
+   */
+  transition(id: string, from: readonly CouponStatus[], to: CouponStatus, now: Date): Promise<number | null>;
+  /**
+   * Copies a live stock's total at adjust `version`; an older copy never overwrites a newer one,
+   * so a retried or late write cannot undo an adjust. `false` when nothing changed.
+   */
+  setTotal(key: string, total: number, version: number): Promise<boolean>;
   /** Writes live remains into stock rows. */
   saveSnapshots(rows: { key: string; remain: number }[], syncedAt: Date): Promise<void>;
   /** Ids of live (confirmed or paused) coupons, oldest first, after `cursor`. */

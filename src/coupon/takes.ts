@@ -240,6 +240,10 @@ export class CouponTakes {
         return unavailableReason(couponId, await this.deps.coupons.get(couponId));
       case 'closed':
         return fail('NOT_ACTIVE', `coupon ${couponId} is paused`);
+      case 'sealed':
+        return fail('NOT_ACTIVE', `coupon ${couponId} is archived`);
+      case 'unsettled':
+        return fail('STOCK_UNAVAILABLE', 'holds whose time is up are still being given back; retry with the same Idempotency-Key');
       case 'not_started':
         return fail('NOT_ACTIVE', `the ${kind} window of coupon ${couponId} has not started`);
       case 'ended':
@@ -299,6 +303,7 @@ export class CouponTakes {
       return fail('HOLD_EXPIRED', `hold ${holdId} expired or was released: its stock went back; hold again`);
     }
     if (result.reason === 'unavailable') return unavailableReason(couponId, await this.deps.coupons.get(couponId));
+    if (result.reason === 'sealed') return fail('NOT_ACTIVE', `coupon ${couponId} is archived`);
     return this.unknownOp('hold', couponId, holdId);
   }
 
@@ -333,6 +338,8 @@ export class CouponTakes {
         return this.unknownOp(mode === 'hold' ? 'hold' : kind, couponId, opId);
       case 'unavailable':
         return unavailableReason(couponId, await this.deps.coupons.get(couponId));
+      case 'sealed':
+        return fail('NOT_ACTIVE', `coupon ${couponId} is archived`);
       case 'committed':
         return fail('ALREADY_USED', `hold ${opId} was committed: it is a use now; cancel the use instead`);
       case 'insufficient':

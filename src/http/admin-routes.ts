@@ -17,6 +17,7 @@ import {
   CouponPage,
   CouponParams,
   CouponPatch,
+  IdempotencyHeaders,
   ListQuery,
   RebuildReport,
   StockParams,
@@ -76,9 +77,10 @@ const route = {
     ...admin,
     method: 'post',
     path: '/v1/coupons/{id}/stocks/{stock}/adjust',
-    summary: 'Raise or lower a live limit',
+    summary: 'Raise or lower a live limit (exactly once per Idempotency-Key)',
     request: {
       params: StockParams,
+      headers: IdempotencyHeaders,
       body: { required: true, content: { 'application/json': { schema: AdjustBody } } },
     },
     responses: { 200: json(Adjusted, 'The live stock'), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503) },
@@ -188,8 +190,14 @@ export function adminRoutes(): OpenAPIHono<AppEnv> {
   app.openapi(route.adjust, async (c) => {
     const { id, stock } = c.req.valid('param');
     if (!ID_PATTERN.test(id)) return problem(c, 'NOT_FOUND', `coupon ${id} does not exist`);
-    const result = await c.var.services.admin.adjust(id, stock, c.req.valid('json').delta);
-    return result.ok ? c.json({ couponId: id, stock, ...result.value }, 200) : refuse(c, result);
+    const result = await c.var.services.admin.adjust(id, stock, c.req.valid('json').delta, {
+      idempotencyKey: c.req.header('idempotency-key') ?? null,
+      caller: c.get('caller'),
+    });
+    if (!result.ok) return refuse(c, result);
+    const { replayed, ...stocks } = result.value;
+    if (replayed) c.header('Idempotent-Replayed', 'true');
+    return c.json({ couponId: id, stock, ...stocks }, 200);
   });
 
   app.openapi(route.rebuild, async (c) => {

@@ -184,6 +184,7 @@ export const SyncReport = z
     budget: StockSync.optional().openapi({ description: 'the money budget, when the coupon has one: its ledger is the discounts given' }),
     missing: z.array(z.enum(STOCK_ROWS)),
     drifted: z.array(z.enum(STOCK_ROWS)),
+    repaired: z.array(z.enum(STOCK_ROWS)).openapi({ description: 'Stocks whose durable total lagged the live one (an adjust whose answer was lost) and was copied by this sync' }),
   })
   .openapi('SyncReport');
 

@@ -90,6 +90,14 @@ export type TakeRefusal =
   | { ok: false; reason: 'unavailable' }
   /** The scope is paused. */
   | { ok: false; reason: 'closed' }
+  /** The scope is sealed (archived, or being archived): it never changes again. */
+  | { ok: false; reason: 'sealed' }
+  /**
+   * The take would be refused, and holds whose time is up could not all be given back first
+   * (too many at once, or a gauge they touch is missing): refusing would be a false sell-out,
+   * so the take fails closed and may be retried.
+   */
+  | { ok: false; reason: 'unsettled' }
   /** Outside the window. */
   | { ok: false; reason: 'not_started' | 'ended' }
   /** Item `index` does not have `n` left. */
@@ -133,8 +141,8 @@ export interface CommitCommand {
 
 export type CommitResult =
   | { ok: true; committed: boolean; subject: string; ref: string | null }
-  /** Not a hold of this scope. */
-  | { ok: false; reason: 'not_found' | 'unavailable' }
+  /** Not a hold of this scope; the scope is missing, or sealed. */
+  | { ok: false; reason: 'not_found' | 'unavailable' | 'sealed' }
   /** Given back already: released, or its time was up. */
   | { ok: false; reason: 'expired' };
 
@@ -148,7 +156,7 @@ export type RestoreResult =
       /** The original operation. */
       op: OperationRecord;
     }
-  | { ok: false; reason: 'not_found' | 'unavailable' }
+  | { ok: false; reason: 'not_found' | 'unavailable' | 'sealed' }
   /** A release of a hold that was committed (cancel the use instead). */
   | { ok: false; reason: 'committed' }
   /** Giving back would drive item `index` below zero (e.g. the issued coupon is already used). */
@@ -169,6 +177,19 @@ export interface OperationRecord {
 /** Time windows and limits checked on the hot path. */
 export interface Policy {
   open: boolean;
+  /**
+   * The version of the owner's state `open` was derived from (a coupon's status version). A
+   * writer holding an older version never overrides the flag: a confirm or rebuild that read
+   * `confirmed` cannot reopen a scope paused meanwhile.
+   */
+  version: number;
+  /** Sealed for good (archived): every change is refused; `seal` sets it, nothing clears it. */
+  sealed?: boolean;
+  /**
+   * Read only: a take or give-back found a gauge missing that had existed (evicted, or lost in a
+   * failover) and failed closed; a rebuild from the ledger brings it back and clears this.
+   */
+  lost?: boolean;
   /** Windows by name, bounds in ms since the epoch, `null` = unbounded. */
   windows: Record<string, { start: number | null; end: number | null }>;
   /** Limits by name; an absent limit means unlimited. */
@@ -181,16 +202,44 @@ export interface GaugeLoad {
   remain: number;
   /** When the adapter may forget it (ms since the epoch); kept forever when absent. */
   expiresAt?: number;
+  /** The adjust count `total` stands at (see `LiveGauge.version`); 0 when absent. */
+  version?: number;
 }
 
 export interface LiveGauge {
   total: number;
   remain: number;
+  /** How many adjusts changed the total: a durable copy of `total` follows it by this version. */
+  version: number;
+}
+
+export interface AdjustCommand {
+  /** The scope's key prefix (its policy says whether it may still change). */
+  prefix: string;
+  key: string;
+  /** Added to total and remain. */
+  delta: number;
+  /** The adjust's id: a second call with the same id replays the first answer, never adds twice. */
+  opId: string;
+  /** What was asked (stock and delta); the same id with another fingerprint is a conflict. */
+  fingerprint: string;
 }
 
 export type AdjustResult =
-  | { ok: true; total: number; remain: number }
-  | { ok: false; reason: 'below_zero' | 'unavailable' };
+  | { ok: true; total: number; remain: number; version: number; replayed: boolean }
+  | { ok: false; reason: 'below_zero' | 'unavailable' | 'sealed' | 'conflict' };
+
+/** What `setOpen` did: applied, or not because the flag is newer, the policy missing or the scope sealed. */
+export type SetOpenResult = 'ok' | 'stale' | 'missing' | 'sealed';
+
+export interface SealResult {
+  /** `false` when the policy is missing (nothing was sealed). */
+  found: boolean;
+  /** Holds given back by this call (they can never be committed now). */
+  given: number;
+  /** Holds that could not be given back (a gauge they touch is missing). */
+  stuck: number;
+}
 
 /** A ledger event: a take or a restore of one operation. */
 export interface LedgerEvent extends LedgerFacts {
@@ -204,10 +253,19 @@ export interface GaugePort {
   readonly name: 'redis' | 'postgres';
   /** Creates gauges that do not exist yet; existing ones are left untouched. */
   load(gauges: GaugeLoad[]): Promise<void>;
-  /** Writes (replaces) a scope's policy. */
-  setPolicy(prefix: string, policy: Policy): Promise<void>;
-  /** Opens or closes a scope's policy; `false` when the policy is missing. */
-  setOpen(prefix: string, open: boolean): Promise<boolean>;
+  /**
+   * Writes a scope's policy (windows, limits); `open` only when `policy.version` is at least the
+   * stored one. A sealed scope is left as it is (`false`).
+   */
+  setPolicy(prefix: string, policy: Policy): Promise<boolean>;
+  /** Opens or closes a scope, unless the stored flag came from a newer `version` (or is sealed, or missing). */
+  setOpen(prefix: string, open: boolean, version: number): Promise<SetOpenResult>;
+  /**
+   * Seals a scope for good: closed, every later take, restore, commit, adjust and hold expiry
+   * refused, so a final drain sees every change. Gives back up to `limit` standing holds per call
+   * (call again while `given > 0`). Idempotent.
+   */
+  seal(prefix: string, now: number, limit?: number): Promise<SealResult>;
   /** The scope's policy, `null` when missing. */
   getPolicy(prefix: string): Promise<Policy | null>;
   /** Takes all items or none, once per idempotency key. */
@@ -220,8 +278,8 @@ export interface GaugePort {
   expireHolds(prefix: string, now: number): Promise<number>;
   /** How many holds of the scope stand at `now` (neither committed, given back nor expired). */
   activeHolds(prefix: string, now: number): Promise<number>;
-  /** Changes a gauge's total and remain by `delta`; refused when remain would go below zero. */
-  adjust(key: string, delta: number): Promise<AdjustResult>;
+  /** Changes a gauge's total and remain by `delta`, once per `opId`; refused when remain would go below zero. */
+  adjust(cmd: AdjustCommand): Promise<AdjustResult>;
   /** Live values, `null` for a missing gauge. */
   read(keys: string[]): Promise<(LiveGauge | null)[]>;
   /**
@@ -230,7 +288,10 @@ export interface GaugePort {
    * An adapter that writes its ledger durably in the take itself has nothing to drain.
    */
   drain(prefix: string, write: (events: LedgerEvent[]) => Promise<void>): Promise<number>;
-  /** Deletes every gauge, policy, operation, idempotency record and event of a scope. */
+  /**
+   * Deletes every gauge, operation, idempotency record and event of a scope. A sealed scope's
+   * policy stays as a tombstone, so a rebuild racing the archive cannot bring the scope back.
+   */
   drop(prefix: string): Promise<void>;
   /** Checks the store answers. */
   ping(): Promise<void>;

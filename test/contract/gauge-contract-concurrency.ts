@@ -20,7 +20,7 @@ export function concurrencyContract(scope: ScopeFactory, gauge: () => GaugePort)
       // Each success saw its own remain: the 17 units went one by one, none twice.
       expect(ok.map((r) => r.remains[0]).sort((a, b) => (a ?? -1) - (b ?? -1))).toEqual(Array.from({ length: 17 }, (_, i) => i));
       expect(results.filter((r) => !r.ok && r.reason === 'insufficient' && r.index === 0)).toHaveLength(283);
-      expect(await gauge().read([s.stock])).toEqual([{ total: 17, remain: 0 }]);
+      expect(await gauge().read([s.stock])).toMatchObject([{ total: 17, remain: 0 }]);
     });
 
     it('never refuses a multi-unit take that fits', async () => {
@@ -36,7 +36,7 @@ export function concurrencyContract(scope: ScopeFactory, gauge: () => GaugePort)
       const results = await many(50, () => s.take({ user: 'racer' }));
       expect(successes(results)).toHaveLength(2);
       expect(results.filter((r) => !r.ok && r.reason === 'insufficient' && r.index === 1)).toHaveLength(48);
-      expect(await gauge().read([s.stock, s.userKey('racer')])).toEqual([{ total: 100, remain: 98 }, { total: 2, remain: 0 }]);
+      expect(await gauge().read([s.stock, s.userKey('racer')])).toMatchObject([{ total: 100, remain: 98 }, { total: 2, remain: 0 }]);
     });
 
     it('takes once for 50 concurrent requests with one idempotency key', async () => {
@@ -67,7 +67,7 @@ export function concurrencyContract(scope: ScopeFactory, gauge: () => GaugePort)
       const results = await many(50, () => s.restore(opId));
       expect(results.every((r) => r.ok)).toBe(true);
       expect(results.filter((r) => r.ok && r.restored)).toHaveLength(1);
-      expect(await gauge().read([s.stock, s.userKey('u1')])).toEqual([{ total: 10, remain: 10 }, { total: 2, remain: 2 }]);
+      expect(await gauge().read([s.stock, s.userKey('u1')])).toMatchObject([{ total: 10, remain: 10 }, { total: 2, remain: 2 }]);
     });
 
     it('keeps total - remain equal to takes minus restores when both race', async () => {
@@ -82,7 +82,7 @@ export function concurrencyContract(scope: ScopeFactory, gauge: () => GaugePort)
       expect(restores.filter((r) => r.ok && r.restored)).toHaveLength(20);
       const taken = successes(takes).length;
       expect(taken).toBeLessThanOrEqual(20);
-      expect(await gauge().read([s.stock])).toEqual([{ total: 20, remain: 20 - taken }]);
+      expect(await gauge().read([s.stock])).toMatchObject([{ total: 20, remain: 20 - taken }]);
     });
   });
 }

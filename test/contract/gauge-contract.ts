@@ -10,7 +10,7 @@ import { holdContract } from './gauge-contract-holds.js';
 import { periodContract } from './gauge-contract-periods.js';
 import { restoreContract } from './gauge-contract-restore.js';
 import { valueContract } from './gauge-contract-value.js';
-import { freshScope, OPEN, type OpenGauge, opIdOf, type ScopeFactory, unique } from './gauge-fixture.js';
+import { adjustBy, freshScope, OPEN, type OpenGauge, opIdOf, type ScopeFactory, unique } from './gauge-fixture.js';
 
 export type { OpenGauge } from './gauge-fixture.js';
 
@@ -31,31 +31,35 @@ export function gaugeContract(name: string, open: () => Promise<OpenGauge>): voi
       it('loads only when absent', async () => {
         const s = await scope(5);
         await gauge().load([{ key: s.stock, total: 100, remain: 100 }]);
-        expect(await gauge().read([s.stock])).toEqual([{ total: 5, remain: 5 }]);
+        expect(await gauge().read([s.stock])).toMatchObject([{ total: 5, remain: 5 }]);
       });
 
       it('reads null for a missing gauge, in input order', async () => {
         const s = await scope(3);
-        expect(await gauge().read([`${s.prefix}none`, s.stock])).toEqual([null, { total: 3, remain: 3 }]);
+        expect(await gauge().read([`${s.prefix}none`, s.stock])).toMatchObject([null, { total: 3, remain: 3 }]);
         expect(await gauge().read([])).toEqual([]);
       });
 
       it('adjusts total and remain, never below zero', async () => {
         const s = await scope(2);
-        expect(await gauge().adjust(s.stock, 3)).toEqual({ ok: true, total: 5, remain: 5 });
-        expect(await gauge().adjust(s.stock, -5)).toEqual({ ok: true, total: 0, remain: 0 });
-        expect(await gauge().adjust(s.stock, -1)).toEqual({ ok: false, reason: 'below_zero' });
-        expect(await gauge().read([s.stock])).toEqual([{ total: 0, remain: 0 }]);
-        expect(await gauge().adjust(`${s.prefix}none`, 1)).toEqual({ ok: false, reason: 'unavailable' });
+        expect(await adjustBy(gauge(), s.prefix, s.stock, 3)).toMatchObject({ ok: true, total: 5, remain: 5 });
+        expect(await adjustBy(gauge(), s.prefix, s.stock, -5)).toMatchObject({ ok: true, total: 0, remain: 0 });
+        expect(await adjustBy(gauge(), s.prefix, s.stock, -1)).toEqual({ ok: false, reason: 'below_zero' });
+        expect(await gauge().read([s.stock])).toMatchObject([{ total: 0, remain: 0 }]);
+        expect(await adjustBy(gauge(), s.prefix, `${s.prefix}none`, 1)).toEqual({ ok: false, reason: 'unavailable' });
         expect(await gauge().read([`${s.prefix}none`])).toEqual([null]);
       });
 
       it('keeps the policy, opens and closes it', async () => {
         const s = await scope(1);
         expect(await gauge().getPolicy(s.prefix)).toEqual(OPEN);
-        expect(await gauge().setOpen(s.prefix, false)).toBe(true);
-        expect(await gauge().getPolicy(s.prefix)).toEqual({ ...OPEN, open: false });
-        expect(await gauge().setOpen(`cs:{c:none${unique()}}:`, true)).toBe(false);
+        expect(await gauge().setOpen(s.prefix, false, 1)).toBe('ok');
+        expect(await gauge().getPolicy(s.prefix)).toMatchObject({ ...OPEN, open: false, version: 1 });
+        // An older writer never overrides a newer flag; the same version is a retry and applies.
+        expect(await gauge().setOpen(s.prefix, true, 0)).toBe('stale');
+        expect(await gauge().getPolicy(s.prefix)).toMatchObject({ open: false, version: 1 });
+        expect(await gauge().setOpen(s.prefix, false, 1)).toBe('ok');
+        expect(await gauge().setOpen(`cs:{c:none${unique()}}:`, true, 1)).toBe('missing');
         expect(await gauge().getPolicy(`cs:{c:none${unique()}}:`)).toBeNull();
       });
     });
@@ -64,7 +68,7 @@ export function gaugeContract(name: string, open: () => Promise<OpenGauge>): voi
       it('takes every item and answers the remains', async () => {
         const s = await scope(3);
         expect(await s.take()).toMatchObject({ ok: true, replayed: false, remains: [2, 1] });
-        expect(await gauge().read([s.stock, s.userKey('u1')])).toEqual([{ total: 3, remain: 2 }, { total: 2, remain: 1 }]);
+        expect(await gauge().read([s.stock, s.userKey('u1')])).toMatchObject([{ total: 3, remain: 2 }, { total: 2, remain: 1 }]);
       });
 
       it('starts lazy gauges at their limit and skips unlimited items, even missing ones', async () => {
@@ -80,7 +84,7 @@ export function gaugeContract(name: string, open: () => Promise<OpenGauge>): voi
         await s.take({ n: 2 });
         expect(await s.take({ n: 1 })).toEqual({ ok: false, reason: 'insufficient', index: 1 });
         expect(await s.remainOf()).toBe(8);
-        expect(await gauge().read([s.userKey('u1')])).toEqual([{ total: 2, remain: 0 }]);
+        expect(await gauge().read([s.userKey('u1')])).toMatchObject([{ total: 2, remain: 0 }]);
         expect(await s.take({ user: 'u2', n: 3 })).toEqual({ ok: false, reason: 'insufficient', index: 1 });
         expect(await gauge().read([s.userKey('u2')])).toEqual([null]);
         expect(await s.remainOf()).toBe(8);
@@ -120,7 +124,7 @@ export function gaugeContract(name: string, open: () => Promise<OpenGauge>): voi
         const s = await scope(3, { ...OPEN, open: false });
         expect(await s.take()).toEqual({ ok: false, reason: 'closed' });
         expect(await s.remainOf()).toBe(3);
-        await gauge().setOpen(s.prefix, true);
+        await gauge().setOpen(s.prefix, true, 1);
         expect(await s.take()).toMatchObject({ ok: true, remains: [2, 1] });
       });
 
@@ -157,7 +161,7 @@ export function gaugeContract(name: string, open: () => Promise<OpenGauge>): voi
       it('does not remember a refusal', async () => {
         const s = await scope(0);
         expect(await s.take({ idempotencyKey: 'retry' })).toMatchObject({ ok: false, reason: 'insufficient' });
-        await gauge().adjust(s.stock, 1);
+        await adjustBy(gauge(), s.prefix, s.stock, 1);
         expect(await s.take({ idempotencyKey: 'retry' })).toMatchObject({ ok: true, replayed: false, remains: [0, 1] });
       });
     });
@@ -173,7 +177,7 @@ export function gaugeContract(name: string, open: () => Promise<OpenGauge>): voi
         expect(await gauge().read([a.stock, a.userKey('u1')])).toEqual([null, null]);
         expect(await a.take()).toEqual({ ok: false, reason: 'unavailable' });
         expect(await a.restore(opIdOf(taken))).toEqual({ ok: false, reason: 'not_found' });
-        expect(await gauge().read([b.stock])).toEqual([{ total: 5, remain: 4 }]);
+        expect(await gauge().read([b.stock])).toMatchObject([{ total: 5, remain: 4 }]);
         expect(await b.take({ user: 'u2' })).toMatchObject({ ok: true });
       });
 
@@ -183,7 +187,7 @@ export function gaugeContract(name: string, open: () => Promise<OpenGauge>): voi
         const kept = [await scope(5, OPEN, `cs:{c:${id}ab}:`), await scope(5, OPEN, `cs:{c:${id}cd}:`)];
         for (const s of dropped) await gauge().drop(s.prefix);
         expect(await gauge().read(dropped.map((s) => s.stock))).toEqual([null, null]);
-        expect(await gauge().read(kept.map((s) => s.stock))).toEqual([{ total: 5, remain: 5 }, { total: 5, remain: 5 }]);
+        expect(await gauge().read(kept.map((s) => s.stock))).toMatchObject([{ total: 5, remain: 5 }, { total: 5, remain: 5 }]);
         for (const s of kept) expect(await gauge().getPolicy(s.prefix)).toEqual(OPEN);
       });
 

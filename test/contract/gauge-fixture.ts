@@ -11,7 +11,7 @@ export interface OpenGauge {
 }
 
 /** An open scope: a `sell` window without bounds, `stock` must exist, `perUser` starts at 2. */
-export const OPEN: Policy = { open: true, windows: { sell: { start: null, end: null } }, limits: { stock: 0, perUser: 2, held: 0 } };
+export const OPEN: Policy = { open: true, version: 0, windows: { sell: { start: null, end: null } }, limits: { stock: 0, perUser: 2, held: 0 } };
 
 let seq = 0;
 /** A string no other call in this run returns. */
@@ -78,3 +78,7 @@ export function opIdOf(result: TakeResult): string {
   if (!result.ok) throw new Error(`take refused: ${result.reason}`);
   return result.opId;
 }
+
+/** Adjusts a gauge of the scope by `delta` as a new operation (its own id). */
+export const adjustBy = (gauge: GaugePort, prefix: string, key: string, delta: number) =>
+  gauge.adjust({ prefix, key, delta, opId: `adj-${unique()}`, fingerprint: `${key}:${delta}` });

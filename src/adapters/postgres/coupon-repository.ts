@@ -39,8 +39,8 @@ function specColumns(spec: CouponSpec) {
 /** A stock as reported: its row once confirmed, the configured total while a draft. */
 function snapshot(total: number | null, row: StockRowDb | undefined, status: CouponStatus): StockSnapshot | null {
   if (total === null) return null;
-  if (!row || status === 'draft') return { total, remain: total, syncedAt: null };
-  return { total: row.total, remain: row.remain, syncedAt: row.syncedAt };
+  if (!row || status === 'draft') return { total, remain: total, syncedAt: null, totalVersion: 0 };
+  return { total: row.total, remain: row.remain, syncedAt: row.syncedAt, totalVersion: row.totalVersion };
 }
 
 function toRecord(row: CouponRow, rows: StockRowDb[]): CouponRecord {
@@ -49,6 +49,7 @@ function toRecord(row: CouponRow, rows: StockRowDb[]): CouponRecord {
     id: row.id,
     name: row.name,
     status: row.status,
+    statusVersion: row.statusVersion,
     issueStock: row.issueTotal === null ? null : { total: row.issueTotal },
     useStock: row.useTotal === null ? null : { total: row.useTotal },
     issuePeriodStock: periodStockOf(row.issuePeriodTotal, row.issuePeriod),
@@ -132,7 +133,7 @@ export class PostgresCouponRepository implements CouponRepository {
     return this.db.transaction(async (tx) => {
       const moved = await tx
         .update(coupons)
-        .set({ status: 'confirmed', updatedAt: now })
+        .set({ status: 'confirmed', updatedAt: now, statusVersion: sql`${coupons.statusVersion} + 1` })
         .where(and(eq(coupons.id, id), eq(coupons.status, 'draft')))
         .returning({ id: coupons.id });
       if (moved.length === 0) return false;
@@ -146,20 +147,22 @@ export class PostgresCouponRepository implements CouponRepository {
     });
   }
 
-  async transition(id: string, from: readonly CouponStatus[], to: CouponStatus, now: Date): Promise<boolean> {
-    const rows = await this.db
+  async transition(id: string, from: readonly CouponStatus[], to: CouponStatus, now: Date): Promise<number | null> {
+    const [row] = await this.db
       .update(coupons)
-      .set({ status: to, updatedAt: now })
+      .set({ status: to, updatedAt: now, statusVersion: sql`${coupons.statusVersion} + 1` })
       .where(and(eq(coupons.id, id), inArray(coupons.status, [...from])))
-      .returning({ id: coupons.id });
-    return rows.length > 0;
+      .returning({ version: coupons.statusVersion });
+    return row ? row.version : null;
   }
 
-  async adjustTotal(key: string, delta: number): Promise<void> {
-    await this.db
+  async setTotal(key: string, total: number, version: number): Promise<boolean> {
+    const rows = await this.db
       .update(stocks)
-      .set({ total: sql`${stocks.total} + ${delta}` })
-      .where(eq(stocks.key, key));
+      .set({ total, totalVersion: version })
+      .where(and(eq(stocks.key, key), lt(stocks.totalVersion, version)))
+      .returning({ key: stocks.key });
+    return rows.length > 0;
   }
 
   async saveSnapshots(rows: { key: string; remain: number }[], syncedAt: Date): Promise<void> {

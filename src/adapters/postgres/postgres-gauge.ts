@@ -8,8 +8,9 @@
  * not only through the locks. On PGlite (one connection) drizzle's transactions queue on
  * PGlite's own mutex, so concurrent calls simply run one after another.
  */
-import { and, eq, gt, inArray, isNull, like, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, isNull, like, lte, sql } from 'drizzle-orm';
 import type {
+  AdjustCommand,
   AdjustResult,
   CommitCommand,
   CommitResult,
@@ -19,13 +20,20 @@ import type {
   Policy,
   RestoreCommand,
   RestoreResult,
+  SealResult,
+  SetOpenResult,
   TakeCommand,
   TakeResult,
 } from '../../stock/gauge.js';
 import type { Db } from './db.js';
 import { atomically, byKey, prefixOf, Refused, startsWith, type Tx } from './gauge-sql.js';
 import { ledgerRow } from './ledger-repository.js';
-import { gaugeOperations, gaugePolicies, gauges, ledger } from './schema.js';
+import { gaugeAdjustments, gaugeOperations, gaugePolicies, gauges, ledger } from './schema.js';
+
+/** Holds given back before a take decides (each in its own transaction); more left due makes a refusal `unsettled`. */
+const HOLDS_PER_TAKE = 1000;
+
+type LockedPolicy = Policy & { sealed: boolean };
 
 /** Subtracts `n` from a gauge unless that would take it below zero; `null` when refused or missing. */
 async function shift(tx: Tx, key: string, n: number): Promise<number | null> {
@@ -48,7 +56,7 @@ export class PostgresGauge implements GaugePort {
   async take(cmd: TakeCommand): Promise<TakeResult> {
     // Holds whose time is up give their stock back first (each in its own transaction, before
     // this one locks anything), so this take can have it.
-    await this.expireDue(cmd.prefix, cmd.now, 10);
+    await this.expireDue(cmd.prefix, cmd.now, HOLDS_PER_TAKE);
     return atomically(this.db, async (tx) => {
       // Claim the idempotency key first: a concurrent take with the same key waits here until
       // this one commits (then replays it) or rolls back (then runs itself).
@@ -74,16 +82,26 @@ export class PostgresGauge implements GaugePort {
         .returning({ opId: gaugeOperations.opId });
       if (claimed.length === 0) {
         const [first] = await tx
-          .select({ opId: gaugeOperations.opId, fingerprint: gaugeOperations.fingerprint, remains: gaugeOperations.remains, hold: gaugeOperations.holdExpiresAt })
+          .select({
+            opId: gaugeOperations.opId,
+            fingerprint: gaugeOperations.fingerprint,
+            remains: gaugeOperations.remains,
+            hold: gaugeOperations.holdExpiresAt,
+            restoredAt: gaugeOperations.restoredAt,
+            committedAt: gaugeOperations.committedAt,
+          })
           .from(gaugeOperations)
           .where(and(eq(gaugeOperations.prefix, cmd.prefix), eq(gaugeOperations.idempotencyKey, cmd.idempotencyKey)));
         if (!first) throw new Error(`operation id ${cmd.opId} is already taken`);
         if (first.fingerprint !== cmd.fingerprint) return { ok: false, reason: 'conflict' } as const;
+        // A hold whose time is up but which could not be given back yet is no hold to hand out again.
+        if (first.hold && !first.restoredAt && !first.committedAt && first.hold.getTime() <= cmd.now) return { ok: false, reason: 'unsettled' } as const;
         return { ok: true, opId: first.opId, remains: first.remains, replayed: true, holdExpiresAt: first.hold ? first.hold.getTime() : null } as const;
       }
 
       const policy = await this.lockPolicy(tx, cmd.prefix);
       if (!policy) throw new Refused<TakeResult>({ ok: false, reason: 'unavailable' });
+      if (policy.sealed) throw new Refused<TakeResult>({ ok: false, reason: 'sealed' });
       if (!policy.open) throw new Refused<TakeResult>({ ok: false, reason: 'closed' });
       const window = policy.windows[cmd.window];
       if (window?.start != null && cmd.now < window.start) throw new Refused<TakeResult>({ ok: false, reason: 'not_started' });
@@ -101,7 +119,11 @@ export class PostgresGauge implements GaugePort {
         if (item.unstated) throw new Refused<TakeResult>({ ok: false, reason: 'unstated', index });
         const remain = current.get(item.key);
         if (remain === undefined) throw new Refused<TakeResult>({ ok: false, reason: 'unavailable' });
-        if (item.n > 0 && remain < item.n) throw new Refused<TakeResult>({ ok: false, reason: 'insufficient', index });
+        if (item.n > 0 && remain < item.n) {
+          // Refusing while expired holds still wait to be given back could be a false sell-out.
+          if (await this.dueHolds(tx, cmd.prefix, cmd.now)) throw new Refused<TakeResult>({ ok: false, reason: 'unsettled' });
+          throw new Refused<TakeResult>({ ok: false, reason: 'insufficient', index });
+        }
       }
       const remains: (number | null)[] = [];
       for (const [index, item] of active.entries()) {
@@ -136,7 +158,9 @@ export class PostgresGauge implements GaugePort {
       if (!op?.holdExpiresAt) return { ok: false, reason: 'not_found' };
       if (op.restoredAt) return { ok: false, reason: 'expired' };
       if (op.committedAt) return { ok: true, committed: false, subject: op.subject, ref: op.ref };
-      if (!(await this.lockPolicy(tx, cmd.prefix))) return { ok: false, reason: 'unavailable' };
+      const policy = await this.lockPolicy(tx, cmd.prefix);
+      if (!policy) return { ok: false, reason: 'unavailable' };
+      if (policy.sealed) return { ok: false, reason: 'sealed' };
       if (op.holdExpiresAt.getTime() <= cmd.now) {
         await this.restoreIn(tx, { prefix: cmd.prefix, opId: cmd.opId, kind: op.kind, now: cmd.now });
         return { ok: false, reason: 'expired' };
@@ -158,7 +182,45 @@ export class PostgresGauge implements GaugePort {
     return row?.n ?? 0;
   }
 
-  /** Gives back up to `limit` holds of a scope whose time is up; returns how many. */
+  /** Are there holds of the scope whose time is up and which are not given back yet? */
+  private async dueHolds(tx: Tx, prefix: string, now: number): Promise<boolean> {
+    const [row] = await tx
+      .select({ opId: gaugeOperations.opId })
+      .from(gaugeOperations)
+      .where(and(eq(gaugeOperations.prefix, prefix), lte(gaugeOperations.holdExpiresAt, new Date(now)), isNull(gaugeOperations.restoredAt), isNull(gaugeOperations.committedAt)))
+      .limit(1);
+    return row !== undefined;
+  }
+
+  /**
+   * Seals the scope: the policy row is locked for update (takes in flight hold it shared, so they
+   * finish first), every standing hold is given back, and the policy is marked sealed, in one
+   * transaction.
+   */
+  async seal(prefix: string, now: number): Promise<SealResult> {
+    return atomically(this.db, async (tx): Promise<SealResult> => {
+      const [policy] = await tx.select().from(gaugePolicies).where(eq(gaugePolicies.prefix, prefix)).for('update');
+      if (!policy) return { found: false, given: 0, stuck: 0 };
+      let given = 0;
+      let stuck = 0;
+      if (!policy.sealed) {
+        const standing = await tx
+          .select({ opId: gaugeOperations.opId, kind: gaugeOperations.kind })
+          .from(gaugeOperations)
+          .where(and(eq(gaugeOperations.prefix, prefix), isNull(gaugeOperations.restoredAt), isNull(gaugeOperations.committedAt), sql`${gaugeOperations.holdExpiresAt} is not null`))
+          .orderBy(asc(gaugeOperations.holdExpiresAt));
+        for (const op of standing) {
+          const result = await this.restoreIn(tx, { prefix, opId: op.opId, kind: op.kind, now, mode: 'hold' }, { sealing: true });
+          if (result.ok) given += 1;
+          else stuck += 1;
+        }
+        await tx.update(gaugePolicies).set({ open: false, sealed: true }).where(eq(gaugePolicies.prefix, prefix));
+      }
+      return { found: true, given, stuck };
+    });
+  }
+
+  /** Gives back up to `limit` holds of a scope whose time is up, soonest first; returns how many were given back. */
   private async expireDue(prefix: string, now: number, limit: number): Promise<number> {
     const due = await this.db
       .select({ opId: gaugeOperations.opId, kind: gaugeOperations.kind })
@@ -171,12 +233,17 @@ export class PostgresGauge implements GaugePort {
           isNull(gaugeOperations.committedAt),
         ),
       )
+      .orderBy(asc(gaugeOperations.holdExpiresAt))
       .limit(limit);
-    for (const op of due) await this.restore({ prefix, opId: op.opId, kind: op.kind, now, mode: 'hold' });
-    return due.length;
+    let given = 0;
+    for (const op of due) {
+      const result = await this.restore({ prefix, opId: op.opId, kind: op.kind, now, mode: 'hold' });
+      if (result.ok && result.restored) given += 1;
+    }
+    return given;
   }
 
-  private async restoreIn(tx: Tx, cmd: RestoreCommand): Promise<RestoreResult> {
+  private async restoreIn(tx: Tx, cmd: RestoreCommand, { sealing = false } = {}): Promise<RestoreResult> {
     const [op] = await tx
       .select()
       .from(gaugeOperations)
@@ -185,7 +252,10 @@ export class PostgresGauge implements GaugePort {
     if (!op || op.kind !== cmd.kind) return { ok: false, reason: 'not_found' } as const;
     if (cmd.mode === 'hold' && !op.holdExpiresAt) return { ok: false, reason: 'not_found' } as const;
     if (cmd.mode === 'hold' && op.committedAt) return { ok: false, reason: 'committed' } as const;
-    if (!(await this.lockPolicy(tx, cmd.prefix))) return { ok: false, reason: 'unavailable' } as const;
+    const policy = sealing ? null : await this.lockPolicy(tx, cmd.prefix);
+    if (!sealing && !policy) return { ok: false, reason: 'unavailable' } as const;
+    // Given back already: answered as it is below, sealed or not. Otherwise a sealed scope changes no more.
+    if (policy?.sealed && !op.restoredAt) return { ok: false, reason: 'sealed' } as const;
     const applied = op.items.flatMap((item, index) => (item.skipped ? [] : [{ ...item, index }]));
     const current = await this.lockGauges(tx, applied.map((a) => ({ key: a.key, lazyLimit: null })), cmd.prefix);
     const record = (restoredAt: Date | null) => ({
@@ -226,10 +296,10 @@ export class PostgresGauge implements GaugePort {
     return { ok: true, restored: true, remains: remainsFrom(after), op: record(restoredAt) } as const;
   }
 
-  /** The scope's policy, share-locked so a pause waits for takes in flight and then wins. */
-  private async lockPolicy(tx: Tx, prefix: string): Promise<Policy | null> {
+  /** The scope's policy, share-locked so a pause or a seal waits for takes in flight and then wins. */
+  private async lockPolicy(tx: Tx, prefix: string): Promise<LockedPolicy | null> {
     const [row] = await tx.select().from(gaugePolicies).where(eq(gaugePolicies.prefix, prefix)).for('share');
-    return row ? { open: row.open, windows: row.windows, limits: row.limits } : null;
+    return row ? { open: row.open, version: row.version, sealed: row.sealed, windows: row.windows, limits: row.limits } : null;
   }
 
   /**
@@ -248,53 +318,96 @@ export class PostgresGauge implements GaugePort {
     return remains;
   }
 
-  async adjust(key: string, delta: number): Promise<AdjustResult> {
-    const [row] = await this.db
-      .update(gauges)
-      .set({ total: sql`${gauges.total} + ${delta}`, remain: sql`${gauges.remain} + ${delta}` })
-      .where(and(eq(gauges.key, key), sql`${gauges.remain} + ${delta} >= 0`))
-      .returning({ total: gauges.total, remain: gauges.remain });
-    if (row) return { ok: true, total: row.total, remain: row.remain };
-    const [exists] = await this.db.select({ key: gauges.key }).from(gauges).where(eq(gauges.key, key));
-    return { ok: false, reason: exists ? 'below_zero' : 'unavailable' };
+  /**
+   * Claims the adjust's id first (a concurrent retry waits, then replays), then changes the
+   * gauge under the scope's policy lock; a refusal rolls the claim back.
+   */
+  async adjust(cmd: AdjustCommand): Promise<AdjustResult> {
+    return atomically(this.db, async (tx): Promise<AdjustResult> => {
+      const claimed = await tx
+        .insert(gaugeAdjustments)
+        .values({ opId: cmd.opId, prefix: cmd.prefix, key: cmd.key, fingerprint: cmd.fingerprint, total: 0, remain: 0, version: 0, at: new Date() })
+        .onConflictDoNothing()
+        .returning({ opId: gaugeAdjustments.opId });
+      if (claimed.length === 0) {
+        const [first] = await tx.select().from(gaugeAdjustments).where(eq(gaugeAdjustments.opId, cmd.opId));
+        if (!first || first.fingerprint !== cmd.fingerprint || first.prefix !== cmd.prefix) return { ok: false, reason: 'conflict' };
+        return { ok: true, total: first.total, remain: first.remain, version: first.version, replayed: true };
+      }
+      const policy = await this.lockPolicy(tx, cmd.prefix);
+      if (!policy) throw new Refused<AdjustResult>({ ok: false, reason: 'unavailable' });
+      if (policy.sealed) throw new Refused<AdjustResult>({ ok: false, reason: 'sealed' });
+      const [row] = await tx
+        .update(gauges)
+        .set({ total: sql`${gauges.total} + ${cmd.delta}`, remain: sql`${gauges.remain} + ${cmd.delta}`, version: sql`${gauges.version} + 1` })
+        .where(and(eq(gauges.key, cmd.key), sql`${gauges.remain} + ${cmd.delta} >= 0`))
+        .returning({ total: gauges.total, remain: gauges.remain, version: gauges.version });
+      if (!row) {
+        const [exists] = await tx.select({ key: gauges.key }).from(gauges).where(eq(gauges.key, cmd.key));
+        throw new Refused<AdjustResult>({ ok: false, reason: exists ? 'below_zero' : 'unavailable' });
+      }
+      await tx.update(gaugeAdjustments).set(row).where(eq(gaugeAdjustments.opId, cmd.opId));
+      return { ok: true, ...row, replayed: false };
+    });
   }
 
-  /** `expiresAt` is not kept: a period's rows are small and go with the scope (`drop`). */
+  /** `expiresAt` is not kept: a period's rows are small and go with the scope (`drop`). A sealed scope loads nothing. */
   async load(loads: GaugeLoad[]): Promise<void> {
     if (loads.length === 0) return;
+    const prefixes = [...new Set(loads.map((g) => prefixOf(g.key)))];
+    const sealed = await this.db
+      .select({ prefix: gaugePolicies.prefix })
+      .from(gaugePolicies)
+      .where(and(inArray(gaugePolicies.prefix, prefixes), eq(gaugePolicies.sealed, true)));
+    const skip = new Set(sealed.map((r) => r.prefix));
+    const rows = loads.filter((g) => !skip.has(prefixOf(g.key)));
+    if (rows.length === 0) return;
     await this.db
       .insert(gauges)
-      .values(loads.map((g) => ({ key: g.key, prefix: prefixOf(g.key), total: g.total, remain: g.remain })))
+      .values(rows.map((g) => ({ key: g.key, prefix: prefixOf(g.key), total: g.total, remain: g.remain, version: g.version ?? 0 })))
       .onConflictDoNothing();
   }
 
   async read(keys: string[]): Promise<(LiveGauge | null)[]> {
     if (keys.length === 0) return [];
     const rows = await this.db.select().from(gauges).where(inArray(gauges.key, keys));
-    const byKey = new Map(rows.map((r) => [r.key, { total: r.total, remain: r.remain }]));
+    const byKey = new Map(rows.map((r) => [r.key, { total: r.total, remain: r.remain, version: r.version }]));
     return keys.map((key) => byKey.get(key) ?? null);
   }
 
-  async setPolicy(prefix: string, policy: Policy): Promise<void> {
-    const values = { open: policy.open, windows: policy.windows, limits: policy.limits };
-    await this.db
-      .insert(gaugePolicies)
-      .values({ prefix, ...values })
-      .onConflictDoUpdate({ target: gaugePolicies.prefix, set: values });
-  }
-
-  async setOpen(prefix: string, open: boolean): Promise<boolean> {
+  async setPolicy(prefix: string, policy: Policy): Promise<boolean> {
     const rows = await this.db
-      .update(gaugePolicies)
-      .set({ open })
-      .where(eq(gaugePolicies.prefix, prefix))
+      .insert(gaugePolicies)
+      .values({ prefix, open: policy.open, version: policy.version, windows: policy.windows, limits: policy.limits })
+      .onConflictDoUpdate({
+        target: gaugePolicies.prefix,
+        // The open flag only from a writer that is not older; a sealed policy stays as it is.
+        set: {
+          windows: policy.windows,
+          limits: policy.limits,
+          open: sql`case when ${gaugePolicies.version} > ${policy.version} then ${gaugePolicies.open} else ${policy.open} end`,
+          version: sql`greatest(${gaugePolicies.version}, ${policy.version})`,
+        },
+        setWhere: eq(gaugePolicies.sealed, false),
+      })
       .returning({ prefix: gaugePolicies.prefix });
     return rows.length > 0;
   }
 
+  async setOpen(prefix: string, open: boolean, version: number): Promise<SetOpenResult> {
+    const rows = await this.db
+      .update(gaugePolicies)
+      .set({ open, version })
+      .where(and(eq(gaugePolicies.prefix, prefix), eq(gaugePolicies.sealed, false), lte(gaugePolicies.version, version)))
+      .returning({ prefix: gaugePolicies.prefix });
+    if (rows.length > 0) return 'ok';
+    const [row] = await this.db.select({ sealed: gaugePolicies.sealed }).from(gaugePolicies).where(eq(gaugePolicies.prefix, prefix));
+    return !row ? 'missing' : row.sealed ? 'sealed' : 'stale';
+  }
+
   async getPolicy(prefix: string): Promise<Policy | null> {
     const [row] = await this.db.select().from(gaugePolicies).where(eq(gaugePolicies.prefix, prefix));
-    return row ? { open: row.open, windows: row.windows, limits: row.limits } : null;
+    return row ? { open: row.open, version: row.version, ...(row.sealed ? { sealed: true } : {}), windows: row.windows, limits: row.limits } : null;
   }
 
   /** The ledger is written in the take's own transaction: nothing waits to be drained. */
@@ -306,8 +419,10 @@ export class PostgresGauge implements GaugePort {
     // Deletes gauges in scan order, not key order, so it may deadlock with a take: retried.
     await atomically(this.db, async (tx) => {
       await tx.delete(gauges).where(like(gauges.key, startsWith(prefix)));
-      await tx.delete(gaugePolicies).where(eq(gaugePolicies.prefix, prefix));
+      // A sealed policy stays as a tombstone: a rebuild racing the archive cannot bring the scope back.
+      await tx.delete(gaugePolicies).where(and(eq(gaugePolicies.prefix, prefix), eq(gaugePolicies.sealed, false)));
       await tx.delete(gaugeOperations).where(eq(gaugeOperations.prefix, prefix));
+      await tx.delete(gaugeAdjustments).where(eq(gaugeAdjustments.prefix, prefix));
     });
   }
 

@@ -47,6 +47,8 @@ export const coupons = pgTable(
     useWindowEnd: ts('use_window_end'),
     createdAt: ts('created_at').notNull(),
     updatedAt: ts('updated_at').notNull(),
+    /** Bumped by every status change: the gauge applies an open/closed flag only from a newer one. */
+    statusVersion: integer('status_version').notNull().default(0),
   },
   (t) => [index('coupons_status_id_idx').on(t.status, t.id)],
 );
@@ -63,6 +65,8 @@ export const stocks = pgTable(
     total: count('total').notNull(),
     remain: count('remain').notNull(),
     syncedAt: ts('synced_at'),
+    /** The live gauge's adjust count `total` was copied at: an older copy never overwrites a newer one. */
+    totalVersion: integer('total_version').notNull().default(0),
   },
   (t) => [index('stocks_scope_idx').on(t.scope)],
 );
@@ -97,6 +101,8 @@ export const gauges = pgTable(
     prefix: text('prefix').notNull(),
     total: count('total').notNull(),
     remain: count('remain').notNull(),
+    /** How many adjusts changed `total` (the durable copy of the total follows it by version). */
+    version: integer('version').notNull().default(0),
   },
   (t) => [index('gauges_prefix_idx').on(t.prefix), check('gauges_remain_not_negative', sql`${t.remain} >= 0`)],
 );
@@ -107,6 +113,22 @@ export const gaugePolicies = pgTable('gauge_policies', {
   open: boolean('open').notNull(),
   windows: jsonb('windows').$type<Record<string, { start: number | null; end: number | null }>>().notNull(),
   limits: jsonb('limits').$type<Record<string, number>>().notNull(),
+  /** The coupon status version `open` was written from: an older writer never overrides it. */
+  version: integer('version').notNull().default(0),
+  /** Archived (or being archived): nothing changes the scope's gauges any more. Kept as a tombstone after `drop`. */
+  sealed: boolean('sealed').notNull().default(false),
+});
+
+/** Adjusts of the Postgres gauge adapter, once per operation id: a retried adjust replays its answer. */
+export const gaugeAdjustments = pgTable('gauge_adjustments', {
+  opId: text('op_id').primaryKey(),
+  prefix: text('prefix').notNull(),
+  key: text('key').notNull(),
+  fingerprint: text('fingerprint').notNull(),
+  total: count('total').notNull(),
+  remain: count('remain').notNull(),
+  version: integer('version').notNull(),
+  at: ts('at').notNull(),
 });
 
 /** Operations of the Postgres gauge adapter: what each take changed, and its idempotency record. */

@@ -4,6 +4,7 @@
  */
 import { Redis } from '@upstash/redis/cloudflare';
 import type {
+  AdjustCommand,
   AdjustResult,
   CommitCommand,
   CommitResult,
@@ -14,10 +15,12 @@ import type {
   Policy,
   RestoreCommand,
   RestoreResult,
+  SealResult,
+  SetOpenResult,
   TakeCommand,
   TakeResult,
 } from '../../stock/gauge.js';
-import { ADJUST, COMMIT, EXPIRE_HOLDS, GET_POLICY, LEDGER_READ, LOAD, READ, RESTORE, SET_OPEN, SET_POLICY, TAKE } from './scripts.js';
+import { ADJUST, COMMIT, DROP_POLICY, EXPIRE_HOLDS, GET_POLICY, LEDGER_READ, LOAD, READ, RESTORE, SEAL, SET_OPEN, SET_POLICY, TAKE } from './scripts.js';
 
 /**
  * The part of the Upstash client the gauge uses. It must be made by `redisClient()`: with the
@@ -72,13 +75,28 @@ export function redisClient(options: RedisClientOptions): Redis {
 export const IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600;
 /** Ledger events moved per drain batch (one XRANGE, one Postgres insert, one XDEL). */
 export const DRAIN_BATCH = 500;
+/** How long an archived scope's sealed policy stays after `drop`: far longer than any rebuild that could race it. */
+export const TOMBSTONE_TTL_SECONDS = 7 * 24 * 3600;
+/** Holds given back per script call by the sweep and by an archive's seal. */
+const HOLD_BATCH = 500;
 
 const names = (prefix: string) => ({
   policy: `${prefix}policy`,
   ledger: `${prefix}ledger`,
+  markers: `${prefix}markers`,
   idempotency: (key: string) => `${prefix}i:${key}`,
   op: (opId: string) => `${prefix}o:${opId}`,
+  adjust: (opId: string) => `${prefix}a:${opId}`,
 });
+
+/**
+ * The scope prefix of a key named `…{tag}:…`: everything up to and including the first `}:`
+ * (`load` is given keys only; each key's scope holds its policy and markers).
+ */
+const prefixOf = (key: string) => {
+  const end = key.indexOf('}:');
+  return end < 0 ? '' : key.slice(0, end + 2);
+};
 
 const remainOf = (v: Reply[number] | undefined): number | null => {
   const n = Number(v);
@@ -116,6 +134,8 @@ export class RedisGauge implements GaugePort {
       ledgerRead: script(LEDGER_READ),
       commit: script(COMMIT),
       expireHolds: script(EXPIRE_HOLDS),
+      seal: script(SEAL),
+      dropPolicy: script(DROP_POLICY),
     };
   }
 
@@ -147,7 +167,7 @@ export class RedisGauge implements GaugePort {
       return { ok: true, opId: String(reply[1]), replayed: reply[2] === 1, remains: reply.slice(3, end).map(remainOf), holdExpiresAt: hold >= 0 ? hold : null };
     }
     if (status === 'insufficient' || status === 'unstated') return { ok: false, reason: status, index: Number(reply[1]) };
-    if (status === 'closed' || status === 'not_started' || status === 'ended' || status === 'conflict') {
+    if (status === 'closed' || status === 'not_started' || status === 'ended' || status === 'conflict' || status === 'sealed' || status === 'unsettled') {
       return { ok: false, reason: status };
     }
     return { ok: false, reason: 'unavailable' };
@@ -162,6 +182,7 @@ export class RedisGauge implements GaugePort {
     const [status] = reply;
     if (status === 'not_found') return { ok: false, reason: 'not_found' };
     if (status === 'committed') return { ok: false, reason: 'committed' };
+    if (status === 'sealed') return { ok: false, reason: 'sealed' };
     if (status === 'insufficient') return { ok: false, reason: 'insufficient', index: Number(reply[1]) };
     if (status !== 'ok') return { ok: false, reason: 'unavailable' };
     const [, restored, kind, subject, ref, amount, at, restoredAt, scope] = reply;
@@ -187,16 +208,27 @@ export class RedisGauge implements GaugePort {
     const reply = (await this.scripts.commit.exec([k.policy, k.op(cmd.opId)], [String(cmd.now), cmd.opId, cmd.prefix])) as Reply;
     const [status, committed, subject, ref] = reply;
     if (status === 'ok') return { ok: true, committed: committed === 1, subject: String(subject), ref: ref === '' || ref === undefined ? null : String(ref) };
-    return { ok: false, reason: status === 'expired' ? 'expired' : status === 'unavailable' ? 'unavailable' : 'not_found' };
+    return { ok: false, reason: status === 'expired' || status === 'unavailable' || status === 'sealed' ? status : 'not_found' };
   }
 
   async expireHolds(prefix: string, now: number): Promise<number> {
     let total = 0;
-    // Batches of 500 holds a call, until a call finds fewer: each call is one atomic script.
+    // Batches of holds a call, until a call gives fewer back: each call is one atomic script.
     for (;;) {
-      const n = Number(await this.scripts.expireHolds.exec([`${prefix}holds`], [prefix, String(now), '500']));
-      total += n;
-      if (n < 500) return total;
+      const [given] = (await this.scripts.expireHolds.exec([names(prefix).policy], [prefix, String(now), String(HOLD_BATCH)])) as number[];
+      total += Number(given);
+      if (Number(given) < HOLD_BATCH) return total;
+    }
+  }
+
+  async seal(prefix: string, now: number, limit = HOLD_BATCH): Promise<SealResult> {
+    const out: SealResult = { found: true, given: 0, stuck: 0 };
+    for (;;) {
+      const [found, given, stuck] = ((await this.scripts.seal.exec([names(prefix).policy], [prefix, String(now), String(limit)])) as number[]).map(Number);
+      if (found !== 1) return { found: false, given: out.given, stuck: 0 };
+      out.given += given ?? 0;
+      out.stuck = stuck ?? 0;
+      if ((given ?? 0) === 0) return out;
     }
   }
 
@@ -204,53 +236,68 @@ export class RedisGauge implements GaugePort {
     return Number(await this.redis.zcount(`${prefix}holds`, `(${now}`, '+inf'));
   }
 
-  async adjust(key: string, delta: number): Promise<AdjustResult> {
-    const reply = (await this.scripts.adjust.exec([key], [String(delta)])) as Reply;
-    if (reply[0] === 'ok') return { ok: true, total: Number(reply[1]), remain: Number(reply[2]) };
-    return { ok: false, reason: reply[0] === 'below_zero' ? 'below_zero' : 'unavailable' };
+  async adjust(cmd: AdjustCommand): Promise<AdjustResult> {
+    const k = names(cmd.prefix);
+    const reply = (await this.scripts.adjust.exec([cmd.key, k.policy, k.adjust(cmd.opId)], [String(cmd.delta), cmd.fingerprint, String(IDEMPOTENCY_TTL_SECONDS)])) as Reply;
+    const [status] = reply;
+    if (status === 'ok') return { ok: true, total: Number(reply[1]), remain: Number(reply[2]), version: Number(reply[3]), replayed: reply[4] === 1 };
+    return { ok: false, reason: status === 'below_zero' || status === 'sealed' || status === 'conflict' ? status : 'unavailable' };
   }
 
   async load(gauges: GaugeLoad[]): Promise<void> {
-    if (gauges.length === 0) return;
-    await this.scripts.load.exec(
-      gauges.map((g) => g.key),
-      gauges.flatMap((g) => [String(g.total), String(g.remain), g.expiresAt === undefined ? '' : String(g.expiresAt)]),
-    );
+    // One script per scope: it marks each gauge in the scope's markers and refuses a sealed scope.
+    const byScope = new Map<string, GaugeLoad[]>();
+    for (const g of gauges) byScope.set(prefixOf(g.key), [...(byScope.get(prefixOf(g.key)) ?? []), g]);
+    for (const [prefix, group] of byScope) {
+      const k = names(prefix);
+      await this.scripts.load.exec(
+        [k.policy, k.markers, ...group.map((g) => g.key)],
+        group.flatMap((g) => [String(g.total), String(g.remain), g.expiresAt === undefined ? '' : String(g.expiresAt), String(g.version ?? 0)]),
+      );
+    }
   }
 
   async read(keys: string[]): Promise<(LiveGauge | null)[]> {
     if (keys.length === 0) return [];
     const reply = (await this.scripts.read.exec(keys, [])) as Reply;
     return keys.map((_, i) => {
-      const total = Number(reply[2 * i]);
-      const remain = Number(reply[2 * i + 1]);
-      return remain < 0 ? null : { total, remain };
+      const total = Number(reply[3 * i]);
+      const remain = Number(reply[3 * i + 1]);
+      return remain < 0 ? null : { total, remain, version: Number(reply[3 * i + 2]) };
     });
   }
 
-  async setPolicy(prefix: string, policy: Policy): Promise<void> {
-    const fields: string[] = ['open', policy.open ? '1' : '0'];
+  async setPolicy(prefix: string, policy: Policy): Promise<boolean> {
+    const fields: string[] = [String(policy.version), policy.open ? '1' : '0'];
     for (const [name, w] of Object.entries(policy.windows)) {
       fields.push(`w:${name}:s`, w.start === null ? '' : String(w.start), `w:${name}:e`, w.end === null ? '' : String(w.end));
     }
     for (const [name, limit] of Object.entries(policy.limits)) fields.push(`l:${name}`, String(limit));
-    await this.scripts.setPolicy.exec([names(prefix).policy], fields);
+    return Number(await this.scripts.setPolicy.exec([names(prefix).policy, names(prefix).markers], fields)) === 1;
   }
 
-  async setOpen(prefix: string, open: boolean): Promise<boolean> {
-    return (await this.scripts.setOpen.exec([names(prefix).policy], [open ? '1' : '0'])) === 1;
+  async setOpen(prefix: string, open: boolean, version: number): Promise<SetOpenResult> {
+    const reply = String(await this.scripts.setOpen.exec([names(prefix).policy], [open ? '1' : '0', String(version)]));
+    return reply === 'ok' || reply === 'stale' || reply === 'sealed' ? reply : 'missing';
   }
 
   async getPolicy(prefix: string): Promise<Policy | null> {
     const flat = (await this.scripts.getPolicy.exec([names(prefix).policy], [])) as Reply;
-    if (flat.length === 0) return null;
-    const policy: Policy = { open: false, windows: {}, limits: {} };
+    // A hash without `open` is no policy (a tombstone's remains, or markers written ahead of it).
+    if (flat.length === 0 || !flat.some((f, i) => i % 2 === 0 && f === 'open')) return null;
+    const policy: Policy = { open: false, version: 0, windows: {}, limits: {} };
     for (let i = 0; i < flat.length; i += 2) {
       const field = String(flat[i]);
       const value = String(flat[i + 1]);
       const window = /^w:(.+):([se])$/.exec(field);
       if (field === 'open') {
         policy.open = value === '1';
+      } else if (field === 'v') {
+        policy.version = Number(value);
+      } else if (field === 'sealed') {
+        policy.sealed = value === '1';
+      } else if (field === 'lost') {
+        policy.lost = value === '1';
       } else if (window?.[1]) {
         const w = (policy.windows[window[1]] ??= { start: null, end: null });
         w[window[2] === 's' ? 'start' : 'end'] = value === '' ? null : Number(value);
@@ -278,12 +325,15 @@ export class RedisGauge implements GaugePort {
   }
 
   async drop(prefix: string): Promise<void> {
+    const policy = names(prefix).policy;
     let cursor = '0';
     do {
-      const [next, keys] = await this.redis.scan(cursor, { match: `${globEscape(prefix)}*`, count: 1000 });
+      const [next, found] = await this.redis.scan(cursor, { match: `${globEscape(prefix)}*`, count: 1000 });
+      const keys = found.filter((key) => key !== policy);
       if (keys.length > 0) await this.redis.unlink(...keys);
       cursor = String(next);
     } while (cursor !== '0');
+    await this.scripts.dropPolicy.exec([policy], [String(TOMBSTONE_TTL_SECONDS)]);
   }
 
   async ping(): Promise<void> {

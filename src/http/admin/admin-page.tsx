@@ -80,7 +80,7 @@ const COUPON_ACTIONS: Record<CouponAction, (s: Services, id: string, form: FormB
     const input = adjustFrom(form);
     if (!input.ok) return outcome(input, id, () => '');
     const { stock, delta } = input.value;
-    return outcome(await s.admin.adjust(id, stock, delta), id, (l) => `Adjusted the ${stock} limit of ${id} by ${delta > 0 ? '+' : ''}${delta}: total ${l.total}, ${l.remain} left.`);
+    return outcome(await s.admin.adjust(id, stock, delta, { idempotencyKey: null, caller: 'admin-page' }), id, (l) => `Adjusted the ${stock} limit of ${id} by ${delta > 0 ? '+' : ''}${delta}: total ${l.total}, ${l.remain} left.`);
   },
 };
 
