@@ -110,16 +110,20 @@ export class CouponAdmin {
    * `total` alone, so a retried confirm after a partial failure cannot hand out stock twice.
    */
   async confirm(id: string): Promise<Result<CouponRecord>> {
-    const coupon = await this.deps.coupons.get(id);
-    if (!coupon) return notFound(id);
-    if (coupon.status === 'archived') return fail('INVALID_STATE', `coupon ${id} is archived`);
-    if (coupon.status === 'draft') {
+    // The stock rows come from the draft as read: a PATCH landing in between makes the confirm
+    // read again (the row is confirmed only if unchanged since), never confirm a stale spec.
+    for (let attempt = 0; ; attempt++) {
+      const coupon = await this.deps.coupons.get(id);
+      if (!coupon) return notFound(id);
+      if (coupon.status === 'archived') return fail('INVALID_STATE', `coupon ${id} is archived`);
+      if (coupon.status !== 'draft') break;
       const keys = couponKeys(id);
       const rows: StockRow[] = [];
       if (coupon.issueStock) rows.push({ key: keys.issue, name: 'issue', ...both(coupon.issueStock.total) });
       if (coupon.useStock) rows.push({ key: keys.use, name: 'use', ...both(coupon.useStock.total) });
       if (coupon.budget) rows.push({ key: keys.budget, name: 'budget', ...both(coupon.budget.total) });
-      await this.deps.coupons.confirm(id, rows, new Date(now(this.deps)));
+      if (await this.deps.coupons.confirm(id, rows, new Date(now(this.deps)), coupon.updatedAt)) break;
+      if (attempt >= 5) return fail('INVALID_STATE', `coupon ${id} kept changing while it was confirmed; try again`);
     }
     const current = await this.deps.coupons.get(id);
     if (!current) return notFound(id);

@@ -33,8 +33,11 @@ export interface CouponRepository {
   updateDraft(id: string, spec: CouponSpec, now: Date): Promise<CouponRecord | null>;
   /** Deletes a draft; `false` when the coupon is missing or not a draft. */
   deleteDraft(id: string): Promise<boolean>;
-  /** Moves a draft to `confirmed` and creates its stock rows, in one transaction; `false` when it was not a draft. */
-  confirm(id: string, stocks: StockRow[], now: Date): Promise<boolean>;
+  /**
+   * Moves a draft to `confirmed` and creates its stock rows, in one transaction; `false` when it
+   * was not a draft, or (with `unchangedSince`) was edited after the read the rows came from.
+   */
+  confirm(id: string, stocks: StockRow[], now: Date, unchangedSince?: Date): Promise<boolean>;
   /**
    * Changes the status when it is one of `from`, bumping the status version; the new version, or
    * `null` when the status was not one of `from`.

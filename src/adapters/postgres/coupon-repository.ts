@@ -129,12 +129,12 @@ export class PostgresCouponRepository implements CouponRepository {
     return rows.length > 0;
   }
 
-  async confirm(id: string, rows: StockRow[], now: Date): Promise<boolean> {
+  async confirm(id: string, rows: StockRow[], now: Date, unchangedSince?: Date): Promise<boolean> {
     return this.db.transaction(async (tx) => {
       const moved = await tx
         .update(coupons)
         .set({ status: 'confirmed', updatedAt: now, statusVersion: sql`${coupons.statusVersion} + 1` })
-        .where(and(eq(coupons.id, id), eq(coupons.status, 'draft')))
+        .where(and(eq(coupons.id, id), eq(coupons.status, 'draft'), unchangedSince ? eq(coupons.updatedAt, unchangedSince) : undefined))
         .returning({ id: coupons.id });
       if (moved.length === 0) return false;
       if (rows.length > 0) {
