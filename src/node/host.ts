@@ -17,6 +17,7 @@ import { MIGRATIONS_FOLDER, openEmbedded } from '../adapters/postgres/pglite.js'
 import { PostgresGauge } from '../adapters/postgres/postgres-gauge.js';
 import { PostgresWebhookRepository } from '../adapters/postgres/webhook-repository.js';
 import { coalescedRunner } from '../adapters/redis/coalesce.js';
+import { evictionPolicy, mayEvict } from '../adapters/redis/eviction.js';
 import { RedisGauge, redisClient } from '../adapters/redis/redis-gauge.js';
 import * as schema from '../adapters/postgres/schema.js';
 import type { CouponDeps } from '../coupon/deps.js';
@@ -93,7 +94,21 @@ function gauges(config: NodeConfig, store: Store): GaugePort {
 const log = (event: string, fields: Record<string, unknown>) =>
   console.log(JSON.stringify({ at: new Date().toISOString(), event, ...fields }));
 
+/**
+ * Refuses to start on a Redis that may evict keys: a lost counter or idempotency record must
+ * never be something memory pressure can cause. Where the policy cannot be read (Upstash) the
+ * README says what to check.
+ */
+async function refuseEviction(config: NodeConfig): Promise<void> {
+  if (!config.UPSTASH_REDIS_REST_URL || !config.UPSTASH_REDIS_REST_TOKEN) return;
+  const policy = await evictionPolicy(config.UPSTASH_REDIS_REST_URL, config.UPSTASH_REDIS_REST_TOKEN);
+  if (policy !== null && mayEvict(policy)) {
+    throw new Error(`Redis maxmemory-policy is ${policy}: it may evict counters and idempotency records; set it to noeviction`);
+  }
+}
+
 export async function startNodeHost(config: NodeConfig): Promise<NodeHost> {
+  await refuseEviction(config);
   const tokens = await loadTokens(config);
   const store = await openStore(config);
   const deps: CouponDeps = {
