@@ -5,7 +5,7 @@
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresGauge } from '../src/adapters/postgres/postgres-gauge.js';
-import { gauges, ledger } from '../src/adapters/postgres/schema.js';
+import { gaugePolicies, gauges, ledger } from '../src/adapters/postgres/schema.js';
 import type { TakeCommand } from '../src/stock/gauge.js';
 import { gaugeContract } from './contract/gauge-contract.js';
 import { opIdOf, unique } from './contract/gauge-fixture.js';
@@ -14,7 +14,11 @@ import { DATABASES, type TestDb } from './support/db.js';
 for (const database of DATABASES) {
   gaugeContract(`postgres on ${database.name}`, async () => {
     const test = await database.open();
-    return { gauge: new PostgresGauge({ db: test.db }), close: test.close };
+    const forget = {
+      gauge: async (key: string) => void (await test.db.delete(gauges).where(eq(gauges.key, key))),
+      policy: async (prefix: string) => void (await test.db.delete(gaugePolicies).where(eq(gaugePolicies.prefix, prefix))),
+    };
+    return { gauge: new PostgresGauge({ db: test.db }), forget, close: test.close };
   });
 
   describe(`postgres gauge ledger on ${database.name}`, () => {

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GaugePort } from '../../src/stock/gauge.js';
 import { concurrencyContract } from './gauge-contract-concurrency.js';
+import { guaranteeContract } from './gauge-contract-guarantees.js';
 import { holdContract } from './gauge-contract-holds.js';
 import { periodContract } from './gauge-contract-periods.js';
 import { restoreContract } from './gauge-contract-restore.js';
@@ -206,5 +207,6 @@ export function gaugeContract(name: string, open: () => Promise<OpenGauge>): voi
     periodContract(scope, gauge);
     valueContract(scope, gauge);
     holdContract(scope, gauge);
+    guaranteeContract(scope, gauge, { gauge: (key) => opened.forget.gauge(key), policy: (prefix) => opened.forget.policy(prefix) });
   });
 }

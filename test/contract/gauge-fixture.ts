@@ -7,6 +7,8 @@ import type { GaugeItem, GaugePort, Policy, TakeCommand, TakeResult } from '../.
 /** What an adapter's test hands the contract: a gauge and how to release it. */
 export interface OpenGauge {
   gauge: GaugePort;
+  /** Loses a gauge or a policy the way eviction or a failover would (the adapter's own store). */
+  forget: { gauge(key: string): Promise<void>; policy(prefix: string): Promise<void> };
   close(): Promise<void>;
 }
 
