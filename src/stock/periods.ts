@@ -60,12 +60,39 @@ function offset(at: number, timeZone: string): number {
   return Date.UTC(w.y, w.m - 1, w.d, w.h, w.min, w.s) - Math.floor(at / 1000) * 1000;
 }
 
-/** The instant of local midnight starting the calendar date y-m-d (m 1-based; overflow rolls over). */
-function localMidnight(y: number, m: number, d: number, timeZone: string): number {
+const DAY_MS = 86_400_000;
+
+/** The local calendar date of `at` in the zone, as whole days since the epoch (so dates compare). */
+function localDay(at: number, timeZone: string): number {
+  const w = wall(at, timeZone);
+  return Date.UTC(w.y, w.m - 1, w.d) / DAY_MS;
+}
+
+/**
+ * The first instant whose local date is y-m-d (m 1-based; overflow rolls over). Usually local
+ * midnight, but not where the clocks skip it (America/Santiago 2026-09-06 goes from 23:59:59 to
+ * 01:00: the day starts at 01:00) or repeat it (Atlantic/Azores: the first of the two midnights).
+ */
+function dayStart(y: number, m: number, d: number, timeZone: string): number {
   const utc = Date.UTC(y, m - 1, d);
-  // Two passes: the offset at the guess, then at the corrected instant (a DST change between them).
-  const first = utc - offset(utc, timeZone);
-  return utc - offset(first, timeZone);
+  const day = utc / DAY_MS;
+  // The start is the one instant whose date is the day or later while the moment before is not.
+  const isStart = (t: number) => localDay(t, timeZone) >= day && localDay(t - 1, timeZone) < day;
+  // Midnight read with the offset near it: right unless the offset changes within hours of it.
+  const guess = utc - offset(utc, timeZone);
+  if (isStart(guess)) return guess;
+  const second = utc - offset(guess, timeZone);
+  if (second !== guess && isStart(second)) return second;
+  // Midnight was skipped or the offset moved in between: search the seconds around it (no zone
+  // is 36 hours from UTC) for the first whose date is the day. Offset changes fall on whole seconds.
+  let before = Math.floor(utc / 1000) - 36 * 3600;
+  let from = Math.floor(utc / 1000) + 36 * 3600;
+  while (from - before > 1) {
+    const mid = Math.floor((before + from) / 2);
+    if (localDay(mid * 1000, timeZone) >= day) from = mid;
+    else before = mid;
+  }
+  return from * 1000;
 }
 
 /** ISO week-numbering year and week of a calendar date. */
@@ -85,15 +112,15 @@ const pad = (n: number, width = 2) => String(n).padStart(width, '0');
 export function periodOf(period: Period, at: number, timeZone: string): PeriodWindow {
   const { y, m, d } = wall(at, timeZone);
   if (period === 'day') {
-    return { period, label: `${y}-${pad(m)}-${pad(d)}`, start: localMidnight(y, m, d, timeZone), end: localMidnight(y, m, d + 1, timeZone) };
+    return { period, label: `${y}-${pad(m)}-${pad(d)}`, start: dayStart(y, m, d, timeZone), end: dayStart(y, m, d + 1, timeZone) };
   }
   const dow = (new Date(Date.UTC(y, m - 1, d)).getUTCDay() + 6) % 7;
   const { year, week } = isoWeek(y, m, d);
   return {
     period,
     label: `${year}-W${pad(week)}`,
-    start: localMidnight(y, m, d - dow, timeZone),
-    end: localMidnight(y, m, d - dow + 7, timeZone),
+    start: dayStart(y, m, d - dow, timeZone),
+    end: dayStart(y, m, d - dow + 7, timeZone),
   };
 }
 

@@ -117,3 +117,55 @@ describe('period stocks', () => {
     await expectProblem(await t.call('PATCH', `/v1/coupons/${confirmed.id}`, { body: { issuePeriodStock: { total: 1, period: 'day' } } }), 409, 'NOT_EDITABLE');
   });
 });
+
+describe('periods on a day that skips midnight', () => {
+  // America/Santiago, 2026-09-06: at 04:00Z the clocks go from 23:59:59 -04 on the 5th to 01:00 -03
+  // on the 6th. The 5th has 24 hours up to 04:00Z; the 6th starts then and ends at 03:00Z on the 7th.
+  const EVE_2230 = Date.parse('2026-09-06T02:30:00Z');
+  const EVE_2330 = Date.parse('2026-09-06T03:30:00Z');
+  const DAY_START = Date.parse('2026-09-06T04:00:00Z'); // 01:00 -03, the first instant of the 6th
+  type Period = { total: number; remain: number; label: string; resetsAt: string };
+  const dayCap = async (id: string) => ((await live(t, id)) as { issuePeriod?: Period }).issuePeriod;
+
+  it('keeps the eve of a skipped midnight until 01:00, and says the skipped day starts again at the next midnight', async () => {
+    t.deps.periods = new PeriodClock('America/Santiago');
+    t.setNow(EVE_2330);
+    const coupon = await createLive(t, { issueStock: { total: 10 }, issuePeriodStock: { total: 1, period: 'day' } });
+    await issued(t, coupon.id, 'a');
+    const eve = await expectProblem(await issue(t, coupon.id, 'b'), 409, 'PERIOD_SOLD_OUT');
+    expect(eve.detail).toBe('the issue stock of this day (2026-09-05) is sold out; it starts again at 2026-09-06T04:00:00.000Z');
+    expect(await dayCap(coupon.id)).toMatchObject({ remain: 0, label: '2026-09-05', resetsAt: '2026-09-06T04:00:00.000Z' });
+    t.setNow(DAY_START - 1);
+    await expectProblem(await issue(t, coupon.id, 'b'), 409, 'PERIOD_SOLD_OUT');
+    t.setNow(DAY_START);
+    await issued(t, coupon.id, 'b');
+    t.setNow(DAY_START + 30 * 60_000); // 01:30 on the 6th: the cap of the 6th is reached
+    const day = await expectProblem(await issue(t, coupon.id, 'c'), 409, 'PERIOD_SOLD_OUT');
+    expect(day.detail).toBe('the issue stock of this day (2026-09-06) is sold out; it starts again at 2026-09-07T03:00:00.000Z');
+    expect(await dayCap(coupon.id)).toMatchObject({ remain: 0, label: '2026-09-06', resetsAt: '2026-09-07T03:00:00.000Z' });
+  });
+
+  it('rebuilds the cap of the eve in its last hour, and of the skipped day in its first, from the takes of each', async () => {
+    t.deps.periods = new PeriodClock('America/Santiago');
+    t.setNow(EVE_2230);
+    const coupon = await createLive(t, { issueStock: { total: 10 }, issuePeriodStock: { total: 2, period: 'day' } });
+    await issued(t, coupon.id, 'a');
+    t.setNow(EVE_2330);
+    await issued(t, coupon.id, 'b'); // 23:30 on the 5th: the eve's cap is reached
+    t.setNow(EVE_2330 + 15 * 60_000);
+    await t.deps.gauges.drop(couponKeys(coupon.id).prefix);
+    await expectJson(await t.call('POST', `/v1/coupons/${coupon.id}/rebuild`), 200);
+    expect(await dayCap(coupon.id)).toMatchObject({ total: 2, remain: 0, label: '2026-09-05' });
+    await expectProblem(await issue(t, coupon.id, 'c'), 409, 'PERIOD_SOLD_OUT');
+
+    t.setNow(DAY_START + 10 * 60_000);
+    await issued(t, coupon.id, 'c'); // 01:10 on the 6th
+    t.setNow(DAY_START + 30 * 60_000);
+    await t.deps.gauges.drop(couponKeys(coupon.id).prefix);
+    await expectJson(await t.call('POST', `/v1/coupons/${coupon.id}/rebuild`), 200);
+    expect(await dayCap(coupon.id)).toMatchObject({ total: 2, remain: 1, label: '2026-09-06' });
+    await issued(t, coupon.id, 'd');
+    await expectProblem(await issue(t, coupon.id, 'e'), 409, 'PERIOD_SOLD_OUT');
+    expect((await live(t, coupon.id)).issue).toEqual({ total: 10, remain: 6 });
+  });
+});
