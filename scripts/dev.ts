@@ -14,7 +14,7 @@ import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import { MIGRATIONS_FOLDER } from '../src/adapters/postgres/pglite.js';
-import { loadTokens, parseEnv } from '../src/node/config.js';
+import { describeTokens, loadTokens, parseEnv } from '../src/node/config.js';
 import { startPgliteServer } from './neon-proxy/pglite-server.js';
 import { startNeonProxy, targetOf } from './neon-proxy/proxy.js';
 import { ensureRedis, freePort } from './local/servers.js';
@@ -91,8 +91,8 @@ async function main(): Promise<void> {
     const tokens = await loadTokens(config);
     vars.ADMIN_API_TOKEN = devVars.ADMIN_API_TOKEN ?? tokens.admin;
     vars.CLIENT_API_TOKEN = devVars.CLIENT_API_TOKEN ?? tokens.client;
-    say(`admin token:  ${vars.ADMIN_API_TOKEN}`);
-    say(`client token: ${vars.CLIENT_API_TOKEN}`);
+    // Printed once, when generated; afterwards only where they are (as `npm start`).
+    for (const line of describeTokens({ ...tokens, sources: { admin: devVars.ADMIN_API_TOKEN ? 'environment' : tokens.sources.admin, client: devVars.CLIENT_API_TOKEN ? 'environment' : tokens.sources.client } })) say(line.trim());
   }
 
   // Development: webhooks may go to a receiver on this machine, unless .dev.vars or the environment say otherwise.
