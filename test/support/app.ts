@@ -1,23 +1,67 @@
 /**
- * The app wired for HTTP tests: real adapters on a real database (PGlite by default), fixed
- * tokens, and a clock the test can move.
+ * The app wired for HTTP tests: real adapters, fixed tokens, and a clock the test can move. Two
+ * configurations (`describeEachGauge` runs a suite on both):
+ *
+ * - `postgres`: the Postgres gauge on PGlite (the embedded default of `npm start`);
+ * - `redis`: the production hot path as the Node host runs it — `RedisGauge` with the host's
+ *   coalescer behind the local Upstash REST endpoint over the real redis-server of the global
+ *   setup, the durable store on a private database of the real PostgreSQL, and ledger events
+ *   drained after takes (`onTaken` + `DrainThrottle`, as `src/node/host.ts`).
  */
+import { afterAll, beforeAll, describe, inject } from 'vitest';
+import { startUpstashRest, type UpstashRest } from '../../scripts/upstash-rest/server.js';
 import { PostgresCouponRepository } from '../../src/adapters/postgres/coupon-repository.js';
 import { PostgresLedgerRepository } from '../../src/adapters/postgres/ledger-repository.js';
 import { PostgresGauge } from '../../src/adapters/postgres/postgres-gauge.js';
 import { PostgresWebhookRepository } from '../../src/adapters/postgres/webhook-repository.js';
+import { coalescedRunner, type ScriptCoalescer } from '../../src/adapters/redis/coalesce.js';
+import { RedisGauge, redisClient } from '../../src/adapters/redis/redis-gauge.js';
 import type { CouponDeps } from '../../src/coupon/deps.js';
+import { DrainThrottle, drainCoupons } from '../../src/coupon/drain.js';
 import { TargetPolicy, type TargetPolicyOptions } from '../../src/events/targets.js';
 import { createApp } from '../../src/http/app.js';
-import { pgliteDb, type TestDb } from './db.js';
+import { pgliteDb, postgresDb, type TestDb } from './db.js';
 
 export const ADMIN = 'test-admin-token-0123456789';
 export const CLIENT = 'test-client-token-0123456789';
+
+/** Where the live gauges are: the Postgres gauge (PGlite) or Redis (the production path). */
+export type GaugeKind = 'postgres' | 'redis';
+export const GAUGE_KINDS: GaugeKind[] = ['redis', 'postgres'];
+
+export interface TestAppOptions {
+  /** `postgres` (default): the Postgres gauge; `redis`: RedisGauge + coalescer behind the Upstash REST endpoint. */
+  gauges?: GaugeKind;
+  /** The database (default: PGlite for `postgres`, a private database on the real PostgreSQL for `redis`). */
+  open?: () => Promise<TestDb>;
+  /** The redis-server of a `redis` app (default: the shared one of the global setup). */
+  redisUrl?: string;
+  /** Where webhooks may go (default: public addresses only, as in production). */
+  webhookTargets?: TargetPolicyOptions;
+}
+
+/** The Redis side of a `redis` app: its REST endpoint (stats, faults), a raw client and the coalescer. */
+export interface TestRedis {
+  rest: UpstashRest;
+  token: string;
+  client: ReturnType<typeof redisClient>;
+  coalescer: ScriptCoalescer;
+}
 
 export interface TestApp {
   app: ReturnType<typeof createApp>;
   deps: CouponDeps;
   db: TestDb;
+  gauges: GaugeKind;
+  /** The Redis endpoint of a `redis` app, `null` on the Postgres gauge. */
+  redis: TestRedis | null;
+  /**
+   * Waits until every ledger event a take or cancel left in Redis is in Postgres: the drains
+   * scheduled after the responses, then one drain of every coupon taken from (what the
+   * schedule does). Reads from the ledger (holdings, a table digest) need it on Redis; the
+   * Postgres gauge writes the ledger in the take's own transaction, so there it does nothing.
+   */
+  settle(): Promise<void>;
   /** Sets the clock (ms since the epoch); `null` follows the real time again. */
   setNow(ms: number | null): void;
   /** Sends a request with the given token (`null` = none) and JSON body. */
@@ -25,17 +69,13 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export interface TestAppOptions {
-  /** The database (default: PGlite). */
-  open?: () => Promise<TestDb>;
-  /** Where webhooks may go (default: public addresses only, as in production). */
-  webhookTargets?: TargetPolicyOptions;
-}
+const REDIS_TOKEN = 'test-upstash-token';
 
 export async function testApp(options: TestAppOptions | (() => Promise<TestDb>) = {}): Promise<TestApp> {
-  const { open = pgliteDb, webhookTargets } = typeof options === 'function' ? { open: options } : options;
+  const { gauges = 'postgres', open = gauges === 'redis' ? postgresDb : pgliteDb, redisUrl, webhookTargets } = typeof options === 'function' ? { open: options } : options;
   const db = await open();
   let fixed: number | null = null;
+  let redis: TestRedis | null = null;
   const deps: CouponDeps = {
     coupons: new PostgresCouponRepository({ db: db.db }),
     ledger: new PostgresLedgerRepository({ db: db.db }),
@@ -43,9 +83,38 @@ export async function testApp(options: TestAppOptions | (() => Promise<TestDb>) 
     webhooks: new PostgresWebhookRepository({ db: db.db, targets: new TargetPolicy(webhookTargets) }),
     clock: () => fixed ?? Date.now(),
   };
+  const drains = new Set<Promise<unknown>>();
+  /** Coupons whose stream may hold events no drain has moved yet. */
+  const pending = new Set<string>();
+  if (gauges === 'redis') {
+    const rest = await startUpstashRest({ redisUrl: redisUrl ?? inject('redisUrl'), token: REDIS_TOKEN });
+    // As src/node/host.ts: the client's defaults, scripts coalesced per event-loop turn. Without the
+    // host's take deadline (test/deadlines.test.ts has it): on a busy CI machine a slow take must not be a 503 here.
+    const client = redisClient({ url: rest.url, token: REDIS_TOKEN });
+    const runner = coalescedRunner({ redis: client });
+    deps.gauges = new RedisGauge({ redis: client, scripts: runner });
+    redis = { rest, token: REDIS_TOKEN, client, coalescer: runner.coalescer };
+    // As the Node host: drain a coupon soon after a take, at most once per interval per coupon.
+    const throttle = new DrainThrottle();
+    deps.onTaken = (couponId) => {
+      pending.add(couponId);
+      if (!throttle.due(couponId, Date.now())) return;
+      const drain = new Promise((resolve) => setImmediate(resolve)).then(() => drainCoupons(deps, [couponId]));
+      drains.add(drain);
+      void drain.finally(() => drains.delete(drain));
+    };
+  }
+  const settle = async () => {
+    while (drains.size > 0) await Promise.all(drains);
+    const ids = [...pending];
+    pending.clear();
+    const { failed } = await drainCoupons(deps, ids);
+    for (const id of failed) pending.add(id);
+    if (failed.length > 0) throw new Error(`ledger drain failed for ${failed.join(', ')}`);
+  };
   const app = createApp({
     tokens: { admin: ADMIN, client: CLIENT },
-    info: { runtime: 'node', db: 'pglite' },
+    info: { runtime: 'node', db: db.name === 'pglite' ? 'pglite' : 'postgres' },
     deps: () => ({ deps }),
     log: () => {},
   });
@@ -53,6 +122,9 @@ export async function testApp(options: TestAppOptions | (() => Promise<TestDb>) 
     app,
     deps,
     db,
+    gauges,
+    redis,
+    settle,
     setNow: (ms) => {
       fixed = ms;
     },
@@ -67,6 +139,55 @@ export async function testApp(options: TestAppOptions | (() => Promise<TestDb>) 
       }
       return Promise.resolve(app.request(path, { method, headers, body }));
     },
-    close: () => db.close(),
+    close: async () => {
+      await Promise.allSettled([...drains]);
+      await redis?.rest.close();
+      await db.close();
+    },
   };
+}
+
+/** A `TestApp` that forwards to the app its suite opened (so a suite's tests can name it before it exists). */
+class SuiteApp implements TestApp {
+  current: TestApp | null = null;
+  private get open(): TestApp {
+    if (!this.current) throw new Error('the test app is not open: use it inside a test or a hook');
+    return this.current;
+  }
+  get app() {
+    return this.open.app;
+  }
+  get deps() {
+    return this.open.deps;
+  }
+  get db() {
+    return this.open.db;
+  }
+  get gauges() {
+    return this.open.gauges;
+  }
+  get redis() {
+    return this.open.redis;
+  }
+  settle = () => this.open.settle();
+  setNow = (ms: number | null) => this.open.setNow(ms);
+  call: TestApp['call'] = (method, path, options) => this.open.call(method, path, options);
+  close = () => this.open.close();
+}
+
+/**
+ * Registers a suite once per gauge configuration, with the configuration in its title:
+ * `fn` gets the suite's app (opened before its first test, closed after its last) and the kind.
+ */
+export function describeEachGauge(name: string, fn: (t: TestApp, gauges: GaugeKind) => void, kinds: GaugeKind[] = GAUGE_KINDS): void {
+  describe.each(kinds)(`${name} (%s gauges)`, (gauges) => {
+    const t = new SuiteApp();
+    beforeAll(async () => {
+      t.current = await testApp({ gauges });
+    });
+    afterAll(async () => {
+      await t.current?.close();
+    });
+    fn(t, gauges);
+  });
 }

@@ -3,6 +3,7 @@
  * one assertion for problem responses.
  */
 import { expect } from 'vitest';
+import { couponKeys } from '../../src/coupon/keys.js';
 import { CLIENT, type TestApp } from './app.js';
 
 export interface StockBody {
@@ -187,3 +188,12 @@ export const at = (base: number, ms = 0): string => new Date(base + ms).toISOStr
 
 export const HOUR = 3_600_000;
 export const DAY = 24 * HOUR;
+
+/**
+ * What a Redis flush does to a coupon after a quiet spell: its gauges are gone, and its ledger
+ * events were drained before (the loss of undrained ones is bounded in test/durability.test.ts).
+ */
+export async function loseGauges(t: TestApp, couponId: string): Promise<void> {
+  await t.settle();
+  await t.deps.gauges.drop(couponKeys(couponId).prefix);
+}

@@ -96,10 +96,15 @@ export class Harness {
   private last: string | null = null;
   private readonly admin: CouponAdmin;
 
+  /**
+   * @param writes Writes the app's redis-server has made (on the Redis gauges, a private server):
+   *   a refusal must not move it, which covers every key of the gauges, not only what a read shows.
+   */
   constructor(
     private readonly t: TestApp,
     private readonly liveIds: string[],
     private readonly users: string[],
+    private readonly writes?: () => Promise<number>,
   ) {
     this.admin = new CouponAdmin(t.deps);
   }
@@ -123,9 +128,12 @@ export class Harness {
   /**
    * What an admin and a client can see (the coupon list, live stocks, users' holdings, read
    * through the services the routes call, to keep each snapshot cheap), plus a digest of every
-   * table.
+   * table and, on Redis, the count of writes Redis has made.
    */
   async snapshot(): Promise<string> {
+    // On Redis the ledger fills after the answers: drain first, so the state is the request's alone.
+    await this.t.settle();
+    const redisWrites = this.writes ? await this.writes() : null;
     const pages: unknown[] = [];
     for (let cursor: string | undefined, more = true; more; ) {
       const page = await this.admin.list({ limit: 100, cursor });
@@ -136,7 +144,7 @@ export class Harness {
     const live = await Promise.all(this.liveIds.map((id) => this.admin.live(id)));
     const held = await Promise.all(this.users.map((u) => holdingsOf(this.t.deps, u)));
     const rows = (await this.t.db.db.execute(DIGEST)) as unknown as { rows: { digest: string }[] };
-    return JSON.stringify({ pages, live, held, digest: rows.rows[0]?.digest });
+    return JSON.stringify({ pages, live, held, digest: rows.rows[0]?.digest, redisWrites });
   }
 
   /**
