@@ -177,13 +177,19 @@ class SuiteApp implements TestApp {
 
 /**
  * Registers a suite once per gauge configuration, with the configuration in its title:
- * `fn` gets the suite's app (opened before its first test, closed after its last) and the kind.
+ * `fn` gets the suite's app (opened with `options` before its first test, closed after its
+ * last) and the kind.
  */
-export function describeEachGauge(name: string, fn: (t: TestApp, gauges: GaugeKind) => void, kinds: GaugeKind[] = GAUGE_KINDS): void {
+export function describeEachGauge(
+  name: string,
+  fn: (t: TestApp, gauges: GaugeKind) => void,
+  kinds: GaugeKind[] = GAUGE_KINDS,
+  options: Omit<TestAppOptions, 'gauges'> = {},
+): void {
   describe.each(kinds)(`${name} (%s gauges)`, (gauges) => {
     const t = new SuiteApp();
     beforeAll(async () => {
-      t.current = await testApp({ gauges });
+      t.current = await testApp({ ...options, gauges });
     });
     afterAll(async () => {
       await t.current?.close();
