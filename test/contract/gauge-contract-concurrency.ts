@@ -1,9 +1,11 @@
 /**
  * The gauge contract under concurrency: every call of a case is in flight at once, and only
- * counts that cannot depend on timing are asserted (no oversell, no false sell-out, once).
+ * what cannot depend on timing is asserted (no oversell, no false sell-out, once). No false
+ * sell-out is judged take by take against the order the successes took (`test/support/sell-out.ts`).
  */
 import { describe, expect, it } from 'vitest';
 import type { GaugePort, TakeResult } from '../../src/stock/gauge.js';
+import { judgedRefusals, sellOutViolations, TakeLog } from '../support/sell-out.js';
 import { OPEN, opIdOf, type ScopeFactory, unique } from './gauge-fixture.js';
 
 const many = <T>(count: number, run: (i: number) => Promise<T>) => Promise.all(Array.from({ length: count }, (_, i) => run(i)));
@@ -29,6 +31,40 @@ export function concurrencyContract(scope: ScopeFactory, gauge: () => GaugePort)
       expect(successes(results)).toHaveLength(3);
       expect(await s.remainOf()).toBe(1);
       expect(await s.take({ user: 'last', n: 1 })).toMatchObject({ ok: true, remains: [0, null] });
+    });
+
+    it('never refuses a take that fits, judged take by take against the order the successes took', async () => {
+      // Closed-loop clients: two ask 1 unit at a time until they are refused, six ask 9–15 until
+      // then. Near the end the large asks no longer fit, and the small ones that still do show
+      // what the stock was when a refusal was decided.
+      const total = 400;
+      const s = await scope(total, { ...OPEN, limits: { stock: 0 } });
+      const log = new TakeLog();
+      let soldOut = false;
+      const client = async (name: string, sizes: number[]) => {
+        for (let i = 0; i < 300 && !soldOut; i++) {
+          const n = sizes[i % sizes.length] ?? 1;
+          const result = await log.run(n, () => s.take({ user: `${name}-${i}`, n }), (r) => {
+            if (r.ok) return r.remains[0] ?? null;
+            if (r.reason !== 'insufficient' || r.index !== 0) throw new Error(`unexpected refusal: ${JSON.stringify(r)}`);
+            return null;
+          });
+          if (!result.ok && n === 1) soldOut = true;
+        }
+      };
+      // The large asks go first in each round, so a large one that does not fit is decided
+      // before the small ones that do (a gauge that counted the refused ask for a moment would
+      // refuse those).
+      await Promise.all([
+        ...Array.from({ length: 6 }, (_, i) => client(`big${i}`, [[12, 9, 15], [9, 15, 12], [15, 12, 9]][i % 3] ?? [12])),
+        ...Array.from({ length: 2 }, (_, i) => client(`one${i}`, [1])),
+      ]);
+      expect(soldOut).toBe(true);
+      const left = (await s.remainOf()) ?? -1;
+      expect(sellOutViolations(total, log.takes, left)).toEqual([]);
+      expect(left).toBe(0);
+      // Logged, not asserted (timing decides it): how many refusals a later success could have proven false.
+      console.log(`false sell-out check: ${log.takes.length} takes, ${judgedRefusals(log.takes)} refusals judged by a later success`);
     });
 
     it('creates a lazy gauge once when one user races', async () => {

@@ -1,10 +1,12 @@
 /**
- * Races through the HTTP API on the real adapters: no oversell, exactly once per key,
- * restores once, per-user limits hold under concurrency.
+ * Races through the HTTP API on the real adapters: no oversell, no false sell-out (each
+ * refusal judged against the order the successes took), exactly once per key, restores once,
+ * per-user limits hold under concurrency.
  */
 import { describe, expect, it } from 'vitest';
 import { CLIENT, describeEachGauge } from '../support/app.js';
 import { createLive, expectJson, issue, issued, live, sync, use, type IssuedBody, type ProblemBody } from '../support/fixtures.js';
+import { sellOutViolations, TakeLog } from '../support/sell-out.js';
 
 describeEachGauge('concurrency', (t) => {
   /** Status and parsed body of each response. */
@@ -48,6 +50,59 @@ describeEachGauge('concurrency', (t) => {
       expect(count(results, (r) => r.status === 201)).toBe(1);
       expect(count(results, (r) => r.body.code === 'NOT_ISSUED')).toBe(19);
       expect((await live(t, coupon.id)).use?.remain).toBe(4);
+    });
+  });
+
+  describe('no false sell-out', () => {
+    /** What a take's answer says for the oracle: the remain it left, `null` for `refused`; anything else fails the test. */
+    const outcome = (refused: string, remainOf: (body: Record<string, unknown>) => unknown) => async (res: Response) => {
+      const body = (await res.json()) as Record<string, unknown>;
+      if (res.status === 201 && typeof remainOf(body) === 'number') return remainOf(body) as number;
+      if (res.status === 409 && body.code === refused) return null;
+      throw new Error(`unexpected answer ${res.status} ${JSON.stringify(body)}`);
+    };
+
+    it('never answers SOLD_OUT while a unit was left: each refusal judged against the order the 201s took', async () => {
+      const total = 60;
+      const coupon = await createLive(t, { issueStock: { total } });
+      const log = new TakeLog();
+      const read = outcome('SOLD_OUT', (b) => b.remain);
+      let soldOut = false;
+      // Closed-loop buyers: each sends its next issue when the last one is answered.
+      await Promise.all(
+        Array.from({ length: 8 }, async (_, buyer) => {
+          for (let i = 0; i < 100 && !soldOut; i++) {
+            const remain = await log.run(1, async () => read(await issue(t, coupon.id, `b${buyer}-${i}`)), (r) => r);
+            if (remain === null) soldOut = true;
+          }
+        }),
+      );
+      expect(soldOut).toBe(true);
+      expect(sellOutViolations(total, log.takes, (await live(t, coupon.id)).issue?.remain ?? -1)).toEqual([]);
+    });
+
+    it('never answers BUDGET_EXHAUSTED while the discount fitted: uses of 1–15 € judged the same way', async () => {
+      const total = 40_000;
+      const coupon = await createLive(t, { useStock: { total: 100_000 }, budget: { total, currency: 'EUR' } });
+      const log = new TakeLog();
+      const read = outcome('BUDGET_EXHAUSTED', (b) => b.budgetRemain);
+      let spent = false;
+      const shopper = async (name: string, amounts: number[]) => {
+        for (let i = 0; i < 300 && !spent; i++) {
+          const amount = amounts[i % amounts.length] ?? 100;
+          const body = { userId: `${name}-${i}`, discountAmount: amount };
+          const remain = await log.run(amount, async () => read(await t.call('POST', `/v1/coupons/${coupon.id}/uses`, { token: CLIENT, body })), (r) => r);
+          if (remain === null && amount === 100) spent = true;
+        }
+      };
+      // Large discounts first in each round: one that does not fit is decided before the small
+      // ones that do, which a gauge counting the refused one for a moment would refuse too.
+      await Promise.all([
+        ...Array.from({ length: 6 }, (_, i) => shopper(`big${i}`, [[1_200, 900, 1_500], [900, 1_500, 1_200], [1_500, 1_200, 900]][i % 3] ?? [1_200])),
+        ...Array.from({ length: 2 }, (_, i) => shopper(`small${i}`, [100])),
+      ]);
+      expect(spent).toBe(true);
+      expect(sellOutViolations(total, log.takes, (await live(t, coupon.id)).budget?.remain ?? -1)).toEqual([]);
     });
   });
 
