@@ -110,17 +110,65 @@ for (const database of DATABASES) {
     });
 
     it('keeps total - remain equal to the net ledger count under concurrent takes and restores', async () => {
-      const s = await scope(25);
-      const taken = (await Promise.all(Array.from({ length: 60 }, (_, i) => s.take(`k${i}`, `u${i}`)))).flatMap((r) => (r.ok ? [r.opId] : []));
-      await Promise.all([...taken.slice(0, 10), ...taken.slice(0, 10)].map((opId) => s.restore(opId)));
-      await Promise.all(Array.from({ length: 30 }, (_, i) => s.take(`again${i}`, `v${i}`)));
-      const [live] = await gauge.read([`${s.prefix}stock`]);
-      const [net] = await test.db
-        .select({ n: sql<number>`coalesce(sum(case when ${ledger.action} = 'take' then ${ledger.amount} else -${ledger.amount} end), 0)::int` })
-        .from(ledger)
-        .where(eq(ledger.scope, s.id));
-      expect(live).toMatchObject({ total: 25, remain: 0 });
-      expect(net?.n).toBe(25);
+      const total = 25;
+      const s = await scope(total);
+      const taken: string[] = [];
+      let refused = 0;
+      let attempts = 0;
+      const restored: string[] = [];
+      const restores: Promise<void>[] = [];
+      let restoring = 0;
+      let overlap = 0; // takes answered while restores were running: the phases really overlap
+      /** Gives a success back twice at once, while the takers go on. */
+      const giveBack = async (opId: string) => {
+        restoring += 1;
+        const both = await Promise.all([s.restore(opId), s.restore(opId)]);
+        restoring -= 1;
+        expect(both.every((r) => r.ok), opId).toBe(true);
+        expect(both.filter((r) => r.ok && r.restored).length, `${opId} given back once`).toBe(1);
+        restored.push(opId);
+      };
+      // Closed-loop takers until 90 attempts (more demand than stock); the first 10 successes are
+      // each given back twice at once, started the moment they succeed.
+      const taker = async (n: number) => {
+        for (let i = 0; attempts < 90; i++) {
+          attempts += 1;
+          const r = await s.take(`t${n}-${i}`, `u${n}-${i}`);
+          if (restoring > 0) overlap += 1;
+          if (r.ok) {
+            taken.push(r.opId);
+            if (taken.length <= 10) restores.push(giveBack(r.opId));
+          } else if (r.reason === 'insufficient') refused += 1;
+          else throw new Error(`unexpected refusal ${JSON.stringify(r)}`);
+        }
+      };
+      await Promise.all(Array.from({ length: 6 }, (_, n) => taker(n)));
+      await Promise.all(restores);
+      expect(restored).toHaveLength(10);
+      expect(overlap).toBeGreaterThan(0);
+      expect(taken.length + refused).toBe(90);
+      expect(new Set(taken).size).toBe(taken.length);
+      // Every success and every give-back counted: the gauge and the ledger agree with them.
+      const remainOf = async () => (await gauge.read([`${s.prefix}stock`]))[0]?.remain;
+      const remain = await remainOf();
+      expect(remain).toBe(total - taken.length + restored.length);
+      const rows = await s.rows();
+      expect(rows.filter((r) => r.action === 'take').map((r) => r.opId).sort()).toEqual([...taken].sort());
+      expect(rows.filter((r) => r.action === 'restore').map((r) => r.opId).sort()).toEqual([...restored].sort());
+      const net = async () => {
+        const [row] = await test.db
+          .select({ n: sql<number>`coalesce(sum(case when ${ledger.action} = 'take' then ${ledger.amount} else -${ledger.amount} end), 0)::int` })
+          .from(ledger)
+          .where(eq(ledger.scope, s.id));
+        return row?.n;
+      };
+      expect(await net()).toBe(taken.length - restored.length);
+      // Nothing was lost on the way: what is left can still be taken, exactly that much.
+      let swept = 0;
+      while ((await s.take(`sweep${swept}`, `w${swept}`)).ok) swept += 1;
+      expect(swept).toBe(remain);
+      expect(await remainOf()).toBe(0);
+      expect(await net()).toBe(total);
     });
   });
 }
