@@ -326,3 +326,81 @@ describe('coalesced scripts (the Node host)', () => {
     expect(await gauge.read([keys.issue])).toMatchObject([{ total: 10, remain: 8 }]);
   });
 });
+
+describe('coalesced scripts when the answer of a pipeline is lost (the Node host)', () => {
+  /** A coupon on a coalescing gauge whose client has `retries` (the host's default is 1). */
+  async function coupon(total: number, retries: number) {
+    const id = `cpn_${Math.random().toString(36).slice(2, 12)}`;
+    const keys = couponKeys(id);
+    const redis = redisClient({ url: rest.url, token: TOKEN, retries });
+    const runner = coalescedRunner({ redis });
+    const gauge = new RedisGauge({ redis, scripts: runner });
+    await gauge.load([{ key: keys.issue, total, remain: total }]);
+    await gauge.setPolicy(keys.prefix, couponPolicy({ ...unlimitedSpec('lost'), issueStock: { total }, status: 'confirmed', statusVersion: 0 }));
+    /** A take with its own op id, as every request makes one; the key is the client's Idempotency-Key. */
+    const take = (user: string) =>
+      gauge.take({
+        prefix: keys.prefix,
+        window: 'issue',
+        opId: `iss_${Math.random().toString(36).slice(2)}`,
+        idempotencyKey: `lost-${user}`,
+        fingerprint: 'f',
+        items: issueItems(keys, user, currentPeriods({}, Date.now())),
+        ledger: { scope: id, kind: 'issue', subject: user, ref: null, amount: 1 },
+        now: Date.now(),
+      });
+    const remain = async () => (await gauge.read([keys.issue]))[0]?.remain;
+    const events = async () => {
+      const drained: { opId: string; action: string; subject: string }[] = [];
+      await gauge.drain(keys.prefix, async (batch) => void drained.push(...batch));
+      return drained;
+    };
+    return { take, remain, events, coalescer: runner.coalescer };
+  }
+  const users = ['a', 'b', 'c', 'd'];
+
+  for (const mode of ['500-after', 'timeout-after'] as const) {
+    it(`fails every call of a pipeline Redis ran but whose answer was lost (${mode}); retries with the same keys take nothing twice`, async () => {
+      const { take, remain, events, coalescer } = await coupon(10, 0);
+      await take('warm'); // the script is known: the lost request is one EVALSHA per call
+      await events();
+      rest.faults.failNext(1, mode, 100);
+      const before = coalescer.pipelines;
+      const lost = await Promise.allSettled(users.map(take));
+      expect(coalescer.pipelines - before).toBe(1); // one request carried all four
+      if (mode === '500-after') {
+        expect(lost.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected', 'rejected']);
+      } else {
+        // Node's fetch may send the request again on the dropped connection by itself: then a
+        // call answers the replay of the take that ran; every other call errs.
+        for (const r of lost) if (r.status === 'fulfilled') expect(r.value).toMatchObject({ ok: true, replayed: true });
+      }
+      expect(await remain()).toBe(5); // they ran: the outcome was unknown to the callers, not undone
+      // The clients retry with the same keys: each replays the take that ran, none takes again.
+      const retried = await Promise.all(users.map(take));
+      for (const r of retried) expect(r).toMatchObject({ ok: true, replayed: true });
+      expect(await remain()).toBe(5);
+      const drained = await events();
+      expect(drained.map((e) => [e.subject, e.action]).sort()).toEqual(users.map((u) => [u, 'take']));
+      expect(drained.map((e) => e.opId).sort()).toEqual(retried.map((r) => opIdOf(r)).sort());
+      // And what is left is still there to take.
+      expect((await take('e')).ok).toBe(true);
+      expect(await remain()).toBe(4);
+    });
+  }
+
+  it('with the client retrying a dropped connection (as the host does), every call answers the take that ran, once', async () => {
+    const { take, remain, events } = await coupon(10, 1);
+    await take('warm');
+    await events();
+    rest.faults.failNext(1, 'timeout-after', 100);
+    const results = await Promise.allSettled(users.map(take));
+    // The resent pipeline runs every script again: each replays, or (had the retry failed too) errs.
+    for (const r of results) if (r.status === 'fulfilled') expect(r.value).toMatchObject({ ok: true });
+    expect(await remain()).toBe(5);
+    const retried = await Promise.all(users.map(take));
+    for (const r of retried) expect(r).toMatchObject({ ok: true, replayed: true });
+    expect(await remain()).toBe(5);
+    expect((await events()).map((e) => e.subject).sort()).toEqual(users);
+  });
+});
