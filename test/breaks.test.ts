@@ -1,0 +1,312 @@
+/**
+ * The breaks found between the tested paths (issue 10): each case is one that broke on the
+ * code before it (an archive racing cancels, a retried adjust, a hold left behind by a missing
+ * gauge, lost keys read as fresh, dead holds crowding out a take, racing status changes), run on
+ * both gauge configurations where the break is not Redis-only.
+ */
+import { describe, expect, it } from 'vitest';
+import { Maintenance } from '../src/coupon/maintenance.js';
+import { CouponAdmin } from '../src/coupon/admin.js';
+import { couponKeys } from '../src/coupon/keys.js';
+import { gauges as gaugeRows } from '../src/adapters/postgres/schema.js';
+import { eq } from 'drizzle-orm';
+import { CLIENT, describeEachGauge, type TestApp } from './support/app.js';
+import { body, createDraft, createLive, expectJson, expectProblem, getCoupon, issue, issued, live, sync, type CouponBody } from './support/fixtures.js';
+
+const SECOND = 1_000;
+
+/** A sync report with the fields these cases read. */
+interface Report {
+  issue: Record<string, unknown> | null;
+  use: Record<string, unknown> | null;
+  budget?: Record<string, unknown>;
+  repaired: string[];
+}
+const report = async (t: TestApp, id: string) => (await sync(t, id)) as unknown as Report;
+
+/** Deletes gauge keys of a coupon in whichever store holds them. */
+async function deleteKeys(t: TestApp, keys: string[]): Promise<void> {
+  if (t.redis) {
+    await t.redis.client.del(...keys);
+    return;
+  }
+  for (const key of keys) await t.db.db.delete(gaugeRows).where(eq(gaugeRows.key, key));
+}
+
+const maintain = (t: TestApp) => new Maintenance(t.deps).run();
+
+const adjust = (t: TestApp, id: string, delta: number, key?: string) =>
+  t.call('POST', `/v1/coupons/${id}/stocks/issue/adjust`, { body: { delta }, headers: key === undefined ? {} : { 'idempotency-key': key } });
+
+describeEachGauge('breaks between the tested paths', (t) => {
+  describe('1. archive racing cancels', () => {
+    it('keeps every cancel that answered 200: the archived remain is total − issued + cancels', async () => {
+      const coupon = await createLive(t, { issueStock: { total: 1_000 } });
+      const users = Array.from({ length: 400 }, (_, i) => `u${i}`);
+      const batch = await expectJson<{ results: { issueId: string }[] }>(
+        await t.call('POST', `/v1/coupons/${coupon.id}/issues:batch`, { token: CLIENT, body: { userIds: users }, headers: { 'idempotency-key': 'b1' } }),
+        200,
+      );
+      await sync(t, coupon.id);
+      const ids = batch.results.map((r) => r.issueId);
+      let next = 0;
+      let cancelled = 0;
+      const statuses = new Set<number>();
+      const worker = async () => {
+        for (let i = next++; i < ids.length; i = next++) {
+          const res = await t.call('POST', `/v1/coupons/${coupon.id}/issues/${ids[i]}/cancel`, { token: CLIENT });
+          statuses.add(res.status);
+          if (res.status === 200) cancelled += 1;
+          else await expectProblem(res, 409, 'NOT_ACTIVE');
+        }
+      };
+      // The archive starts once the cancels are under way, and the cancels go on after it answered.
+      const workers = Array.from({ length: 8 }, worker);
+      while (cancelled < 20) await new Promise((r) => setImmediate(r));
+      const archived = await expectJson<CouponBody>(await t.call('POST', `/v1/coupons/${coupon.id}/archive`), 200);
+      await Promise.all(workers);
+      const final = await getCoupon(t, coupon.id);
+      expect(final.status).toBe('archived');
+      expect(final.issueStock?.remain).toBe(1_000 - 400 + cancelled);
+      expect(archived.issueStock?.remain).toBe(1_000 - 400 + cancelled);
+      expect(statuses.has(200)).toBe(true);
+      expect((await report(t, coupon.id)).issue).toMatchObject({ remain: 1_000 - 400 + cancelled, ledger: 400 - cancelled, drift: 0 });
+    });
+
+    it('gives back standing holds at archive, and refuses commit, release and adjust once sealed', async () => {
+      const coupon = await createLive(t, { useStock: { total: 5 } });
+      const held = await body<{ holdId: string }>(
+        await t.call('POST', `/v1/coupons/${coupon.id}/holds`, { token: CLIENT, body: { userId: 'ann', ownerId: 'o1', ttlSeconds: 600 } }),
+      );
+      await expectJson(await t.call('POST', `/v1/coupons/${coupon.id}/archive`), 200);
+      expect((await getCoupon(t, coupon.id)).useStock?.remain).toBe(5);
+      await expectProblem(await t.call('POST', `/v1/coupons/${coupon.id}/holds/${held.holdId}/commit`, { token: CLIENT }), 409, 'NOT_ACTIVE');
+      await expectProblem(await t.call('POST', `/v1/coupons/${coupon.id}/holds/${held.holdId}/release`, { token: CLIENT }), 409, 'NOT_ACTIVE');
+      await expectProblem(await t.call('POST', `/v1/coupons/${coupon.id}/stocks/use/adjust`, { body: { delta: 1 } }), 409, 'INVALID_STATE');
+      expect((await sync(t, coupon.id)).use).toMatchObject({ remain: 5, ledger: 0, drift: 0 });
+    });
+
+    it('refuses a resume while an archive is under way, and a rebuild racing it cannot revive the scope', async () => {
+      const coupon = await createLive(t, { issueStock: { total: 3 } });
+      const record = (await t.deps.coupons.get(coupon.id))!;
+      // The archive's first step, as if it stopped right after it.
+      await t.deps.gauges.seal(couponKeys(coupon.id).prefix, Date.now());
+      await expectProblem(await t.call('POST', `/v1/coupons/${coupon.id}/resume`), 409, 'NOT_ACTIVE');
+      await expectProblem(await issue(t, coupon.id, 'u1'), 409, 'NOT_ACTIVE');
+      // A rebuild that read the coupon live before the archive: nothing comes back to life.
+      await new CouponAdmin(t.deps).rebuild(record);
+      await expectProblem(await issue(t, coupon.id, 'u1'), 409, 'NOT_ACTIVE');
+      // The schedule finishes the archive it finds sealed.
+      const summary = await maintain(t);
+      expect(summary.archived).toContain(coupon.id);
+      await new CouponAdmin(t.deps).rebuild(record);
+      await expectProblem(await issue(t, coupon.id, 'u1'), 409, 'NOT_ACTIVE');
+      expect((await getCoupon(t, coupon.id)).issueStock?.remain).toBe(3);
+    });
+  });
+
+  describe('2. adjust exactly once', () => {
+    it('replays an adjust retried with the same Idempotency-Key and refuses the key with another delta', async () => {
+      const coupon = await createLive(t, { issueStock: { total: 10 } });
+      const first = await adjust(t, coupon.id, 20, 'adj-1');
+      expect(await expectJson(first, 200)).toMatchObject({ total: 30, remain: 30 });
+      const again = await adjust(t, coupon.id, 20, 'adj-1');
+      expect(again.headers.get('idempotent-replayed')).toBe('true');
+      expect(await expectJson(again, 200)).toMatchObject({ total: 30, remain: 30 });
+      await expectProblem(await adjust(t, coupon.id, 5, 'adj-1'), 409, 'IDEMPOTENCY_KEY_REUSED');
+      expect(await live(t, coupon.id)).toMatchObject({ issue: { total: 30, remain: 30 } });
+      expect((await getCoupon(t, coupon.id)).issueStock?.total).toBe(30);
+    });
+
+    it('a durable total left behind by a lost answer is repaired by the next sync, which says so', async () => {
+      const coupon = await createLive(t, { issueStock: { total: 10 } });
+      const keys = couponKeys(coupon.id);
+      // The gauge took the adjust; the answer (and so the durable copy) was lost.
+      const adjusted = await t.deps.gauges.adjust({ prefix: keys.prefix, key: keys.issue, delta: 7, opId: 'lost-answer', fingerprint: 'issue:7' });
+      expect(adjusted).toMatchObject({ ok: true, total: 17 });
+      expect((await getCoupon(t, coupon.id)).issueStock?.total).toBe(10);
+      expect(await report(t, coupon.id)).toMatchObject({ repaired: ['issue'], issue: { total: 17, drift: 0 } });
+      expect((await getCoupon(t, coupon.id)).issueStock?.total).toBe(17);
+      // A late copy of an older version never undoes it.
+      expect(await t.deps.coupons.setTotal(keys.issue, 10, 0)).toBe(false);
+      expect((await report(t, coupon.id)).repaired).toEqual([]);
+    });
+  });
+
+  describe('3. a hold whose gauge is missing at sweep time', () => {
+    it('stays on the list until the gauge is rebuilt, then gives its stock and budget back', async () => {
+      const start = Date.now();
+      t.setNow(start);
+      try {
+        const coupon = await createLive(t, { useStock: { total: 10 }, budget: { total: 10_000, currency: 'EUR' } });
+        const keys = couponKeys(coupon.id);
+        await expectJson(
+          await t.call('POST', `/v1/coupons/${coupon.id}/holds`, { token: CLIENT, body: { userId: 'ann', ownerId: 'o1', ttlSeconds: 1, discountAmount: 500 } }),
+          201,
+        );
+        await t.settle();
+        await deleteKeys(t, [keys.use]);
+        t.setNow(start + 5 * SECOND);
+        // The sweep cannot give the hold back (its gauge is gone): it must not drop it either.
+        await maintain(t);
+        await maintain(t);
+        const books = await report(t, coupon.id);
+        expect(books.use).toMatchObject({ remain: 10, ledger: 0, drift: 0 });
+        expect(books.budget).toMatchObject({ remain: 10_000, ledger: 0, drift: 0 });
+        expect(await live(t, coupon.id)).toMatchObject({ use: { total: 10, remain: 10 }, budget: { total: 10_000, remain: 10_000 } });
+      } finally {
+        t.setNow(null);
+      }
+    });
+  });
+
+  describe('6. dead holds never crowd out a take that fits', () => {
+    it('gives back 20 expired €5 holds before a €60 use decides; the 11th owner holds anew', async () => {
+      const start = Date.now();
+      t.setNow(start);
+      try {
+        const coupon = await createLive(t, { useStock: { total: 100 }, budget: { total: 10_000, currency: 'EUR' } });
+        for (let i = 0; i < 20; i++) {
+          await expectJson(
+            await t.call('POST', `/v1/coupons/${coupon.id}/holds`, { token: CLIENT, body: { userId: `u${i}`, ownerId: `o${i}`, ttlSeconds: 1, discountAmount: 500 } }),
+            201,
+          );
+        }
+        expect((await live(t, coupon.id)).budget).toEqual({ total: 10_000, remain: 0 });
+        t.setNow(start + 2 * SECOND);
+        const use = await t.call('POST', `/v1/coupons/${coupon.id}/uses`, { token: CLIENT, body: { userId: 'big', discountAmount: 6_000 }, headers: { 'idempotency-key': 'big' } });
+        expect(await expectJson(use, 201)).toMatchObject({ budgetRemain: 4_000 });
+        const again = await expectJson<{ expiresAt: string }>(
+          await t.call('POST', `/v1/coupons/${coupon.id}/holds`, { token: CLIENT, body: { userId: 'u10', ownerId: 'o10', ttlSeconds: 60, discountAmount: 500 } }),
+          201,
+        );
+        expect(Date.parse(again.expiresAt)).toBeGreaterThan(start + 2 * SECOND);
+        expect((await report(t, coupon.id)).budget).toMatchObject({ remain: 3_500, drift: 0 });
+      } finally {
+        t.setNow(null);
+      }
+    });
+  });
+
+  describe('racing status changes', () => {
+    it('a confirm or rebuild that read "confirmed" cannot reopen a coupon paused meanwhile', async () => {
+      const coupon = await createLive(t, { issueStock: { total: 3 } });
+      const stale = (await t.deps.coupons.get(coupon.id))!;
+      await expectJson(await t.call('POST', `/v1/coupons/${coupon.id}/pause`), 200);
+      const admin = new CouponAdmin(t.deps);
+      await admin.ensureLive(stale);
+      await admin.rebuild(stale);
+      await expectProblem(await issue(t, coupon.id, 'u1'), 409, 'NOT_ACTIVE');
+      await expectJson(await t.call('POST', `/v1/coupons/${coupon.id}/resume`), 200);
+      await issued(t, coupon.id, 'u1');
+    });
+
+    it('pause and resume racing each other end with the gauge as the last status says', async () => {
+      const coupon = await createLive(t, { issueStock: { total: 50 } });
+      const actions = Array.from({ length: 12 }, (_, i) => t.call('POST', `/v1/coupons/${coupon.id}/${i % 2 ? 'resume' : 'pause'}`));
+      for (const res of await Promise.all(actions)) expect(res.status).toBe(200);
+      const status = (await getCoupon(t, coupon.id)).status;
+      const res = await issue(t, coupon.id, 'probe');
+      if (status === 'confirmed') expect(res.status).toBe(201);
+      else await expectProblem(res, 409, 'NOT_ACTIVE');
+    });
+
+    it('a PATCH landing between a confirm\'s read and its write never leaves stocks that differ from the spec', async () => {
+      const draft = await createDraft(t, { issueStock: { total: 5 } });
+      // The real repository, with a PATCH of the draft forced in right after the confirm's first read.
+      let patched = false;
+      const coupons = t.deps.coupons;
+      const racing = Object.create(coupons) as typeof coupons;
+      racing.get = async (id) => {
+        const read = await coupons.get(id);
+        if (!patched && read?.status === 'draft') {
+          patched = true;
+          await coupons.updateDraft(id, { ...read, issueStock: { total: 9 } }, new Date(Date.now() + 1));
+        }
+        return read;
+      };
+      const confirmed = await new CouponAdmin({ ...t.deps, coupons: racing }).confirm(draft.id);
+      expect(confirmed.ok).toBe(true);
+      expect(patched).toBe(true);
+      const coupon = await getCoupon(t, draft.id);
+      expect(coupon.issueStock?.total).toBe(9);
+      expect((await live(t, draft.id)).issue?.total).toBe(9);
+    });
+  });
+});
+
+describeEachGauge(
+  'breaks on the Redis path',
+  (t) => {
+    const redis = () => {
+      if (!t.redis) throw new Error('a redis app');
+      return t.redis;
+    };
+    /** Every key of the coupon in Redis. */
+    async function keysOf(id: string): Promise<string[]> {
+      const found: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis().client.scan(cursor, { match: `cs:{c:${id}}:*`, count: 1000 });
+        found.push(...keys);
+        cursor = String(next);
+      } while (cursor !== '0');
+      return found;
+    }
+
+    it('2. adjusts once when the answer is lost after the script ran and the client retries', async () => {
+      const coupon = await createLive(t, { issueStock: { total: 10 } });
+      redis().rest.faults.failNext(1, 'timeout-after', 20);
+      const res = await adjust(t, coupon.id, 20);
+      expect(res.status).toBe(200);
+      expect(await live(t, coupon.id)).toMatchObject({ issue: { total: 30, remain: 30 } });
+      expect((await getCoupon(t, coupon.id)).issueStock?.total).toBe(30);
+    });
+
+    it('4. a per-user counter that is gone fails closed until a rebuild brings it back', async () => {
+      const coupon = await createLive(t, { issueStock: { total: 10 }, perUserIssueLimit: 1 });
+      await issued(t, coupon.id, 'alice');
+      await t.settle();
+      const alices = (await keysOf(coupon.id)).filter((k) => k.includes('alice'));
+      expect(alices.length).toBeGreaterThan(0);
+      await redis().client.del(...alices);
+      await expectProblem(await issue(t, coupon.id, 'alice'), 503, 'STOCK_UNAVAILABLE');
+      // Others go on; the schedule rebuilds what the take reported lost.
+      await issued(t, coupon.id, 'bob');
+      const summary = await maintain(t);
+      expect(summary.rebuilt).toContain(coupon.id);
+      await expectProblem(await issue(t, coupon.id, 'alice'), 409, 'USER_LIMIT_REACHED');
+      expect((await sync(t, coupon.id)).issue).toMatchObject({ remain: 8, drift: 0 });
+    });
+
+    it('4. a daily cap whose gauge was evicted (volatile-*) fails closed, then is rebuilt from the ledger', async () => {
+      const coupon = await createLive(t, { issueStock: { total: 10 }, issuePeriodStock: { total: 2, period: 'day' } });
+      await issued(t, coupon.id, 'a');
+      await issued(t, coupon.id, 'b');
+      await expectProblem(await issue(t, coupon.id, 'c'), 409, 'PERIOD_SOLD_OUT');
+      await t.settle();
+      // What volatile-* eviction takes: exactly the keys with a time to live.
+      const volatile: string[] = [];
+      for (const key of await keysOf(coupon.id)) if ((await redis().client.pttl(key)) > 0) volatile.push(key);
+      expect(volatile.length).toBeGreaterThan(0);
+      await redis().client.del(...volatile);
+      await expectProblem(await issue(t, coupon.id, 'c'), 503, 'STOCK_UNAVAILABLE');
+      await expectProblem(await issue(t, coupon.id, 'd'), 503, 'STOCK_UNAVAILABLE');
+      await maintain(t);
+      await expectProblem(await issue(t, coupon.id, 'c'), 409, 'PERIOD_SOLD_OUT');
+    });
+
+    it('4. the markers themselves gone while the policy says they were made: everything lazy fails closed', async () => {
+      const coupon = await createLive(t, { issueStock: { total: 10 }, perUserIssueLimit: 1 });
+      await issued(t, coupon.id, 'alice');
+      await t.settle();
+      await redis().client.del(`${couponKeys(coupon.id).prefix}markers`, `${couponKeys(coupon.id).prefix}ui:alice`);
+      await expectProblem(await issue(t, coupon.id, 'alice'), 503, 'STOCK_UNAVAILABLE');
+      await expectProblem(await issue(t, coupon.id, 'zed'), 503, 'STOCK_UNAVAILABLE');
+      await maintain(t);
+      await expectProblem(await issue(t, coupon.id, 'alice'), 409, 'USER_LIMIT_REACHED');
+      await issued(t, coupon.id, 'zed');
+    });
+  },
+  ['redis'],
+);
