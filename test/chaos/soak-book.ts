@@ -61,6 +61,10 @@ export interface CouponBook {
   holds: Pool<{ id: string; user: string; owner: string; discount: number | null }>;
   /** Whether uses must state a discount (the coupon has a money budget). */
   budgeted: boolean;
+  /** A small stock, sized to sell out during the run. */
+  small: boolean;
+  /** Refusals of takes and holds, by problem code. */
+  refused: Record<string, number>;
 }
 
 export const newBook = (id: string, isPublic: boolean, perUserIssueLimit: number | null, perUserUseLimit: number): CouponBook => ({
@@ -75,6 +79,8 @@ export const newBook = (id: string, isPublic: boolean, perUserIssueLimit: number
   openHolds: 0,
   holds: new Pool(400),
   budgeted: false,
+  small: false,
+  refused: {},
 });
 
 /** A take sent with an Idempotency-Key, and its first answer, to replay. */
@@ -124,6 +130,9 @@ export class HeapWatch {
     globalThis.gc?.();
     this.samples.push(process.memoryUsage().heapUsed);
   }
+
+  /** Whether the samples were taken after a full collection (`--expose-gc`, as `npm run test:chaos` runs). */
+  readonly collected = typeof globalThis.gc === 'function';
 
   /** Mean heap of the first and last third of the run (the first sample, before any load, left out). */
   thirds(): { first: number; last: number } {

@@ -19,6 +19,7 @@ import { inject } from 'vitest';
 import { startUpstashRest, type UpstashRest } from '../../scripts/upstash-rest/server.js';
 import { PostgresCouponRepository } from '../../src/adapters/postgres/coupon-repository.js';
 import { PostgresLedgerRepository } from '../../src/adapters/postgres/ledger-repository.js';
+import { coalescedRunner } from '../../src/adapters/redis/coalesce.js';
 import { RedisGauge, redisClient } from '../../src/adapters/redis/redis-gauge.js';
 import type { CouponDeps } from '../../src/coupon/deps.js';
 import { DrainThrottle, drainCoupons } from '../../src/coupon/drain.js';
@@ -38,6 +39,12 @@ const CLIENT = 'soak-client-token-0123456789';
 const TOKEN = 'soak-upstash-token';
 
 let rest: UpstashRest;
+
+/** As src/node/host.ts: the scripts of one event-loop turn share one request. */
+function redisGauge(): RedisGauge {
+  const redis = redisClient({ url: rest.url, token: TOKEN });
+  return new RedisGauge({ redis, scripts: coalescedRunner({ redis }) });
+}
 let database: TestDb;
 let deps: CouponDeps;
 let app: ReturnType<typeof createApp>;
@@ -50,7 +57,7 @@ beforeAll(async () => {
   deps = {
     coupons: new PostgresCouponRepository({ db: database.db }),
     ledger: new PostgresLedgerRepository({ db: database.db }),
-    gauges: new RedisGauge({ redis: redisClient({ url: rest.url, token: TOKEN }) }),
+    gauges: redisGauge(),
   };
   // As src/node/host.ts: drain a coupon's ledger soon after a take, at most once per interval.
   const throttle = new DrainThrottle();
@@ -108,15 +115,18 @@ async function createCoupons(): Promise<CouponBook[]> {
   const books: CouponBook[] = [];
   for (let i = 0; i < COUPONS; i++) {
     const isPublic = i % 4 === 3;
-    // Small stocks sell out during the run (SOLD_OUT, then cancels give back); large ones do not.
+    // Small stocks sell out early in the run (SOLD_OUT, then cancels give back): sized to the
+    // run, about a third of the net takes a coupon sees at the slowest rate measured (~400 req/s
+    // on a busy machine: ~9 issues and ~3.5 public uses a second per coupon); large ones do not.
     const small = i % 2 === 1;
+    const few = (perSecond: number) => Math.max(20, Math.round(perSecond * SECONDS));
     // Public codes spend a money budget (a small one runs out); two coupons cap issues per day.
     const spec = isPublic
-      ? { name: `soak public ${i}`, useStock: { total: small ? 600 : 50_000 }, perUserUseLimit: 3, budget: { total: small ? 15_000 : 100_000_000, currency: 'EUR' } }
+      ? { name: `soak public ${i}`, useStock: { total: small ? few(1.2) : 50_000 }, perUserUseLimit: 3, budget: { total: small ? few(1.2) * 40 : 100_000_000, currency: 'EUR' } }
       : {
           name: `soak ${i}`,
-          issueStock: { total: small ? 400 : 50_000 },
-          useStock: { total: small ? 300 : 50_000 },
+          issueStock: { total: small ? few(3) : 50_000 },
+          useStock: { total: small ? few(2) : 50_000 },
           perUserIssueLimit: 2,
           perUserUseLimit: 2,
           ...(i % 8 === 0 ? { issuePeriodStock: { total: 250, period: 'day' } } : {}),
@@ -125,7 +135,7 @@ async function createCoupons(): Promise<CouponBook[]> {
     expect(created.status).toBe(201);
     const id = String(created.json.id);
     expect((await call('POST', `/v1/coupons/${id}/confirm`, ADMIN)).status).toBe(200);
-    books.push({ ...newBook(id, isPublic, isPublic ? null : 2, isPublic ? 3 : 2), budgeted: isPublic });
+    books.push({ ...newBook(id, isPublic, isPublic ? null : 2, isPublic ? 3 : 2), budgeted: isPublic, small });
   }
   return books;
 }
@@ -133,6 +143,12 @@ async function createCoupons(): Promise<CouponBook[]> {
 const TAKE_OK = ['201', '409 SOLD_OUT', '409 USER_LIMIT_REACHED', '409 NOT_ISSUED', '409 PERIOD_SOLD_OUT', '409 BUDGET_EXHAUSTED'];
 /** Holds live 1–3 s: many run out during the run, given back by later takes and the schedule. */
 const HOLD_TTL = [1, 2, 3];
+
+/** Counts a take's refusal on its coupon, by code. */
+function refusedBy(book: CouponBook, answer: Answer): void {
+  if (answer.status !== 409 || typeof answer.json.code !== 'string') return;
+  book.refused[answer.json.code] = (book.refused[answer.json.code] ?? 0) + 1;
+}
 
 /** One worker: picks operations until the deadline. */
 async function worker(n: number, books: CouponBook[], replays: Pool<Replayable>, deadline: number): Promise<void> {
@@ -145,6 +161,7 @@ async function worker(n: number, books: CouponBook[], replays: Pool<Replayable>,
     const path = `/v1/coupons/${book.id}/${kind}s`;
     const answer = await call('POST', path, CLIENT, body, key);
     expectOneOf(answer, TAKE_OK, `${kind} ${book.id}`);
+    refusedBy(book, answer);
     if (answer.status !== 201 || answer.replayed) return;
     book.taken[kind] += 1;
     if (kind === 'issue') book.issues.add({ id: String(answer.json.issueId), user: String(body.userId) });
@@ -168,6 +185,7 @@ async function worker(n: number, books: CouponBook[], replays: Pool<Replayable>,
     const body = again ? { userId: again.user, ownerId: owner, ttlSeconds: pickOf(HOLD_TTL), ...(again.discount === null ? {} : { discountAmount: again.discount }) } : { userId, ownerId: owner, ttlSeconds: pickOf(HOLD_TTL), ...discount(book) };
     const answer = await call('POST', `/v1/coupons/${book.id}/holds`, CLIENT, body);
     expectOneOf(answer, TAKE_OK, `hold ${book.id}`);
+    refusedBy(book, answer);
     if (answer.status !== 201 || answer.replayed) return;
     book.taken.use += 1;
     book.openHolds += 1;
@@ -313,12 +331,26 @@ describe('soak on the Redis path', () => {
       `soak: ${requests} requests in ${seconds.toFixed(1)} s = ${(requests / seconds).toFixed(0)} req/s, ${IN_FLIGHT} in flight, ` +
         `${COUPONS} coupons, ${USERS} users, seed ${SEED}; ${takes} takes, ${cancels} cancels; maintenance runs ${summaries.length} ` +
         `(drift seen mid-load, takes landing between its drain and its read: ${summaries.reduce((n, s) => n + s.drifted.length, 0)} coupon syncs); ` +
-        `heap (after GC: ${typeof globalThis.gc === 'function'}) first third ${mb(first)} MB, last third ${mb(last)} MB; answers ${JSON.stringify(tally)}`,
+        `heap (after GC: ${heap.collected}) first third ${mb(first)} MB, last third ${mb(last)} MB; ` +
+        `small stocks refused (SOLD_OUT/BUDGET_EXHAUSTED): ${books.filter((b) => b.small).map((b) => (b.refused.SOLD_OUT ?? 0) + (b.refused.BUDGET_EXHAUSTED ?? 0)).join(', ')}; answers ${JSON.stringify(tally)}`,
     );
     expect(unexpected).toEqual([]);
     expect(tally.serverErrors()).toBe(0);
     expect(summaries.flatMap((s) => [...s.failed, ...s.rebuilt, ...s.missing])).toEqual([]);
     expect(requests).toBeGreaterThan(SECONDS * 50); // the load was real: at least 50 requests a second
-    expect(last / first, 'heap grew without bound').toBeLessThan(2);
+    // Every small stock sold out during the run: the sell-out path ran under load on each.
+    for (const book of books.filter((b) => b.small)) {
+      const soldOut = (book.refused.SOLD_OUT ?? 0) + (book.refused.BUDGET_EXHAUSTED ?? 0);
+      expect(soldOut, `${book.id} (small${book.public ? ', public' : ''}) never sold out: ${JSON.stringify(book.refused)}`).toBeGreaterThan(0);
+    }
+    // A flat heap. The workload keeps bounded books (pools of at most 500) and the app keeps
+    // nothing per request, so after a full collection the last third of the run may hold only
+    // what warm-up left growing (runs measured +1.6 to +3.6 MB on ~33 MB): allow 15 % plus 4 MB.
+    // A leak of L bytes a request over N requests puts about 2/3 × L × N between the thirds, so
+    // a few hundred bytes a request at 25,000–40,000 requests exceeds it: 1 KB a request (put in
+    // the app by hand) went 33.0 → 47.3 MB and failed here, where the former bound, twice the
+    // heap, passed it. Without --expose-gc the samples carry garbage: only that loose bound applies.
+    if (heap.collected) expect(last, 'heap grew during the run').toBeLessThan(first * 1.15 + 4 * 1024 * 1024);
+    else expect(last / first, 'heap grew without bound').toBeLessThan(2);
   });
 });
