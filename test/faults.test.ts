@@ -4,12 +4,7 @@
  * and a redis-server killed with -9 mid-sale and restarted from its AOF keeps every
  * acknowledged take and never oversells.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, portOpen } from '../scripts/local/servers.js';
 import { startUpstashRest, type UpstashRest } from '../scripts/upstash-rest/server.js';
 import { PostgresCouponRepository } from '../src/adapters/postgres/coupon-repository.js';
 import { PostgresLedgerRepository } from '../src/adapters/postgres/ledger-repository.js';
@@ -17,44 +12,21 @@ import { RedisGauge, redisClient } from '../src/adapters/redis/redis-gauge.js';
 import type { CouponDeps } from '../src/coupon/deps.js';
 import { createApp } from '../src/http/app.js';
 import { postgresDb, type TestDb } from './support/db.js';
+import { startPrivateRedis, type PrivateRedis } from './support/redis-server.js';
 
 const TOKEN = 'faults-token';
 const ADMIN = 'faults-admin-token-0123456789';
 const CLIENT = 'faults-client-token-0123456789';
 
-let dir: string;
-let port: number;
-let redis: ChildProcess | null = null;
+/** A redis-server of this file's own that writes every command to its AOF before answering. */
+let redis: PrivateRedis;
 let rest: UpstashRest;
 let database: TestDb;
 let app: ReturnType<typeof createApp>;
 
-/** A redis-server that writes every command to its AOF before answering. */
-async function startRedis(): Promise<void> {
-  redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''], {
-    stdio: 'ignore',
-  });
-  const deadline = Date.now() + 10_000;
-  while (!(await portOpen('127.0.0.1', port))) {
-    if (Date.now() > deadline) throw new Error('redis-server did not start');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function killRedis(): Promise<void> {
-  const child = redis;
-  redis = null;
-  if (!child) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
-  await exited;
-}
-
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'cs-aof-'));
-  port = await freePort();
-  await startRedis();
-  rest = await startUpstashRest({ redisUrl: `redis://127.0.0.1:${port}`, token: TOKEN });
+  redis = await startPrivateRedis({ aof: true });
+  rest = await startUpstashRest({ redisUrl: redis.url, token: TOKEN });
   database = await postgresDb();
   const deps: CouponDeps = {
     coupons: new PostgresCouponRepository({ db: database.db }),
@@ -66,9 +38,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await rest?.close();
-  await killRedis();
+  await redis?.stop();
   await database?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 type Json = Record<string, unknown>;
@@ -124,25 +95,37 @@ describe('faults on the Redis path', () => {
     const acknowledged = new Set<string>();
     let soldOut = 0;
     let unavailable = 0;
+    // The kill lands mid-sale by condition, not by a delay: once a sixth of the stock is acknowledged.
+    let midSale: () => void = () => {};
+    const sixthSold = new Promise<void>((resolve) => (midSale = resolve));
     const buy = async (user: string) => {
       // A client that retries with its key until it gets a definite answer.
       for (let attempt = 0; attempt < 100; attempt++) {
         const r = await call('POST', `/v1/coupons/${id}/issues`, { userId: user }, { 'idempotency-key': `aof-${user}` });
-        if (r.status === 201) return void acknowledged.add(String(r.body.issueId));
+        if (r.status === 201) {
+          acknowledged.add(String(r.body.issueId));
+          if (acknowledged.size >= total / 6) midSale();
+          return;
+        }
         if (r.body.code === 'SOLD_OUT') return void (soldOut += 1);
         unavailable += 1;
         await new Promise((res) => setTimeout(res, 50));
       }
       throw new Error(`no definite answer for ${user}`);
     };
-    const buyers = Array.from({ length: 150 }, (_, i) => buy(`user-${i}`));
-    await new Promise((r) => setTimeout(r, 20));
-    await killRedis();
-    await new Promise((r) => setTimeout(r, 300));
-    await startRedis();
+    // 150 buyers through 10 connections at a time, so the sale lasts many round trips.
+    const queue = Array.from({ length: 150 }, (_, i) => `user-${i}`);
+    const buyers = Array.from({ length: 10 }, async () => {
+      for (let user = queue.shift(); user !== undefined; user = queue.shift()) await buy(user);
+    });
+    await sixthSold;
+    const soldAtKill = acknowledged.size;
+    await redis.kill();
+    await redis.restart();
     await Promise.all(buyers);
 
-    expect(unavailable).toBeGreaterThan(0); // the kill did land mid-sale
+    expect(soldAtKill).toBeLessThan(total); // the kill did land mid-sale
+    expect(unavailable).toBeGreaterThan(0);
     expect(acknowledged.size).toBe(total);
     expect(soldOut).toBe(150 - total);
     expect((await call('GET', `/v1/coupons/${id}/stocks/live`)).body).toEqual({ issue: { total, remain: 0 }, use: null });

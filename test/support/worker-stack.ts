@@ -25,7 +25,8 @@ export interface WorkerStack {
   close(): Promise<void>;
 }
 
-export async function startWorkerStack(): Promise<WorkerStack> {
+/** `vars` are more Worker variables (settings such as TAKE_TIMEOUT_MS). */
+export async function startWorkerStack(vars: Record<string, string> = {}): Promise<WorkerStack> {
   const [bundle, rest, db] = await Promise.all([buildWorker(), startUpstashRest({ redisUrl: inject('redisUrl'), token: REDIS_TOKEN }), postgresDb()]);
   // As `npm run dev`: the proxy reaches this database only, with its secret in NEON_WS_PROXY.
   const proxy = await startNeonProxy({ targets: [targetOf(db.url ?? '')] });
@@ -42,6 +43,7 @@ export async function startWorkerStack(): Promise<WorkerStack> {
       NEON_WS_PROXY: proxy.wsProxy,
       // The webhook receivers of these tests listen on 127.0.0.1.
       WEBHOOK_ALLOW_PRIVATE: 'true',
+      ...vars,
     },
   });
   await mf.ready;
