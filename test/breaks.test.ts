@@ -40,7 +40,7 @@ const adjust = (t: TestApp, id: string, delta: number, key?: string) =>
 
 describeEachGauge('breaks between the tested paths', (t) => {
   describe('1. archive racing cancels', () => {
-    it('keeps every cancel that answered 200: the archived remain is total − issued + cancels', async () => {
+    it('keeps every cancel that answered 200: the archived remain is total − issued + cancels', { timeout: 120_000 }, async () => {
       const coupon = await createLive(t, { issueStock: { total: 1_000 } });
       const users = Array.from({ length: 400 }, (_, i) => `u${i}`);
       const batch = await expectJson<{ results: { issueId: string }[] }>(

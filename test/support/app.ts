@@ -16,6 +16,7 @@ import { PostgresGauge } from '../../src/adapters/postgres/postgres-gauge.js';
 import { PostgresWebhookRepository } from '../../src/adapters/postgres/webhook-repository.js';
 import { coalescedRunner, type ScriptCoalescer } from '../../src/adapters/redis/coalesce.js';
 import { RedisGauge, redisClient } from '../../src/adapters/redis/redis-gauge.js';
+import { withDeadline } from '../../src/stock/deadline.js';
 import type { CouponDeps } from '../../src/coupon/deps.js';
 import { DrainThrottle, drainCoupons } from '../../src/coupon/drain.js';
 import { TargetPolicy, type TargetPolicyOptions } from '../../src/events/targets.js';
@@ -88,11 +89,12 @@ export async function testApp(options: TestAppOptions | (() => Promise<TestDb>) 
   const pending = new Set<string>();
   if (gauges === 'redis') {
     const rest = await startUpstashRest({ redisUrl: redisUrl ?? inject('redisUrl'), token: REDIS_TOKEN });
-    // As src/node/host.ts: the client's defaults, scripts coalesced per event-loop turn. Without the
-    // host's take deadline (test/deadlines.test.ts has it): on a busy CI machine a slow take must not be a 503 here.
+    // As src/node/host.ts: the client's defaults, scripts coalesced per event-loop turn, every call
+    // behind a deadline (so a store failure is a 503, never a 500) — a generous one: on a busy CI
+    // machine a slow take must not be a 503 here (test/deadlines.test.ts has the host's own).
     const client = redisClient({ url: rest.url, token: REDIS_TOKEN });
     const runner = coalescedRunner({ redis: client });
-    deps.gauges = new RedisGauge({ redis: client, scripts: runner });
+    deps.gauges = withDeadline(new RedisGauge({ redis: client, scripts: runner }), { takeMs: 30_000, adminMs: 30_000 });
     redis = { rest, token: REDIS_TOKEN, client, coalescer: runner.coalescer };
     // As the Node host: drain a coupon soon after a take, at most once per interval per coupon.
     const throttle = new DrainThrottle();
