@@ -34,11 +34,10 @@ describeEachGauge('branches without a test before', (t) => {
     it('refuses a whole batch 503 when the stock is unavailable, taking nothing', async () => {
       const coupon = await createLive(t, { issueStock: { total: 5 } });
       await forgetGauge(t, couponKeys(coupon.id).issue);
-      await expectProblem(
-        await t.call('POST', `/v1/coupons/${coupon.id}/issues:batch`, { token: CLIENT, body: { userIds: ['a', 'b', 'c'] }, headers: { 'idempotency-key': 'k' } }),
-        503,
-        'STOCK_UNAVAILABLE',
-      );
+      const refused = await t.call('POST', `/v1/coupons/${coupon.id}/issues:batch`, { token: CLIENT, body: { userIds: ['a', 'b', 'c'] }, headers: { 'idempotency-key': 'k' } });
+      // A 503 asks the client to wait a moment before it retries with the same key.
+      expect(refused.headers.get('retry-after')).toBe('1');
+      await expectProblem(refused, 503, 'STOCK_UNAVAILABLE');
       await new Maintenance(t.deps).run();
       expect((await live(t, coupon.id)).issue).toEqual({ total: 5, remain: 5 });
     });

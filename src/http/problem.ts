@@ -85,10 +85,15 @@ export function problemBody(code: ErrorCode, detail: string, requestId: string, 
  */
 export function problem(c: Context, code: ErrorCode, detail: string, errors?: FieldProblem[]): never {
   const requestId = (c.get('requestId') as string | undefined) ?? 'unknown';
-  return c.body(JSON.stringify(problemBody(code, detail, requestId, errors)), STATUS[code], {
-    'content-type': 'application/problem+json',
-  }) as never;
+  const headers: Record<string, string> = { 'content-type': 'application/problem+json' };
+  // A store that is down or slow: clients that retry (with the same Idempotency-Key) wait a
+  // moment first, so a burst of unknown outcomes does not become a storm that keeps it slow.
+  if (STATUS[code] === 503) headers['retry-after'] = RETRY_AFTER_SECONDS;
+  return c.body(JSON.stringify(problemBody(code, detail, requestId, errors)), STATUS[code], headers) as never;
 }
+
+/** What a 503 asks a client to wait before it retries. */
+export const RETRY_AFTER_SECONDS = '1';
 
 /** Answers with a service refusal. */
 export const refuse = (c: Context, failure: Failure): never => problem(c, failure.code, failure.detail, failure.errors);
