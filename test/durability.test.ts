@@ -205,7 +205,7 @@ describe('nothing lost on the Redis path', () => {
     expect(await admin.live(id)).toEqual({ ok: true, value: { issue: { total: 20, remain: 8 }, use: null } });
   });
 
-  it('keeps the loss window small: events wait in Redis at most one drain interval', async () => {
+  it('keeps the loss window small: while takes flow, at most about one drain interval of takes waits in Redis', async () => {
     const id = await liveCoupon({ issueStock: { total: 100_000 } });
     const throttle = new DrainThrottle();
     const pending: Promise<unknown>[] = [];
