@@ -31,6 +31,53 @@ export class DrainThrottle {
 }
 
 /**
+ * Drains each coupon soon after its takes, at most once per interval (a long-lived process: the
+ * Node host). A take inside the interval does not drain at once but makes sure one drain runs
+ * when the interval is over, so the tail of a burst (the takes after the last drain) waits one
+ * interval in Redis, not until the schedule. `defer` runs a callback after a delay; one drain
+ * per coupon is ever pending.
+ */
+export class DrainScheduler {
+  private readonly last = new Map<string, number>();
+  private readonly pending = new Set<string>();
+
+  constructor(
+    private readonly drain: (couponId: string) => Promise<unknown>,
+    private readonly options: { intervalMs?: number; now?: () => number; defer?: (run: () => void, ms: number) => void } = {},
+  ) {}
+
+  /** A take or restore of `couponId` was answered. */
+  taken(couponId: string): void {
+    if (this.pending.has(couponId)) return;
+    const { intervalMs = DRAIN_INTERVAL_MS, now = Date.now, defer = deferred } = this.options;
+    const previous = this.last.get(couponId);
+    const wait = previous === undefined ? 0 : Math.max(0, previous + intervalMs - now());
+    this.pending.add(couponId);
+    defer(() => {
+      this.pending.delete(couponId);
+      if (this.last.size > 10_000) this.last.clear(); // bounded: a long-lived process sees many coupons
+      this.last.set(couponId, now());
+      void this.drain(couponId);
+    }, wait);
+  }
+
+  /** Coupons with a drain waiting to run. */
+  get waiting(): number {
+    return this.pending.size;
+  }
+}
+
+/** After the current I/O (no delay) or a timer that does not keep the process alive. */
+function deferred(run: () => void, ms: number): void {
+  if (ms === 0) {
+    setImmediate(run);
+    return;
+  }
+  const timer = setTimeout(run, ms);
+  (timer as { unref?: () => void }).unref?.();
+}
+
+/**
  * Drains the given coupons' ledgers into Postgres. A failure (Postgres down) leaves the events
  * in the gauges' streams for the next drain or the schedule: nothing is lost, nothing fails.
  */

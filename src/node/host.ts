@@ -21,7 +21,7 @@ import { evictionPolicy, mayEvict } from '../adapters/redis/eviction.js';
 import { RedisGauge, redisClient } from '../adapters/redis/redis-gauge.js';
 import * as schema from '../adapters/postgres/schema.js';
 import type { CouponDeps } from '../coupon/deps.js';
-import { DrainThrottle, drainCoupons } from '../coupon/drain.js';
+import { DrainScheduler, drainCoupons } from '../coupon/drain.js';
 import { Maintenance } from '../coupon/maintenance.js';
 import { TargetPolicy } from '../events/targets.js';
 import { createApp } from '../http/app.js';
@@ -126,10 +126,8 @@ export async function startNodeHost(config: NodeConfig): Promise<NodeHost> {
   };
   if (deps.gauges.name === 'redis') {
     // Ledger events wait in Redis streams; move them soon after the response, batched per coupon.
-    const throttle = new DrainThrottle();
-    deps.onTaken = (couponId) => {
-      if (throttle.due(couponId, Date.now())) setImmediate(() => void drainCoupons(deps, [couponId]));
-    };
+    const drains = new DrainScheduler((couponId) => drainCoupons(deps, [couponId]));
+    deps.onTaken = (couponId) => drains.taken(couponId);
   }
   const scope = { deps };
   const app = createApp({

@@ -6,7 +6,7 @@
  * - `redis`: the production hot path as the Node host runs it — `RedisGauge` with the host's
  *   coalescer behind the local Upstash REST endpoint over the real redis-server of the global
  *   setup, the durable store on a private database of the real PostgreSQL, and ledger events
- *   drained after takes (`onTaken` + `DrainThrottle`, as `src/node/host.ts`).
+ *   drained after takes (`onTaken` + `DrainScheduler`, as `src/node/host.ts`).
  */
 import { afterAll, beforeAll, describe, inject } from 'vitest';
 import { startUpstashRest, type UpstashRest } from '../../scripts/upstash-rest/server.js';
@@ -18,7 +18,7 @@ import { coalescedRunner, type ScriptCoalescer } from '../../src/adapters/redis/
 import { RedisGauge, redisClient } from '../../src/adapters/redis/redis-gauge.js';
 import { withDeadline } from '../../src/stock/deadline.js';
 import type { CouponDeps } from '../../src/coupon/deps.js';
-import { DrainThrottle, drainCoupons } from '../../src/coupon/drain.js';
+import { DrainScheduler, drainCoupons } from '../../src/coupon/drain.js';
 import { TargetPolicy, type TargetPolicyOptions } from '../../src/events/targets.js';
 import { createApp } from '../../src/http/app.js';
 import { pgliteDb, postgresDb, type TestDb } from './db.js';
@@ -97,13 +97,14 @@ export async function testApp(options: TestAppOptions | (() => Promise<TestDb>) 
     deps.gauges = withDeadline(new RedisGauge({ redis: client, scripts: runner }), { takeMs: 30_000, adminMs: 30_000 });
     redis = { rest, token: REDIS_TOKEN, client, coalescer: runner.coalescer };
     // As the Node host: drain a coupon soon after a take, at most once per interval per coupon.
-    const throttle = new DrainThrottle();
+    const scheduler = new DrainScheduler((couponId) => {
+      const drain = drainCoupons(deps, [couponId]);
+      drains.add(drain);
+      return drain.finally(() => drains.delete(drain));
+    });
     deps.onTaken = (couponId) => {
       pending.add(couponId);
-      if (!throttle.due(couponId, Date.now())) return;
-      const drain = new Promise((resolve) => setImmediate(resolve)).then(() => drainCoupons(deps, [couponId]));
-      drains.add(drain);
-      void drain.finally(() => drains.delete(drain));
+      scheduler.taken(couponId);
     };
   }
   const settle = async () => {
