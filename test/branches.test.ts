@@ -109,6 +109,25 @@ describeEachGauge(
       expect((await sync(t, coupon.id)).issue).toMatchObject({ remain: 2, drift: 0 });
     });
 
+    it('answers an unknown outcome of a cancel and a commit 503; the retry acts once', async () => {
+      const coupon = await createLive(t, { issueStock: { total: 3 }, useStock: { total: 3 } });
+      const { issueId } = await issued(t, coupon.id, 'ann');
+      const rest = t.redis?.rest;
+      if (!rest) throw new Error('a redis app');
+      // The script runs and its answer is lost (an HTTP 500 after it ran): the outcome is unknown.
+      rest.faults.failNext(1, '500-after');
+      await expectProblem(await t.call('POST', `/v1/coupons/${coupon.id}/issues/${issueId}/cancel`, { token: CLIENT }), 503, 'STOCK_UNAVAILABLE');
+      const again = await expectJson<{ status: string; remain: number }>(await t.call('POST', `/v1/coupons/${coupon.id}/issues/${issueId}/cancel`, { token: CLIENT }), 200);
+      expect(again).toMatchObject({ status: 'cancelled', remain: 3 });
+      await issued(t, coupon.id, 'bob');
+      const { holdId } = await expectJson<{ holdId: string }>(await hold(t, coupon.id, 'bob', 'o1'), 201);
+      rest.faults.failNext(1, '500-after');
+      await expectProblem(await t.call('POST', `/v1/coupons/${coupon.id}/holds/${holdId}/commit`, { token: CLIENT }), 503, 'STOCK_UNAVAILABLE');
+      await expectJson(await t.call('POST', `/v1/coupons/${coupon.id}/holds/${holdId}/commit`, { token: CLIENT }), 200);
+      await t.settle();
+      expect(await sync(t, coupon.id)).toMatchObject({ issue: { remain: 2, ledger: 1, drift: 0 }, use: { remain: 2, ledger: 1, drift: 0 } });
+    });
+
     it('adjusts a gauge written without its total (an older layout): the total is taken from remain', async () => {
       const coupon = await createLive(t, { issueStock: { total: 5 } });
       const key = couponKeys(coupon.id).issue;

@@ -235,6 +235,33 @@ describe('redis gauge specifics', () => {
     expect(await client().exists(dayKey)).toBe(0);
   });
 
+  it('gives back at most 1,000 expired holds in one take; a take refused with more still due is unsettled, never a sell-out', async () => {
+    const gauge = new RedisGauge({ redis: client() });
+    const prefix = `cs:{c:cap${Math.random().toString(36).slice(2, 10)}}:`;
+    const stock = `${prefix}stock`;
+    await gauge.load([{ key: stock, total: 1_005, remain: 1_005 }]);
+    await gauge.setPolicy(prefix, { open: true, version: 0, windows: {}, limits: { stock: 0 } });
+    const T = Date.parse('2030-01-01T00:00:00Z');
+    const take = (n: number, now: number, hold?: number) =>
+      gauge.take({
+        prefix,
+        window: 'sell',
+        opId: `op_${Math.random().toString(36).slice(2)}`,
+        idempotencyKey: `k-${Math.random().toString(36).slice(2)}`,
+        fingerprint: 'f',
+        items: [{ key: stock, n, limit: 'stock', lazy: false }],
+        ledger: { scope: prefix, kind: 'sell', subject: 'u', ref: null, amount: n },
+        now,
+        ...(hold === undefined ? {} : { hold: { expiresAt: hold } }),
+      });
+    await Promise.all(Array.from({ length: 1_005 }, () => take(1, T, T + 1_000)));
+    expect((await gauge.read([stock]))[0]?.remain).toBe(0);
+    // 1,000 come back in this take; 5 are still due, so refusing 1,001 could be a false sell-out.
+    expect(await take(1_001, T + 2_000)).toEqual({ ok: false, reason: 'unsettled' });
+    expect((await gauge.read([stock]))[0]?.remain).toBe(1_000);
+    expect(await take(1_001, T + 2_000)).toMatchObject({ ok: true, remains: [4] });
+  });
+
   it('round-trips user ids that look like numbers or JSON', async () => {
     const { id, keys, gauge } = await liveCoupon();
     for (const user of ['1.50', '1e3', 'null', '{"a":1}']) {

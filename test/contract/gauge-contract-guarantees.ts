@@ -104,6 +104,17 @@ export function guaranteeContract(scope: ScopeFactory, gauge: () => GaugePort, f
       expect(await s.remainOf()).toBe(1);
     });
 
+    it('answers a commit of a hold whose time is up as expired, keeping it listed while its gauge is gone', async () => {
+      const s = await scope(3);
+      const held = opIdOf(await s.take({ user: 'h', hold: { expiresAt: T + 1_000 }, now: T }));
+      await forget.gauge(s.stock);
+      expect(await gauge().commit({ prefix: s.prefix, opId: held, now: T + 2_000 })).toEqual({ ok: false, reason: 'expired' });
+      await gauge().load([{ key: s.stock, total: 3, remain: 2 }]);
+      expect(await gauge().expireHolds(s.prefix, T + 2_000)).toBe(1);
+      expect(await s.remainOf()).toBe(3);
+      expect(await gauge().commit({ prefix: s.prefix, opId: held, now: T + 3_000 })).toEqual({ ok: false, reason: 'expired' });
+    });
+
     it('keeps a hold whose gauge is gone on the list: the sweep gives it back once the gauge is back', async () => {
       const s = await scope(3);
       await s.take({ user: 'h', hold: { expiresAt: T + 1_000 }, now: T });
