@@ -296,6 +296,33 @@ describeEachGauge(
       await expectProblem(await issue(t, coupon.id, 'c'), 409, 'PERIOD_SOLD_OUT');
     });
 
+    it('4. a hold list that is gone: no refusal until the schedule lists the holds again, then they expire', async () => {
+      const base = Date.now();
+      t.setNow(base);
+      try {
+        const coupon = await createLive(t, { useStock: { total: 2 } });
+        for (const owner of ['o1', 'o2']) {
+          await expectJson(
+            await t.call('POST', `/v1/coupons/${coupon.id}/holds`, { token: CLIENT, body: { userId: `u-${owner}`, ownerId: owner, ttlSeconds: 60 } }),
+            201,
+          );
+        }
+        await redis().client.del(`${couponKeys(coupon.id).prefix}holds`);
+        t.setNow(base + 120_000);
+        // Both holds are over, but nothing can find them: a refusal now could be a false sell-out.
+        const use = () => t.call('POST', `/v1/coupons/${coupon.id}/uses`, { token: CLIENT, body: { userId: 'late' }, headers: { 'idempotency-key': 'late' } });
+        await expectProblem(await use(), 503, 'STOCK_UNAVAILABLE');
+        const summary = await maintain(t);
+        expect(summary.rebuilt).toContain(coupon.id);
+        await maintain(t);
+        expect(await expectJson(await use(), 201)).toMatchObject({ remain: 1 });
+        await t.settle();
+        expect((await report(t, coupon.id)).use).toMatchObject({ remain: 1, ledger: 1, drift: 0 });
+      } finally {
+        t.setNow(null);
+      }
+    });
+
     it('4. the markers themselves gone while the policy says they were made: everything lazy fails closed', async () => {
       const coupon = await createLive(t, { issueStock: { total: 10 }, perUserIssueLimit: 1 });
       await issued(t, coupon.id, 'alice');

@@ -289,6 +289,8 @@ export class CouponAdmin {
       if (page.length < REBUILD_PAGE) break;
       after = page[page.length - 1]?.subject ?? null;
     }
+    // Holds still standing are listed again (the list that finds expired ones may be what was lost).
+    await this.deps.gauges.relistHolds(keys.prefix);
     await this.deps.gauges.setPolicy(keys.prefix, couponPolicy(coupon));
     return { couponId: coupon.id, rebuilt: true, gauges: loaded };
   }

@@ -276,6 +276,11 @@ export interface GaugePort {
   commit(cmd: CommitCommand): Promise<CommitResult>;
   /** Gives back the scope's holds whose time is up (the schedule's sweep); returns how many. */
   expireHolds(prefix: string, now: number): Promise<number>;
+  /**
+   * Recovery: lists every hold of the scope still standing again (after the store lost the list
+   * that finds holds whose time is up); returns how many are listed.
+   */
+  relistHolds(prefix: string): Promise<number>;
   /** How many holds of the scope stand at `now` (neither committed, given back nor expired). */
   activeHolds(prefix: string, now: number): Promise<number>;
   /** Changes a gauge's total and remain by `delta`, once per `opId`; refused when remain would go below zero. */

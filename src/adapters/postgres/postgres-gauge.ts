@@ -174,6 +174,15 @@ export class PostgresGauge implements GaugePort {
     return this.expireDue(prefix, now, 10_000);
   }
 
+  /** Holds are rows of the operations table: there is no separate list to lose. */
+  async relistHolds(prefix: string): Promise<number> {
+    const [row] = await this.db
+      .select({ n: sql`count(*)`.mapWith(Number) })
+      .from(gaugeOperations)
+      .where(and(eq(gaugeOperations.prefix, prefix), sql`${gaugeOperations.holdExpiresAt} is not null`, isNull(gaugeOperations.restoredAt), isNull(gaugeOperations.committedAt)));
+    return row?.n ?? 0;
+  }
+
   async activeHolds(prefix: string, now: number): Promise<number> {
     const [row] = await this.db
       .select({ n: sql`count(*)`.mapWith(Number) })

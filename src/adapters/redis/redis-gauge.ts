@@ -20,7 +20,7 @@ import type {
   TakeCommand,
   TakeResult,
 } from '../../stock/gauge.js';
-import { ADJUST, COMMIT, DROP_POLICY, EXPIRE_HOLDS, GET_POLICY, LEDGER_READ, LOAD, READ, RESTORE, SEAL, SET_OPEN, SET_POLICY, TAKE } from './scripts.js';
+import { ADJUST, COMMIT, DROP_POLICY, EXPIRE_HOLDS, GET_POLICY, LEDGER_READ, LOAD, READ, RELIST_HOLDS, RESTORE, SEAL, SET_OPEN, SET_POLICY, TAKE } from './scripts.js';
 
 /**
  * The part of the Upstash client the gauge uses. It must be made by `redisClient()`: with the
@@ -136,6 +136,7 @@ export class RedisGauge implements GaugePort {
       expireHolds: script(EXPIRE_HOLDS),
       seal: script(SEAL),
       dropPolicy: script(DROP_POLICY),
+      relistHolds: script(RELIST_HOLDS),
     };
   }
 
@@ -230,6 +231,23 @@ export class RedisGauge implements GaugePort {
       out.stuck = stuck ?? 0;
       if ((given ?? 0) === 0) return out;
     }
+  }
+
+  async relistHolds(prefix: string): Promise<number> {
+    const k = names(prefix);
+    // Every operation record of the scope (recovery only: O(operations)), 500 per script call.
+    const ids: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, { match: `${globEscape(prefix)}o:*`, count: 1000 });
+      for (const key of keys) ids.push(key.slice(prefix.length + 2));
+      cursor = String(next);
+    } while (cursor !== '0');
+    let listed = 0;
+    for (let i = 0; i === 0 || i < ids.length; i += HOLD_BATCH) {
+      listed = Number(await this.scripts.relistHolds.exec([k.policy, `${prefix}holds`], [prefix, ...ids.slice(i, i + HOLD_BATCH)]));
+    }
+    return listed;
   }
 
   async activeHolds(prefix: string, now: number): Promise<number> {

@@ -5,7 +5,8 @@
  *   <gauge key>   hash  r = remain, t = total, v = adjusts so far
  *   P policy      hash  open = 1|0, v = version of the open flag, sealed = 1 (archived),
  *                       w:<window>:s / w:<window>:e = bounds (ms, '' = open), l:<limit> = limit,
- *                       e = 1 once P markers exists, lost = 1 when a take found a lost gauge
+ *                       e = 1 once P markers exists, lost = 1 when a take found a lost gauge,
+ *                       nh = how many holds P holds lists (a list that is gone is found lost)
  *   P markers     hash  <gauge key> = its expiry (ms, '0' = none) for every lazily created or
  *                       loaded gauge: a lazy gauge that is missing but marked was lost (evicted,
  *                       a failover), never "nothing taken yet"
@@ -41,6 +42,22 @@ local function report_lost(prefix)
   redis.call('HSET', prefix .. 'policy', 'lost', '1')
 end
 
+-- Takes a hold off the scope's list, keeping the policy's count of listed holds.
+local function unlist(prefix, opId)
+  if redis.call('ZREM', prefix .. 'holds', opId) == 1 then redis.call('HINCRBY', prefix .. 'policy', 'nh', -1) end
+end
+
+-- Is the hold list gone (or short) while the policy counts holds on it? Then holds whose time
+-- is up cannot be found: nothing may be refused until a rebuild lists them again.
+local function holds_lost(prefix)
+  local nh = tonumber(redis.call('HGET', prefix .. 'policy', 'nh') or '0')
+  if nh > 0 and redis.call('ZCARD', prefix .. 'holds') < nh then
+    report_lost(prefix)
+    return true
+  end
+  return false
+end
+
 -- Gives back what the operation took; nil when done, else a refusal. Marks it restored, takes
 -- a hold off the scope's hold list (and frees its owner's key), and appends the ledger event.
 local function give_back(prefix, opId, op, now)
@@ -63,7 +80,7 @@ local function give_back(prefix, opId, op, now)
   end
   op.x = now
   if op.h then
-    redis.call('ZREM', prefix .. 'holds', opId)
+    unlist(prefix, opId)
     if op.q then redis.call('DEL', op.q) end
   end
   redis.call('SET', prefix .. 'o:' .. opId, cjson.encode(op))
@@ -82,7 +99,7 @@ local function give_back_holds(prefix, now, upto, limit)
     local raw = redis.call('GET', prefix .. 'o:' .. opId)
     local op = raw and cjson.decode(raw)
     if not op or op.x or op.m then
-      redis.call('ZREM', prefix .. 'holds', opId)
+      unlist(prefix, opId)
     elseif give_back(prefix, opId, op, now) then
       stuck = stuck + 1
     else
@@ -92,9 +109,9 @@ local function give_back_holds(prefix, now, upto, limit)
   return given, stuck
 end
 
--- Are there holds whose time is up still on the list (not yet given back)?
+-- Are there holds whose time is up still on the list (not yet given back), or is the list lost?
 local function unsettled(prefix, now)
-  return redis.call('ZCOUNT', prefix .. 'holds', '-inf', now) > 0
+  return redis.call('ZCOUNT', prefix .. 'holds', '-inf', now) > 0 or holds_lost(prefix)
 end
 `;
 
@@ -216,7 +233,7 @@ if ARGV[13] ~= '' then
   -- A hold: on the scope's list by expiry, and its idempotency record goes with it.
   record.h = tonumber(ARGV[13])
   record.q = KEYS[2]
-  redis.call('ZADD', prefix .. 'holds', record.h, ARGV[3])
+  if redis.call('ZADD', prefix .. 'holds', record.h, ARGV[3]) == 1 then redis.call('HINCRBY', KEYS[1], 'nh', 1) end
 end
 out[#out + 1] = record.h or -1
 redis.call('SET', KEYS[3], cjson.encode(record))
@@ -296,7 +313,7 @@ if op.h <= now then
   return {'expired'}
 end
 op.m = now
-redis.call('ZREM', ARGV[3] .. 'holds', ARGV[2])
+unlist(ARGV[3], ARGV[2])
 redis.call('SET', KEYS[2], cjson.encode(op))
 return {'ok', 1, op.s, op.f}
 `;
@@ -311,6 +328,8 @@ Returns {given back, could not be given back}; nothing in a sealed scope (its ar
 ]]
 if redis.call('HGET', KEYS[1], 'sealed') == '1' then return {0, 0} end
 local now = tonumber(ARGV[2])
+-- A hold list that is gone is reported, so the schedule lists its holds again.
+holds_lost(ARGV[1])
 local given, stuck = give_back_holds(ARGV[1], now, now, tonumber(ARGV[3]))
 return {given, stuck}
 `;
@@ -417,7 +436,7 @@ The open flag is written only when ARGV[1] is not older than the stored version;
 policy is left as it is. 'lost' is cleared (this is what a rebuild writes last).
 Returns 1, or 0 when sealed.
 ]]
-local cur = redis.call('HMGET', KEYS[1], 'sealed', 'v', 'open')
+local cur = redis.call('HMGET', KEYS[1], 'sealed', 'v', 'open', 'nh')
 if cur[1] == '1' then return 0 end
 local version, open = tonumber(ARGV[1]), ARGV[2]
 if cur[2] and tonumber(cur[2]) > version then
@@ -425,6 +444,7 @@ if cur[2] and tonumber(cur[2]) > version then
 end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'open', open, 'v', version, unpack(ARGV, 3))
+if cur[4] then redis.call('HSET', KEYS[1], 'nh', cur[4]) end
 if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HSET', KEYS[1], 'e', '1') end
 return 1
 `;
@@ -456,6 +476,26 @@ if redis.call('HGET', KEYS[1], 'sealed') == '1' then
 end
 redis.call('DEL', KEYS[1])
 return 0
+`;
+
+export const RELIST_HOLDS = `
+--[[
+KEYS[1]   the scope's policy hash
+KEYS[2]   the scope's hold list
+ARGV[1]   the scope's key prefix (its operation records)
+ARGV[2..] ids of operations that may be holds
+Recovery, after the hold list was lost: lists again every one of them that is a hold still
+standing (not given back, not committed), and sets the policy's count to what the list holds.
+Returns the count.
+]]
+for i = 2, #ARGV do
+  local raw = redis.call('GET', ARGV[1] .. 'o:' .. ARGV[i])
+  local op = raw and cjson.decode(raw)
+  if op and op.h and not op.x and not op.m then redis.call('ZADD', KEYS[2], op.h, ARGV[i]) end
+end
+local n = redis.call('ZCARD', KEYS[2])
+redis.call('HSET', KEYS[1], 'nh', n)
+return n
 `;
 
 export const GET_POLICY = `
