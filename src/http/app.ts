@@ -3,7 +3,6 @@
  * environment (`src/node.ts`, `src/worker.ts`).
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { Scalar } from '@scalar/hono-api-reference';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
@@ -17,6 +16,7 @@ import { adminPage } from './admin/admin-page.js';
 import { adminRoutes } from './admin-routes.js';
 import { bearerAuth, type Tokens } from './auth.js';
 import type { AppEnv, Services } from './context.js';
+import { docsRoutes, type DocsAssets } from './docs-routes.js';
 import { healthRoutes, type HealthInfo } from './health-routes.js';
 import { problem } from './problem.js';
 import { storeFailure } from './store-failure.js';
@@ -38,6 +38,8 @@ export interface AppOptions {
   deps: (c: Context) => RequestScope;
   /** Largest request body in bytes (default 16 KiB: the largest valid body is far below). */
   maxBodyBytes?: number;
+  /** Scalar's bundle for `/docs`, served by the app itself (Node host); absent, the page loads it from jsDelivr. */
+  docs?: DocsAssets;
   /** Where unexpected errors are reported (never to the client). */
   log?: (event: string, fields: Record<string, unknown>) => void;
 }
@@ -123,7 +125,7 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
       description: 'Caps how many times a coupon can be issued and used: never oversold, never counted twice.',
     },
   });
-  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'coupon-stock API' }));
+  app.route('/', docsRoutes(options.docs));
   app.get('/', (c) => c.json({ name: 'coupon-stock', docs: '/docs', openapi: '/openapi.json', health: '/health' }));
 
   app.notFound((c) => problem(c, 'NOT_FOUND', `no route ${c.req.method} ${c.req.path}`));

@@ -28,6 +28,7 @@ import { createApp } from '../http/app.js';
 import { withDeadline } from '../stock/deadline.js';
 import type { GaugePort } from '../stock/gauge.js';
 import { PeriodClock } from '../stock/periods.js';
+import { nodeDocsAssets } from './docs-assets.js';
 import { resolveAll } from './dns.js';
 import { loadTokens, type NodeConfig, type TokenPair } from './config.js';
 
@@ -134,6 +135,7 @@ export async function startNodeHost(config: NodeConfig): Promise<NodeHost> {
     tokens,
     info: { runtime: 'node', db: store.kind },
     deps: () => scope,
+    docs: await nodeDocsAssets(),
     log: (event, fields) => log(event, fields),
   });
 
