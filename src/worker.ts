@@ -76,6 +76,12 @@ const drainThrottle = new DrainThrottle();
 let clock: PeriodClock | null = null;
 const periodClock = (timeZone: string) => (clock?.timeZone === timeZone ? clock : (clock = new PeriodClock(timeZone)));
 
+/**
+ * The Worker's numbers are its log lines (Workers Logs, `wrangler tail`, Logpush): one JSON line
+ * per request (`event: request`: route pattern, status, code, ms) and per maintenance run.
+ */
+const workerLog = (event: string, fields: Record<string, unknown>) => console.log(JSON.stringify({ at: new Date().toISOString(), event, ...fields }));
+
 type App = ReturnType<typeof createApp>;
 const apps = new WeakMap<object, App>();
 
@@ -87,6 +93,7 @@ function appFor(config: WorkerConfig): App {
       tokens: { admin: config.ADMIN_API_TOKEN, client: config.CLIENT_API_TOKEN },
       info: { runtime: 'workerd', db: 'postgres' },
       deps: (c: Context) => requestScope(config, (p) => c.executionCtx.waitUntil(p)),
+      log: workerLog,
     });
     apps.set(config, app);
   }
@@ -113,9 +120,13 @@ export default {
       return;
     }
     const scope = requestScope(parsed.config, (p) => ctx.waitUntil(p));
+    const started = Date.now();
     try {
       const summary = await new Maintenance(scope.deps).run();
-      console.log(JSON.stringify({ event: 'maintenance', cron: controller.cron, ...summary }));
+      workerLog('maintenance', { cron: controller.cron, ...summary, ms: Date.now() - started });
+    } catch (error) {
+      workerLog('maintenance_failed', { cron: controller.cron, error: String(error), ms: Date.now() - started });
+      throw error;
     } finally {
       scope.release?.();
     }

@@ -34,3 +34,13 @@ export const WebhookAllowPrivate = z
   // A Worker var may arrive as a JSON boolean, the environment only ever gives strings.
   .preprocess((v) => (typeof v === 'boolean' ? String(v) : v), z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).default('false'))
   .transform((v) => v === 'true' || v === '1');
+
+/**
+ * `METRICS_TOKEN`: a bearer token that may read `GET /metrics` (Node host) and nothing else, so
+ * a Prometheus server does not hold the admin token. Unset: only the admin token may.
+ */
+export const MetricsToken = z
+  .string()
+  .min(16, 'must be at least 16 characters')
+  .regex(/^[\x21-\x7e]+$/, 'must be visible ASCII')
+  .optional();

@@ -18,6 +18,8 @@ import { bearerAuth, type Tokens } from './auth.js';
 import type { AppEnv, Services } from './context.js';
 import { docsRoutes, type DocsAssets } from './docs-routes.js';
 import { healthRoutes, type HealthInfo } from './health-routes.js';
+import { metricsRoute, observeRequests } from './observe.js';
+import { noMetrics, type Metrics } from '../observe/metrics.js';
 import { problem } from './problem.js';
 import { storeFailure } from './store-failure.js';
 import { takeRoutes } from './take-routes.js';
@@ -40,8 +42,12 @@ export interface AppOptions {
   maxBodyBytes?: number;
   /** Scalar's bundle for `/docs`, served by the app itself (Node host); absent, the page loads it from jsDelivr. */
   docs?: DocsAssets;
-  /** Where unexpected errors are reported (never to the client). */
+  /** Where unexpected errors and one line per request (`request`) are reported (never to the client). */
   log?: (event: string, fields: Record<string, unknown>) => void;
+  /** Where requests, takes and store calls are counted (default: nowhere); with `scrape`, served at `GET /metrics`. */
+  metrics?: Metrics;
+  /** A token that may read `/metrics` besides the admin token (METRICS_TOKEN). */
+  metricsToken?: string;
 }
 
 /** Builds the services of a request. */
@@ -64,7 +70,8 @@ function describeError(error: unknown): string {
 }
 
 export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
-  const log = options.log ?? ((event, fields) => console.error(JSON.stringify({ event, ...fields })));
+  const log = options.log ?? ((event, fields) => console.error(JSON.stringify({ at: new Date().toISOString(), event, ...fields })));
+  const metrics = options.metrics ?? noMetrics;
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result, c) => {
       if (result.success) return;
@@ -77,6 +84,7 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
   });
 
   app.use('*', requestId());
+  app.use('*', observeRequests({ metrics, log }));
   const maxSize = options.maxBodyBytes ?? 16 * 1024;
   const limitOf = (max: number) => {
     const tooLarge = (c: Context) => problem(c, 'PAYLOAD_TOO_LARGE', `the body exceeds ${max} bytes`);
@@ -110,6 +118,7 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
   });
 
   app.route('/', healthRoutes(options.info));
+  app.route('/', metricsRoute({ metrics, adminToken: options.tokens.admin, token: options.metricsToken }));
   app.route('/', adminRoutes());
   app.route('/', takeRoutes());
   app.route('/', webhookRoutes());

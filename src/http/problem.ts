@@ -6,6 +6,13 @@ import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ErrorCode, Failure, FieldProblem } from '../coupon/errors.js';
 
+declare module 'hono' {
+  interface ContextVariableMap {
+    /** The code of the problem the request was answered with (request logs and metrics). */
+    problemCode: ErrorCode;
+  }
+}
+
 export const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   VALIDATION_FAILED: 400,
   UNAUTHORIZED: 401,
@@ -84,6 +91,7 @@ export function problemBody(code: ErrorCode, detail: string, requestId: string, 
  * model `application/problem+json` bodies, so a problem may be returned from any handler.
  */
 export function problem(c: Context, code: ErrorCode, detail: string, errors?: FieldProblem[]): never {
+  c.set('problemCode', code);
   const requestId = (c.get('requestId') as string | undefined) ?? 'unknown';
   const headers: Record<string, string> = { 'content-type': 'application/problem+json' };
   // A store that is down or slow: clients that retry (with the same Idempotency-Key) wait a

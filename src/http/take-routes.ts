@@ -3,7 +3,8 @@
  * admin token may call them.
  */
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
+import type { TakeOutcome } from '../observe/metrics.js';
 import { holdingsOf } from '../coupon/holdings.js';
 import { ID_PATTERN } from '../coupon/ids.js';
 import type { TakeInput } from '../coupon/takes.js';
@@ -151,10 +152,30 @@ function takeInput(c: Context<AppEnv>, couponId: string, body: { userId: string;
   };
 }
 
+/** How a take's answer counts: by status, and a replay by its header. */
+function outcomeOf(status: number, replayed: boolean): TakeOutcome {
+  if (status < 300) return replayed ? 'replayed' : 'taken';
+  if (status === 503) return 'unavailable';
+  return status >= 500 ? 'error' : 'refused';
+}
+
+/** Counts a take once it is answered (a 503 included: it comes from the app's error handler). */
+const countTake =
+  (kind: string): MiddlewareHandler =>
+  async (c, next) => {
+    await next();
+    if (c.req.method !== 'POST') return;
+    const { status } = c.res;
+    c.var.metrics.take(kind, outcomeOf(status, c.res.headers.get('idempotent-replayed') === 'true'), status < 300 ? 'none' : (c.get('problemCode') ?? 'INTERNAL'));
+  };
+
 const unknownCoupon = (c: Context, id: string) => problem(c, 'NOT_FOUND', `coupon ${id} does not exist`);
 
 export function takeRoutes(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
+  app.use('/v1/coupons/:id/issues', countTake('issue'));
+  app.use('/v1/coupons/:id/uses', countTake('use'));
+  app.use('/v1/coupons/:id/holds', countTake('hold'));
 
   app.openapi(route.issue, async (c) => {
     const { id } = c.req.valid('param');
@@ -184,6 +205,9 @@ export function takeRoutes(): OpenAPIHono<AppEnv> {
         ? { userId: item.userId, status: 201 as const, issueId: item.issueId, remain: item.remain, replayed: item.replayed }
         : { userId: item.userId, status: STATUS[item.code], code: item.code, detail: item.detail },
     );
+    for (const item of result.value) {
+      c.var.metrics.take('issue', item.ok ? (item.replayed ? 'replayed' : 'taken') : outcomeOf(STATUS[item.code], false), item.ok ? 'none' : item.code);
+    }
     const issued = results.filter((r) => r.status === 201).length;
     return c.json({ couponId: id, issued, refused: results.length - issued, results }, 200);
   });

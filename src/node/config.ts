@@ -5,7 +5,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { LowStockPercent, StoreTimeoutMs, TakeTimeoutMs, TimeZone, WebhookAllowPrivate } from '../config/settings.js';
+import { LowStockPercent, MetricsToken, StoreTimeoutMs, TakeTimeoutMs, TimeZone, WebhookAllowPrivate } from '../config/settings.js';
 
 const Token = z.string().min(16, 'must be at least 16 characters').regex(/^[\x21-\x7e]+$/, 'must be visible ASCII');
 
@@ -19,6 +19,7 @@ export const NodeEnv = z
     UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
     ADMIN_API_TOKEN: Token.optional(),
     CLIENT_API_TOKEN: Token.optional(),
+    METRICS_TOKEN: MetricsToken,
     MAINTENANCE_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
     TIME_ZONE: TimeZone,
     LOW_STOCK_PERCENT: LowStockPercent,

@@ -28,8 +28,11 @@ import { createApp } from '../http/app.js';
 import { withDeadline } from '../stock/deadline.js';
 import type { GaugePort } from '../stock/gauge.js';
 import { PeriodClock } from '../stock/periods.js';
+import { observedGauge } from '../observe/metrics.js';
+import { redisLedgerBacklog, webhookBacklog } from './backlogs.js';
 import { nodeDocsAssets } from './docs-assets.js';
 import { resolveAll } from './dns.js';
+import { prometheusMetrics } from './prometheus.js';
 import { loadTokens, type NodeConfig, type TokenPair } from './config.js';
 
 export interface NodeHost {
@@ -112,11 +115,18 @@ export async function startNodeHost(config: NodeConfig): Promise<NodeHost> {
   await refuseEviction(config);
   const tokens = await loadTokens(config);
   const store = await openStore(config);
+  const upstash = config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN ? { url: config.UPSTASH_REDIS_REST_URL, token: config.UPSTASH_REDIS_REST_TOKEN } : null;
+  // Backlogs are read when Prometheus scrapes. On the Postgres gauge no ledger event waits: the
+  // take writes its ledger row in its own transaction.
+  const ledgerBacklog = upstash
+    ? redisLedgerBacklog({ redis: redisClient({ ...upstash, timeoutMs: config.STORE_TIMEOUT_MS }), coupons: new PostgresCouponRepository({ db: store.db }) })
+    : () => Promise.resolve({ events: 0, oldestSeconds: 0 });
+  const metrics = prometheusMetrics({ ledger: ledgerBacklog, webhooks: webhookBacklog(store.db) });
   const deps: CouponDeps = {
     coupons: new PostgresCouponRepository({ db: store.db }),
     ledger: new PostgresLedgerRepository({ db: store.db }),
     // Upstash when configured (the production hot path), else gauges in the same database.
-    gauges: gauges(config, store),
+    gauges: observedGauge(gauges(config, store), metrics),
     periods: new PeriodClock(config.TIME_ZONE),
     webhooks: new PostgresWebhookRepository({
       db: store.db,
@@ -137,20 +147,26 @@ export async function startNodeHost(config: NodeConfig): Promise<NodeHost> {
     deps: () => scope,
     docs: await nodeDocsAssets(),
     log: (event, fields) => log(event, fields),
+    metrics,
+    metricsToken: config.METRICS_TOKEN,
   });
 
   const maintenance = new Maintenance(deps);
   let running: Promise<void> | null = null;
   const maintain = (): Promise<void> => {
     // One run at a time; a tick that finds one running waits for it instead of starting another.
+    const started = performance.now();
+    const ms = () => Math.round(performance.now() - started);
     running ??= maintenance
       .run()
       .then((summary) => {
-        if (summary.archived.length || summary.rebuilt.length || summary.drifted.length || summary.missing.length || summary.failed.length) {
-          log('maintenance', { ...summary });
-        }
+        metrics.maintenance(summary);
+        log('maintenance', { ...summary, ms: ms() });
       })
-      .catch((error: unknown) => log('maintenance_failed', { error: String(error) }))
+      .catch((error: unknown) => {
+        metrics.maintenance(null);
+        log('maintenance_failed', { error: String(error), ms: ms() });
+      })
       .finally(() => {
         running = null;
       });

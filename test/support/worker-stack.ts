@@ -4,6 +4,8 @@
  * Neon driver speaks to.
  */
 import { Miniflare } from 'miniflare';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { inject } from 'vitest';
 import { startNeonProxy, targetOf } from '../../scripts/neon-proxy/proxy.js';
 import { startUpstashRest } from '../../scripts/upstash-rest/server.js';
@@ -13,6 +15,14 @@ import { postgresDb, type TestDb } from './db.js';
 export const ADMIN = 'worker-admin-token-0123456789';
 export const CLIENT = 'worker-client-token-0123456789';
 const REDIS_TOKEN = 'worker-upstash-token';
+
+/** Hands each line of workerd's stdout to `onLine`; stderr goes on to the test's stderr. */
+function captureStdout(onLine: (line: string) => void) {
+  return (stdout: Readable, stderr: Readable) => {
+    createInterface({ input: stdout }).on('line', onLine);
+    stderr.pipe(process.stderr);
+  };
+}
 
 export interface WorkerStack {
   mf: Miniflare;
@@ -25,8 +35,8 @@ export interface WorkerStack {
   close(): Promise<void>;
 }
 
-/** `vars` are more Worker variables (settings such as TAKE_TIMEOUT_MS). */
-export async function startWorkerStack(vars: Record<string, string> = {}): Promise<WorkerStack> {
+/** `vars` are more Worker variables (settings such as TAKE_TIMEOUT_MS); `stdout` gets each line workerd prints (console.log). */
+export async function startWorkerStack(vars: Record<string, string> = {}, options: { stdout?: (line: string) => void } = {}): Promise<WorkerStack> {
   const [bundle, rest, db] = await Promise.all([buildWorker(), startUpstashRest({ redisUrl: inject('redisUrl'), token: REDIS_TOKEN }), postgresDb()]);
   // As `npm run dev`: the proxy reaches this database only, with its secret in NEON_WS_PROXY.
   const proxy = await startNeonProxy({ targets: [targetOf(db.url ?? '')] });
@@ -45,6 +55,7 @@ export async function startWorkerStack(vars: Record<string, string> = {}): Promi
       WEBHOOK_ALLOW_PRIVATE: 'true',
       ...vars,
     },
+    ...(options.stdout ? { handleRuntimeStdio: captureStdout(options.stdout) } : {}),
   });
   await mf.ready;
   return {
