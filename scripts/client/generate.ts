@@ -23,6 +23,7 @@ export async function openApiDocument(): Promise<Record<string, unknown>> {
     tokens: { admin: 'unused-admin-token', client: 'unused-client-token' },
     info: { runtime: 'node', db: 'pglite' },
     deps: () => ({ deps: {} as CouponDeps }),
+    log: () => {},
   });
   const res = await app.request('/openapi.json');
   if (res.status !== 200) throw new Error(`/openapi.json answered ${res.status}`);
