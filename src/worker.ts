@@ -5,12 +5,14 @@
 import type { Context, ExecutionContext } from 'hono';
 import { PostgresCouponRepository } from './adapters/postgres/coupon-repository.js';
 import { PostgresLedgerRepository } from './adapters/postgres/ledger-repository.js';
+import { PostgresRefusalRepository } from './adapters/postgres/refusal-repository.js';
 import { PostgresWebhookRepository } from './adapters/postgres/webhook-repository.js';
 import { createNeonDb } from './adapters/postgres/neon.js';
 import { RedisGauge, redisClient } from './adapters/redis/redis-gauge.js';
 import type { CouponDeps } from './coupon/deps.js';
 import { DrainThrottle, drainCoupons } from './coupon/drain.js';
 import { Maintenance } from './coupon/maintenance.js';
+import { RefusalTally } from './coupon/refusals.js';
 import { TargetPolicy } from './events/targets.js';
 import { createApp, type RequestScope } from './http/app.js';
 import { problemBody } from './http/problem.js';
@@ -43,14 +45,19 @@ function requestScope(config: WorkerConfig, waitUntil: (p: Promise<unknown>) => 
     onTaken: (couponId) => {
       if (drainThrottle.due(couponId, Date.now())) toDrain.add(couponId);
     },
+    onRefused: (couponId, kind, at) => refusals.add(couponId, kind, at),
     periods: periodClock(config.TIME_ZONE),
     webhooks: new PostgresWebhookRepository({ db: neon.db, targets: webhookTargets(config) }),
     lowStockPercent: config.LOW_STOCK_PERCENT,
   };
   return {
     deps,
-    // After the response: move this request's ledger events into Postgres, then close the pool.
-    release: () => waitUntil(drainCoupons(deps, toDrain).finally(() => neon.end())),
+    // After the response: move this request's ledger events into Postgres and, once per
+    // interval, the isolate's refusal counts; then close the pool.
+    release: () => {
+      const counts = refusals.due(Date.now()) ? writeRefusals(neon.db) : null;
+      waitUntil(Promise.all([drainCoupons(deps, toDrain), counts]).finally(() => neon.end()));
+    },
   };
 }
 
@@ -68,6 +75,14 @@ function webhookTargets(config: WorkerConfig): TargetPolicy {
   }
   return policy;
 }
+
+/**
+ * Per isolate: refusals for the sale chart, written by a request's `waitUntil` at most once per
+ * interval. Best effort: what an isolate tallied after its last write is lost when it is evicted.
+ */
+const refusals = new RefusalTally();
+const writeRefusals = (db: ReturnType<typeof createNeonDb>['db']) =>
+  refusals.flush(new PostgresRefusalRepository({ db })).catch((error: unknown) => workerLog('refusal_counts_write_failed', { error: String(error) }));
 
 /** Per isolate: a hot coupon is drained at most once per interval, however many takes it serves. */
 const drainThrottle = new DrainThrottle();

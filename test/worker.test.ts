@@ -5,6 +5,9 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eq } from 'drizzle-orm';
+import { refusalCounts } from '../src/adapters/postgres/schema.js';
+import { REFUSAL_FLUSH_MS } from '../src/coupon/refusals.js';
 import { verifyWebhook } from '../src/events/signature.js';
 import { takeRequests } from './support/take-requests.js';
 import { CLIENT, startWorkerStack, type WorkerStack } from './support/worker-stack.js';
@@ -209,6 +212,23 @@ describe('worker in workerd', () => {
     expect(new Set(won.map((r) => r.body.issueId)).size).toBe(50);
     const sync = await json(await stack.call('POST', `/v1/coupons/${id}/stocks/sync`));
     expect(sync).toMatchObject({ issue: { remain: 0, ledger: 50, drift: 0 } });
+  });
+
+  it('counts refusals for the sale chart in the isolate and writes them from a waitUntil, at most once per interval', async () => {
+    const id = await createConfirmed({ name: 'refusals', issueStock: { total: 1 } });
+    expect((await stack.call('POST', `/v1/coupons/${id}/issues`, { token: CLIENT, body: { userId: 'first' } })).status).toBe(201);
+    const refused = await Promise.all(Array.from({ length: 20 }, (_, i) => stack.call('POST', `/v1/coupons/${id}/issues`, { token: CLIENT, body: { userId: `late-${i}` } })));
+    expect(refused.map((r) => r.status)).toEqual(Array(20).fill(409));
+    const stored = async () => {
+      const rows = await stack.db.db.select().from(refusalCounts).where(eq(refusalCounts.couponId, id));
+      return { kinds: [...new Set(rows.map((r) => r.kind))], count: rows.reduce((n, r) => n + r.count, 0) };
+    };
+    // Whatever the burst's own requests wrote, the first request after the interval writes the rest.
+    await until(Date.now() + REFUSAL_FLUSH_MS);
+    expect((await stack.call('GET', '/health', { token: null })).status).toBe(200);
+    const deadline = Date.now() + 10_000;
+    while ((await stored()).count < 20 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(await stored()).toEqual({ kinds: ['issue'], count: 20 });
   });
 
   it('runs the Cron Trigger: syncs live coupons and archives ended ones, deleting their keys', async () => {

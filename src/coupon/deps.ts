@@ -14,6 +14,11 @@ export interface CouponDeps {
   clock?: () => number;
   /** Told after every successful take or restore (the runtime schedules a ledger drain). */
   onTaken?: (couponId: string) => void;
+  /**
+   * Told of every take the coupon's rules refused (`CHARTED_REFUSALS`), with its ledger kind and
+   * time: the runtime counts it for the sale chart (`src/coupon/refusals.ts`). Must stay cheap.
+   */
+  onRefused?: (couponId: string, kind: string, at: number) => void;
   /** The days and weeks of period stocks, in the service's time zone (default: UTC). */
   periods?: PeriodClock;
   /** Webhooks: events recorded by syncs and archivals, delivered by the schedule (none when absent). */

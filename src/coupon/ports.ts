@@ -79,6 +79,39 @@ export interface LedgerRepository {
   netTakenIn(scope: string, kind: string, from: Date, to: Date): Promise<number>;
   /** Net amount of each kind per subject in a scope: a page of subjects after `after`, in order. */
   netBySubject(scope: string, after: string | null, limit: number): Promise<SubjectNet[]>;
+  /**
+   * A scope's activity per minute in [from, to) (`from` a whole minute), in one query: takes and
+   * restores from the ledger, refusals from the best-effort refusal counts, and the net amount
+   * taken up to the end of each minute (all history, so `total − netAfter` is the remain then).
+   * Only minutes with any of them, by minute then kind.
+   */
+  activity(scope: string, from: Date, to: Date): Promise<ActivityRow[]>;
+}
+
+/** One minute of one kind in a scope's activity. */
+export interface ActivityRow {
+  /** The start of the minute. */
+  minute: Date;
+  kind: string;
+  takes: number;
+  restores: number;
+  refusals: number;
+  /** Takes − restores of this kind from the first ledger event to the end of this minute. */
+  netAfter: number;
+}
+
+/** Refused takes of one coupon, kind and minute, counted in memory. */
+export interface RefusalCount {
+  couponId: string;
+  kind: string;
+  /** The start of the minute, ms since the epoch. */
+  minute: number;
+  count: number;
+}
+
+export interface RefusalRepository {
+  /** Adds counts to the stored ones (a row per coupon, minute and kind). */
+  add(counts: RefusalCount[]): Promise<void>;
 }
 
 export interface SubjectNet {

@@ -5,8 +5,11 @@
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { TakeOutcome } from '../observe/metrics.js';
+import { now } from '../coupon/deps.js';
+import type { ErrorCode } from '../coupon/errors.js';
 import { holdingsOf } from '../coupon/holdings.js';
 import { ID_PATTERN } from '../coupon/ids.js';
+import { CHARTED_REFUSALS } from '../coupon/refusals.js';
 import type { TakeInput } from '../coupon/takes.js';
 import type { AppEnv } from './context.js';
 import { fingerprint } from './fingerprint.js';
@@ -159,14 +162,24 @@ function outcomeOf(status: number, replayed: boolean): TakeOutcome {
   return status >= 500 ? 'error' : 'refused';
 }
 
+/** The ledger kind of a take route's kind: a hold takes a use. */
+const ledgerKind = (kind: string) => (kind === 'hold' ? 'use' : kind);
+
+/** Tells the runtime of a refusal the sale chart counts (a map increment; written later, in batches). */
+function countRefusal(c: Context<AppEnv>, couponId: string, kind: string, code: ErrorCode | undefined): void {
+  const { deps } = c.var.services;
+  if (code && CHARTED_REFUSALS.has(code)) deps.onRefused?.(couponId, ledgerKind(kind), now(deps));
+}
+
 /** Counts a take once it is answered (a 503 included: it comes from the app's error handler). */
 const countTake =
-  (kind: string): MiddlewareHandler =>
+  (kind: string): MiddlewareHandler<AppEnv> =>
   async (c, next) => {
     await next();
     if (c.req.method !== 'POST') return;
     const { status } = c.res;
     c.var.metrics.take(kind, outcomeOf(status, c.res.headers.get('idempotent-replayed') === 'true'), status < 300 ? 'none' : (c.get('problemCode') ?? 'INTERNAL'));
+    if (status === 409) countRefusal(c, c.req.param('id') ?? '', kind, c.get('problemCode'));
   };
 
 const unknownCoupon = (c: Context, id: string) => problem(c, 'NOT_FOUND', `coupon ${id} does not exist`);
@@ -207,6 +220,7 @@ export function takeRoutes(): OpenAPIHono<AppEnv> {
     );
     for (const item of result.value) {
       c.var.metrics.take('issue', item.ok ? (item.replayed ? 'replayed' : 'taken') : outcomeOf(STATUS[item.code], false), item.ok ? 'none' : item.code);
+      if (!item.ok) countRefusal(c, id, 'issue', item.code);
     }
     const issued = results.filter((r) => r.status === 201).length;
     return c.json({ couponId: id, issued, refused: results.length - issued, results }, 200);

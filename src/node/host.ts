@@ -15,6 +15,7 @@ import type { Db } from '../adapters/postgres/db.js';
 import { PostgresLedgerRepository } from '../adapters/postgres/ledger-repository.js';
 import { MIGRATIONS_FOLDER, openEmbedded } from '../adapters/postgres/pglite.js';
 import { PostgresGauge } from '../adapters/postgres/postgres-gauge.js';
+import { PostgresRefusalRepository } from '../adapters/postgres/refusal-repository.js';
 import { PostgresWebhookRepository } from '../adapters/postgres/webhook-repository.js';
 import { coalescedRunner } from '../adapters/redis/coalesce.js';
 import { evictionPolicy, mayEvict } from '../adapters/redis/eviction.js';
@@ -23,6 +24,7 @@ import * as schema from '../adapters/postgres/schema.js';
 import type { CouponDeps } from '../coupon/deps.js';
 import { DrainScheduler, drainCoupons } from '../coupon/drain.js';
 import { Maintenance } from '../coupon/maintenance.js';
+import { RefusalRecorder } from '../coupon/refusals.js';
 import { TargetPolicy } from '../events/targets.js';
 import { createApp } from '../http/app.js';
 import { withDeadline } from '../stock/deadline.js';
@@ -135,6 +137,12 @@ export async function startNodeHost(config: NodeConfig): Promise<NodeHost> {
     }),
     lowStockPercent: config.LOW_STOCK_PERCENT,
   };
+  // Refusals for the sale chart: counted in process, written in batches after responses.
+  const refusals = new RefusalRecorder({
+    repo: new PostgresRefusalRepository({ db: store.db }),
+    onError: (error) => log('refusal_counts_write_failed', { error: String(error) }),
+  });
+  deps.onRefused = (couponId, kind, at) => refusals.refused(couponId, kind, at);
   if (deps.gauges.name === 'redis') {
     // Ledger events wait in Redis streams; move them soon after the response, batched per coupon.
     const drains = new DrainScheduler((couponId) => drainCoupons(deps, [couponId]));
@@ -188,6 +196,7 @@ export async function startNodeHost(config: NodeConfig): Promise<NodeHost> {
       clearInterval(timer);
       await new Promise<void>((done) => server.close(() => done()));
       await running;
+      await refusals.flush();
       await store.close();
     })());
 

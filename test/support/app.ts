@@ -13,12 +13,14 @@ import { startUpstashRest, type UpstashRest } from '../../scripts/upstash-rest/s
 import { PostgresCouponRepository } from '../../src/adapters/postgres/coupon-repository.js';
 import { PostgresLedgerRepository } from '../../src/adapters/postgres/ledger-repository.js';
 import { PostgresGauge } from '../../src/adapters/postgres/postgres-gauge.js';
+import { PostgresRefusalRepository } from '../../src/adapters/postgres/refusal-repository.js';
 import { PostgresWebhookRepository } from '../../src/adapters/postgres/webhook-repository.js';
 import { coalescedRunner, type ScriptCoalescer } from '../../src/adapters/redis/coalesce.js';
 import { RedisGauge, redisClient } from '../../src/adapters/redis/redis-gauge.js';
 import { withDeadline } from '../../src/stock/deadline.js';
 import type { CouponDeps } from '../../src/coupon/deps.js';
 import { DrainScheduler, drainCoupons } from '../../src/coupon/drain.js';
+import { RefusalRecorder } from '../../src/coupon/refusals.js';
 import { TargetPolicy, type TargetPolicyOptions } from '../../src/events/targets.js';
 import { createApp } from '../../src/http/app.js';
 import { pgliteDb, postgresDb, type TestDb } from './db.js';
@@ -60,7 +62,8 @@ export interface TestApp {
    * Waits until every ledger event a take or cancel left in Redis is in Postgres: the drains
    * scheduled after the responses, then one drain of every coupon taken from (what the
    * schedule does). Reads from the ledger (holdings, a table digest) need it on Redis; the
-   * Postgres gauge writes the ledger in the take's own transaction, so there it does nothing.
+   * Postgres gauge writes the ledger in the take's own transaction, so there it does nothing
+   * but write the refusal counts (as the Node host, they are otherwise written after responses).
    */
   settle(): Promise<void>;
   /** Sets the clock (ms since the epoch); `null` follows the real time again. */
@@ -84,6 +87,9 @@ export async function testApp(options: TestAppOptions | (() => Promise<TestDb>) 
     webhooks: new PostgresWebhookRepository({ db: db.db, targets: new TargetPolicy(webhookTargets) }),
     clock: () => fixed ?? Date.now(),
   };
+  // As the Node host: refusals counted in process and written in batches after responses.
+  const refusals = new RefusalRecorder({ repo: new PostgresRefusalRepository({ db: db.db }) });
+  deps.onRefused = (couponId, kind, at) => refusals.refused(couponId, kind, at);
   const drains = new Set<Promise<unknown>>();
   /** Coupons whose stream may hold events no drain has moved yet. */
   const pending = new Set<string>();
@@ -108,6 +114,7 @@ export async function testApp(options: TestAppOptions | (() => Promise<TestDb>) 
     };
   }
   const settle = async () => {
+    await refusals.flush();
     while (drains.size > 0) await Promise.all(drains);
     const ids = [...pending];
     pending.clear();

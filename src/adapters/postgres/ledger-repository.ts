@@ -4,10 +4,10 @@
  */
 import { and, asc, desc, eq, gt, gte, inArray, isNotNull, lt, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
-import type { HoldingEntry, LedgerRepository, SubjectNet } from '../../coupon/ports.js';
+import type { ActivityRow, HoldingEntry, LedgerRepository, SubjectNet } from '../../coupon/ports.js';
 import type { LedgerEvent } from '../../stock/gauge.js';
 import type { Db } from './db.js';
-import { ledger } from './schema.js';
+import { ledger, refusalCounts } from './schema.js';
 
 /** Rows per insert statement: well under Postgres' 65,535 bind parameters (8 per row). */
 const CHUNK = 500;
@@ -91,6 +91,49 @@ export class PostgresLedgerRepository implements LedgerRepository {
       .leftJoin(restore, and(eq(restore.opId, ledger.opId), eq(restore.action, 'restore')))
       .where(and(eq(ledger.scope, scope), eq(ledger.kind, kind), eq(ledger.action, 'take'), gte(ledger.at, from), lt(ledger.at, to)));
     return row?.net ?? 0;
+  }
+
+  async activity(scope: string, from: Date, to: Date): Promise<ActivityRow[]> {
+    // One pass over the scope's ledger rows up to `to`, grouped by minute: the minutes before
+    // `from` only feed the running net, so `net_after` counts all history. Refusals join by
+    // minute and kind (a minute may have refusals and no take, or the reverse). Numbers as
+    // float8 and the minute as epoch ms: every driver (node-postgres, PGlite, Neon) reads those
+    // as JS numbers.
+    const result = await this.db.execute(sql`
+      with moves as (
+        select date_trunc('minute', at) as minute, kind,
+               coalesce(sum(amount) filter (where action = 'take'), 0) as takes,
+               coalesce(sum(amount) filter (where action = 'restore'), 0) as restores
+        from ${ledger}
+        where scope = ${scope} and at < ${to}
+        group by 1, 2
+      ), refused as (
+        select minute, kind, count as refusals
+        from ${refusalCounts}
+        where coupon_id = ${scope} and minute >= ${from} and minute < ${to}
+      ), minutes as (
+        select coalesce(m.minute, r.minute) as minute, coalesce(m.kind, r.kind) as kind,
+               coalesce(m.takes, 0) as takes, coalesce(m.restores, 0) as restores, coalesce(r.refusals, 0) as refusals
+        from moves m full join refused r on r.minute = m.minute and r.kind = m.kind
+      ), running as (
+        select *, sum(takes - restores) over (partition by kind order by minute) as net_after
+        from minutes
+      )
+      select (extract(epoch from minute) * 1000)::float8 as minute, kind, takes::float8 as takes, restores::float8 as restores,
+             refusals::float8 as refusals, net_after::float8 as net_after
+      from running
+      where minute >= ${from}
+      order by minute, kind`);
+    // Every driver here (node-postgres, PGlite, Neon's Pool) answers a raw query with `rows`.
+    const { rows } = result as unknown as { rows: { minute: number; kind: string; takes: number; restores: number; refusals: number; net_after: number }[] };
+    return rows.map((r) => ({
+      minute: new Date(Number(r.minute)),
+      kind: r.kind,
+      takes: Number(r.takes),
+      restores: Number(r.restores),
+      refusals: Number(r.refusals),
+      netAfter: Number(r.net_after),
+    }));
   }
 
   async bySubject(subject: string, limit: number): Promise<HoldingEntry[]> {

@@ -93,6 +93,24 @@ export const ledger = pgTable(
   ],
 );
 
+/**
+ * Refused takes per coupon, ledger kind and minute, for the admin page's sale chart. Counted in
+ * memory where the take routes answer and added here in batches after responses: best effort
+ * (a process or isolate that dies loses what it had not written yet), unlike the ledger.
+ */
+export const refusalCounts = pgTable(
+  'refusal_counts',
+  {
+    couponId: text('coupon_id').notNull(),
+    /** The minute the refusals were answered in (its start). */
+    minute: ts('minute').notNull(),
+    /** The ledger kind the refused take would have been (`issue`, `use`; a hold is a `use`). */
+    kind: text('kind').notNull(),
+    count: count('count').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.couponId, t.minute, t.kind] })],
+);
+
 /** Live gauges of the Postgres gauge adapter. */
 export const gauges = pgTable(
   'gauges',
