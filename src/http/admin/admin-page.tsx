@@ -8,14 +8,17 @@ import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { html } from 'hono/html';
 import type { Child } from 'hono/jsx';
-import { COUPON_STATUSES, isLive, type CouponRecord, type CouponStatus } from '../../coupon/coupon.js';
+import { saleActivity } from '../../coupon/activity.js';
+import { configuredTotal, COUPON_STATUSES, isLive, type CouponRecord, type CouponStatus, type StockName } from '../../coupon/coupon.js';
+import { now } from '../../coupon/deps.js';
 import { fail, type Result } from '../../coupon/errors.js';
 import { ID_PATTERN } from '../../coupon/ids.js';
 import type { BatchItem } from '../../coupon/takes.js';
 import type { Tokens } from '../auth.js';
 import type { Services } from '../context.js';
-import { AdminPage } from './admin-view.js';
+import { AdminPage, LIVE_REFRESH_SECONDS } from './admin-view.js';
 import type { LiveState } from './coupon-card.js';
+import type { ChartState } from './sale-chart.js';
 import { flashQuery, readFlash, syncFlash, type Flash } from './flash.js';
 import { adjustFrom, bulkIssueFrom, couponSpecFrom, field, type FormBody } from './forms.js';
 import {
@@ -105,6 +108,24 @@ async function liveState(services: Services, coupon: CouponRecord, log: Log, req
   }
 }
 
+/**
+ * A coupon's sale chart: one query over its ledger and refusal counts (none for a draft). Remains
+ * are counted from the live total where the gauges answered, else the synced one. A failure shows
+ * as "unavailable", never breaks the page.
+ */
+async function chartState(services: Services, coupon: CouponRecord, live: LiveState, log: Log, requestId: string): Promise<ChartState> {
+  if (coupon.status === 'draft') return { state: 'none' };
+  const total = (kind: StockName) => (live.state === 'live' ? live[kind]?.total : undefined) ?? coupon.stocks[kind]?.total ?? configuredTotal(coupon, kind);
+  try {
+    const activity = await saleActivity(services.deps.ledger, coupon, { issue: total('issue'), use: total('use') }, now(services.deps));
+    // A live coupon says it is quiet; an archived one without activity in its last hour shows nothing.
+    return coupon.status === 'archived' && activity.series.length === 0 ? { state: 'none' } : { state: 'shown', activity };
+  } catch (error) {
+    log('admin_chart_read_failed', { requestId, couponId: coupon.id, error: error instanceof Error ? error.message : String(error) });
+    return { state: 'unavailable' };
+  }
+}
+
 /** The admin page's routes; `log` receives failures the page degrades around. */
 export function adminPage(tokens: Tokens, log: Log = () => {}): Hono<AdminEnv> {
   const secrets = new AdminSecrets(tokens.admin);
@@ -145,13 +166,21 @@ export function adminPage(tokens: Tokens, log: Log = () => {}): Hono<AdminEnv> {
     ]);
     const requestId = c.get('requestId') ?? 'unknown';
     const coupons = await Promise.all(
-      page.items.map(async (coupon) => ({
-        coupon,
-        live: await liveState(services, coupon, log, requestId),
-        sync: flash?.couponId === coupon.id ? (flash.sync ?? null) : null,
-      })),
+      page.items.map(async (coupon) => {
+        const live = await liveState(services, coupon, log, requestId);
+        return {
+          coupon,
+          live,
+          sync: flash?.couponId === coupon.id ? (flash.sync ?? null) : null,
+          chart: await chartState(services, coupon, live, log, requestId),
+        };
+      }),
     );
-    return render(c, <AdminPage coupons={coupons} flash={flash} csrf={csrf} session={session} status={status} nextCursor={page.nextCursor} deliveries={deliveries} />);
+    const refresh = query.live === '1' ? LIVE_REFRESH_SECONDS : null;
+    return render(
+      c,
+      <AdminPage coupons={coupons} flash={flash} csrf={csrf} session={session} status={status} nextCursor={page.nextCursor} deliveries={deliveries} refresh={refresh} now={new Date(now(services.deps))} />,
+    );
   });
 
   /** The form of a POST whose origin and CSRF token check out, else the refusal page. */

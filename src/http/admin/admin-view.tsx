@@ -18,6 +18,10 @@ export interface AdminPageProps {
   nextCursor: string | null;
   /** The newest webhook deliveries; `null` where webhooks are not configured. */
   deliveries: DeliveryRecord[] | null;
+  /** Seconds between reloads when the operator turned live view on; `null`: off. */
+  refresh?: number | null;
+  /** When the page was rendered (the service's clock). */
+  now?: Date;
 }
 
 const at = (d: Date | null) => (d ? `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC` : '—');
@@ -128,9 +132,34 @@ function CreateForm(props: { csrf: string }) {
   );
 }
 
-function Filter(props: { status: CouponStatus | undefined }) {
+/** Seconds between reloads of the page with `?live=1` (a meta refresh: no script). */
+export const LIVE_REFRESH_SECONDS = 5;
+
+/**
+ * The opt-in live view: a link that turns a meta refresh on (`?live=1`) or off, keeping the
+ * status filter. No script: the CSP allows none.
+ */
+function LiveToggle(props: { status: CouponStatus | undefined; refresh: number | null; now: Date | undefined }) {
+  const query = new URLSearchParams();
+  if (props.status) query.set('status', props.status);
+  const off = `/admin${query.size ? `?${query.toString()}` : ''}`;
+  query.set('live', '1');
+  const stamp = props.now ? `updated ${props.now.toISOString().slice(11, 19)} UTC` : '';
+  return props.refresh ? (
+    <p class="live on" data-live="on">
+      <strong>Live</strong>: this page reloads every {props.refresh} s ({stamp}). <a href={off}>Stop</a>
+    </p>
+  ) : (
+    <p class="live" data-live="off">
+      <a href={`/admin?${query.toString()}`}>Live view (reload every {LIVE_REFRESH_SECONDS} s)</a> <span class="muted">during a sale; {stamp}</span>
+    </p>
+  );
+}
+
+function Filter(props: { status: CouponStatus | undefined; live: boolean }) {
   return (
     <form method="get" action="/admin" class="actions">
+      {props.live ? <input type="hidden" name="live" value="1" /> : null}
       <label>
         Show{' '}
         <select name="status">
@@ -151,8 +180,9 @@ export function AdminPage(props: AdminPageProps) {
   const older = new URLSearchParams();
   if (props.status) older.set('status', props.status);
   if (props.nextCursor) older.set('cursor', props.nextCursor);
+  if (props.refresh) older.set('live', '1');
   return (
-    <Layout title="coupon-stock admin">
+    <Layout title="coupon-stock admin" refresh={props.refresh ?? null}>
       <header class="top">
         <h1>coupon-stock admin</h1>
         {props.session.via === 'cookie' ? (
@@ -170,7 +200,8 @@ export function AdminPage(props: AdminPageProps) {
         <FlashBox flash={props.flash} />
         <CreateForm csrf={props.csrf.create} />
         <h2>Coupons</h2>
-        <Filter status={props.status} />
+        <Filter status={props.status} live={Boolean(props.refresh)} />
+        <LiveToggle status={props.status} refresh={props.refresh ?? null} now={props.now} />
         {props.coupons.length === 0 ? <p class="muted">No coupons here yet: create one above.</p> : null}
         {props.coupons.map((view) => (
           <CouponCard view={view} csrf={props.csrf} />

@@ -7,6 +7,7 @@ import type { LiveStocks } from '../../coupon/admin.js';
 import type { ErrorCode } from '../../coupon/errors.js';
 import type { Flash } from './flash.js';
 import type { Action, CsrfTokens } from './guard.js';
+import { SaleCharts, type ChartState } from './sale-chart.js';
 
 /** The live remains of a coupon as the page could read them. */
 export type LiveState =
@@ -19,6 +20,8 @@ export interface CouponView {
   live: LiveState;
   /** The drift report of a Refresh of this coupon, when the page follows one. */
   sync: NonNullable<Flash['sync']> | null;
+  /** The sale chart's data (absent or `none`: no chart, as for a draft). */
+  chart?: ChartState;
 }
 
 const when = (d: Date) => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
@@ -236,6 +239,7 @@ export function CouponCard(props: { view: CouponView; csrf: CsrfTokens }) {
           <StockRow name="budget" view={props.view} />
         </tbody>
       </table>
+      {props.view.chart ? <SaleCharts couponId={c.id} chart={props.view.chart} /> : null}
       <Actions coupon={c} csrf={props.csrf} />
     </section>
   );

@@ -41,16 +41,22 @@ fieldset { border: 1px solid #d8dbe3; border-radius: 8px; background: #fff; padd
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(230px, 1fr)); gap: 8px 16px; }
 .grid label { display: flex; flex-direction: column; font-size: 13px; color: #445; }
 .login { max-width: 380px; margin: 80px auto; }
+.charts { margin: 4px 0 10px; } .charts .note { font-size: 12px; margin: 2px 0 0; }
+figure.chart { margin: 6px 0 8px; max-width: 760px; }
+figure.chart svg { display: block; width: 100%; height: auto; }
+figure.chart figcaption { font-size: 13px; color: #445; margin-top: 2px; }
+.live { font-size: 14px; margin: 6px 0; } .live.on { color: #135c2a; }
 `;
 
-/** The frame of every admin page. */
-export function Layout(props: { title: string; children?: Child }) {
+/** The frame of every admin page; `refresh` reloads it every so many seconds (the live view). */
+export function Layout(props: { title: string; refresh?: number | null; children?: Child }) {
   return (
     <html lang="en">
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <meta name="robots" content="noindex" />
+        {props.refresh ? <meta http-equiv="refresh" content={String(props.refresh)} /> : null}
         <title>{props.title}</title>
         <style>{CSS}</style>
       </head>
