@@ -13,6 +13,7 @@ import pg from 'pg';
 import { PostgresCouponRepository } from '../adapters/postgres/coupon-repository.js';
 import type { Db } from '../adapters/postgres/db.js';
 import { PostgresLedgerRepository } from '../adapters/postgres/ledger-repository.js';
+import { nodePool } from '../adapters/postgres/node-pool.js';
 import { MIGRATIONS_FOLDER, openEmbedded } from '../adapters/postgres/pglite.js';
 import { PostgresGauge } from '../adapters/postgres/postgres-gauge.js';
 import { PostgresRefusalRepository } from '../adapters/postgres/refusal-repository.js';
@@ -68,9 +69,8 @@ async function openStore(config: NodeConfig): Promise<Store> {
     // database that is down or hangs answers 503 (`src/http/store-failure.ts`), never a hang.
     // Client-side, not `statement_timeout`: a transaction pooler (PgBouncer) refuses that
     // startup parameter.
-    const pool = new pg.Pool({ ...connect, max: 10, query_timeout: config.STORE_TIMEOUT_MS });
-    // A connection that breaks while idle is reported here; unheard, it would end the process.
-    pool.on('error', (error) => log('database_connection_lost', { error: error.message }));
+    // A connection that breaks is reported, never a crash; a broken BEGIN never leaks its client.
+    const pool = nodePool({ ...connect, max: 10, query_timeout: config.STORE_TIMEOUT_MS }, (error) => log('database_connection_lost', { error: error.message }));
     const db = drizzle({ client: pool, schema });
     return { db, kind: 'postgres', close: () => pool.end() };
   }

@@ -25,6 +25,7 @@ import type { CouponRecord } from '../../src/coupon/coupon.js';
 import type { CouponDeps } from '../../src/coupon/deps.js';
 import { DrainScheduler, drainCoupons } from '../../src/coupon/drain.js';
 import { withDeadline } from '../../src/stock/deadline.js';
+import { nodePool } from '../../src/adapters/postgres/node-pool.js';
 import { couponKeys } from '../../src/coupon/keys.js';
 import { Maintenance } from '../../src/coupon/maintenance.js';
 import { createApp } from '../../src/http/app.js';
@@ -91,12 +92,9 @@ export interface World {
 function linkedDb(database: TestDb, link: TcpProxy, lost: { clientErrors: number }) {
   const url = new URL(database.url ?? '');
   url.port = String(link.port);
-  const pool = new pg.Pool({ connectionString: url.toString(), max: 10, connectionTimeoutMillis: 2_000 });
-  pool.on('error', () => {}); // idle clients die when the link is cut; the next query reconnects
-  // A client checked out (inside a transaction, between two statements) when the link is cut
-  // emits 'error' with no listener: an uncaught exception. `src/node/host.ts` does not listen
-  // either (see the report); the harness counts them instead of crashing.
-  pool.on('connect', (client) => client.on('error', () => void (lost.clientErrors += 1)));
+  // As src/node/host.ts: every connect and every query has a deadline.
+  // The host's pool: a broken connection is counted (the host logs it), a broken BEGIN never leaks its client.
+  const pool = nodePool({ connectionString: url.toString(), max: 10, connectionTimeoutMillis: 2_000, query_timeout: 5_000 }, () => void (lost.clientErrors += 1));
   return { pool, db: drizzle({ client: pool, schema }) };
 }
 
