@@ -188,6 +188,25 @@ describeEachGauge('breaks between the tested paths', (t) => {
     });
   });
 
+  describe('dead holds never make a cancel refuse', () => {
+    it('cancels an issue whose coupon an expired, unswept hold still held (found by the model-based test)', async () => {
+      const start = Date.now();
+      t.setNow(start);
+      try {
+        const coupon = await createLive(t, { issueStock: { total: 2 } });
+        const { issueId } = await issued(t, coupon.id, 'ann');
+        await expectJson(await t.call('POST', `/v1/coupons/${coupon.id}/holds`, { token: CLIENT, body: { userId: 'ann', ownerId: 'cart', ttlSeconds: 1 } }), 201);
+        t.setNow(start + 45 * SECOND);
+        const cancelled = await expectJson<{ status: string; remain: number }>(await t.call('POST', `/v1/coupons/${coupon.id}/issues/${issueId}/cancel`, { token: CLIENT }), 200);
+        expect(cancelled).toMatchObject({ status: 'cancelled', remain: 2 });
+        await t.settle();
+        expect(await report(t, coupon.id)).toMatchObject({ issue: { remain: 2, ledger: 0, drift: 0 } });
+      } finally {
+        t.setNow(null);
+      }
+    });
+  });
+
   describe('racing status changes', () => {
     it('a confirm or rebuild that read "confirmed" cannot reopen a coupon paused meanwhile', async () => {
       const coupon = await createLive(t, { issueStock: { total: 3 } });

@@ -144,7 +144,10 @@ export class PostgresGauge implements GaugePort {
     });
   }
 
-  restore(cmd: RestoreCommand): Promise<RestoreResult> {
+  async restore(cmd: RestoreCommand): Promise<RestoreResult> {
+    // Holds whose time is up give back first: a cancel refused because a dead hold still holds
+    // the user's coupon would be a false refusal.
+    await this.expireDue(cmd.prefix, cmd.now, HOLDS_PER_TAKE);
     return atomically(this.db, (tx) => this.restoreIn(tx, cmd));
   }
 
@@ -246,7 +249,7 @@ export class PostgresGauge implements GaugePort {
       .limit(limit);
     let given = 0;
     for (const op of due) {
-      const result = await this.restore({ prefix, opId: op.opId, kind: op.kind, now, mode: 'hold' });
+      const result = await atomically(this.db, (tx) => this.restoreIn(tx, { prefix, opId: op.opId, kind: op.kind, now, mode: 'hold' }));
       if (result.ok && result.restored) given += 1;
     }
     return given;
@@ -286,8 +289,12 @@ export class PostgresGauge implements GaugePort {
     const present = applied.filter((a) => current.has(a.key));
 
     for (const a of present) {
-      // Giving back a give (n < 0) takes it again: it must still be there.
-      if (a.n < 0 && (current.get(a.key) ?? 0) < -a.n) return { ok: false, reason: 'insufficient', index: a.index } as const;
+      // Giving back a give (n < 0) takes it again: it must still be there. A refusal while
+      // expired holds still wait to be given back is not decided (they may hold it).
+      if (a.n < 0 && (current.get(a.key) ?? 0) < -a.n) {
+        if (await this.dueHolds(tx, cmd.prefix, cmd.now)) return { ok: false, reason: 'unavailable' } as const;
+        return { ok: false, reason: 'insufficient', index: a.index } as const;
+      }
     }
     const after = new Map<string, number>();
     for (const a of present) {

@@ -271,7 +271,15 @@ if not op.x then
   local p = redis.call('HMGET', KEYS[1], 'open', 'sealed')
   if not p[1] then return {'unavailable'} end
   if p[2] == '1' then return {'sealed'} end
+  local now = tonumber(ARGV[2])
+  -- Holds whose time is up give back first (this one too, if it is one): a cancel refused
+  -- because a dead hold still holds the user's coupon would be a false refusal.
+  give_back_holds(ARGV[5], now, now, 1000)
+  op = cjson.decode(redis.call('GET', KEYS[2]))
+end
+if not op.x then
   local refusal = give_back(ARGV[5], ARGV[3], op, tonumber(ARGV[2]))
+  if refusal and refusal[1] == 'insufficient' and unsettled(ARGV[5], tonumber(ARGV[2])) then return {'unavailable'} end
   if refusal then return refusal end
   restored = 1
 end
