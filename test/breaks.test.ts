@@ -342,6 +342,16 @@ describeEachGauge(
       }
     });
 
+    it('4. an operation record that is gone fails a cancel closed (503), never "does not exist" (found by the model-based test)', async () => {
+      const coupon = await createLive(t, { issueStock: { total: 3 } });
+      const { issueId } = await issued(t, coupon.id, 'ann');
+      await redis().client.del(`${couponKeys(coupon.id).prefix}o:${issueId}`);
+      const res = await t.call('POST', `/v1/coupons/${coupon.id}/issues/${issueId}/cancel`, { token: CLIENT });
+      expect((await expectProblem(res, 503, 'STOCK_UNAVAILABLE')).detail).toMatch(/lost/);
+      await expectProblem(await t.call('POST', `/v1/coupons/${coupon.id}/issues/iss_0000000000zzzzzzzzzzzzzzzz/cancel`, { token: CLIENT }), 404, 'NOT_FOUND');
+      expect((await report(t, coupon.id)).issue).toMatchObject({ remain: 2, ledger: 1, drift: 0 });
+    });
+
     it('4. the markers themselves gone while the policy says they were made: everything lazy fails closed', async () => {
       const coupon = await createLive(t, { issueStock: { total: 10 }, perUserIssueLimit: 1 });
       await issued(t, coupon.id, 'alice');

@@ -73,6 +73,8 @@ export interface LedgerRepository {
   net(scope: string): Promise<Record<string, number>>;
   /** A subject's operations, newest first, at most `limit`. */
   bySubject(subject: string, limit: number): Promise<HoldingEntry[]>;
+  /** One operation of a scope as the ledger knows it (its take, and whether it was restored); `null` when unknown. */
+  operation(scope: string, opId: string): Promise<{ kind: string; restored: boolean } | null>;
   /** Net value (takes − restores) moved from value gauges in a scope: a money budget's ledger. */
   netValue(scope: string): Promise<number>;
   /** Net amount of the takes of `kind` made in [from, to), less their restores (a period's use of its cap). */

@@ -312,9 +312,25 @@ export class CouponTakes {
     return this.cancel('use', couponId, holdId, 'hold');
   }
 
+  /**
+   * The gauge has no record of the operation. It may never have existed (404), or its live
+   * record may be lost (a key evicted or lost in a failover) while the ledger holds its take:
+   * that is not "does not exist" — it fails closed, 503, and is never given back from a guess.
+   */
   private async unknownOp(kind: string, couponId: string, opId: string): Promise<Failure> {
     const coupon = await this.deps.coupons.get(couponId);
     if (coupon?.status === 'archived') return unavailableReason(couponId, coupon);
+    if (coupon) {
+      // Events still waiting in the gauge's stream first, so a fresh take is known too.
+      await this.deps.gauges.drain(couponKeys(couponId).prefix, (events) => this.deps.ledger.append(events)).catch(() => 0);
+      const known = await this.deps.ledger.operation(couponId, opId);
+      if (known && known.kind === (kind === 'hold' ? 'use' : kind)) {
+        return fail(
+          'STOCK_UNAVAILABLE',
+          `the live record of ${kind} ${opId} was lost by the store; the ledger has it${known.restored ? ' given back' : ''}, but it cannot be given back from the ledger: adjust the stock by hand`,
+        );
+      }
+    }
     return fail('NOT_FOUND', `${kind} ${opId} of coupon ${couponId} does not exist`);
   }
 

@@ -107,7 +107,8 @@ export async function hold(ctx: Ctx, op: { c: number; u: number; holder: boolean
       const known = book.takes.get(id);
       if (known) {
         if (known.hold?.owner !== owner || known.user !== user) run.violate('hold-reentrance', `${what}: answered with ${id}, the hold of ${known.hold?.owner ?? 'a use'}`);
-        if (known.restored === 'yes') run.violate('hold-reentrance', `${what}: replayed ${id}, which was given back already`);
+        // In a concurrent moment a release may be answered first yet have run after this hold.
+        if (known.restored === 'yes' && !ctx.together) run.violate('hold-reentrance', `${what}: replayed ${id}, which was given back already`);
         // A re-hold must never hand back a hold whose time is up as if it stood.
         if (known.hold && known.committed !== 'yes' && known.hold.expiresAt <= run.now) {
           run.violate('hold-reentrance', `${what}: replayed ${id} whose expiresAt ${new Date(known.hold.expiresAt).toISOString()} is past (now ${new Date(run.now).toISOString()}): it should have been given back`);

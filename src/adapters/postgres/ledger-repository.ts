@@ -136,6 +136,15 @@ export class PostgresLedgerRepository implements LedgerRepository {
     }));
   }
 
+  async operation(scope: string, opId: string): Promise<{ kind: string; restored: boolean } | null> {
+    const rows = await this.db
+      .select({ kind: ledger.kind, action: ledger.action })
+      .from(ledger)
+      .where(and(eq(ledger.scope, scope), eq(ledger.opId, opId)));
+    const take = rows.find((r) => r.action === 'take');
+    return take ? { kind: take.kind, restored: rows.some((r) => r.action === 'restore') } : null;
+  }
+
   async bySubject(subject: string, limit: number): Promise<HoldingEntry[]> {
     const restore = alias(ledger, 'restore');
     const rows = await this.db
