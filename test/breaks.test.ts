@@ -103,6 +103,37 @@ describeEachGauge('breaks between the tested paths', (t) => {
       await expectProblem(await issue(t, coupon.id, 'u1'), 409, 'NOT_ACTIVE');
       expect((await getCoupon(t, coupon.id)).issueStock?.remain).toBe(3);
     });
+
+    it('a second archive that read the coupon before the first one finished never saves numbers from its stale copy (found by the model-based test)', async () => {
+      const coupon = await createLive(t, { issueStock: { total: 2 } });
+      await issued(t, coupon.id, 'ann');
+      await issued(t, coupon.id, 'ann');
+      // An adjust whose gauge write landed but whose durable total has not followed yet.
+      const keys = couponKeys(coupon.id);
+      expect(await t.deps.gauges.adjust({ prefix: keys.prefix, key: keys.issue, delta: 1, opId: 'adj_lagging', fingerprint: 'issue:1' })).toMatchObject({ ok: true, total: 3, remain: 1 });
+      // The loser of two racing archives read the coupon (live, total 2) before the winner ran.
+      const stale = (await t.deps.coupons.get(coupon.id))!;
+      expect(stale.stocks.issue?.total).toBe(2);
+      await expectJson(await t.call('POST', `/v1/coupons/${coupon.id}/archive`), 200);
+      let first = true;
+      const loser = new Maintenance({
+        ...t.deps,
+        coupons: Object.assign(Object.create(t.deps.coupons) as typeof t.deps.coupons, {
+          get: async (id: string) => {
+            if (first) {
+              first = false;
+              return structuredClone(stale);
+            }
+            return t.deps.coupons.get(id);
+          },
+        }),
+      });
+      expect((await loser.archive(coupon.id)).ok).toBe(true);
+      const final = await getCoupon(t, coupon.id);
+      expect(final.status).toBe('archived');
+      expect(final.issueStock).toMatchObject({ total: 3, remain: 1 });
+      expect((await report(t, coupon.id)).issue).toMatchObject({ total: 3, remain: 1, ledger: 2, drift: 0 });
+    });
   });
 
   describe('2. adjust exactly once', () => {

@@ -181,6 +181,13 @@ export class Maintenance {
       : 0;
     const read = live ? await this.deps.gauges.read(STOCK_ROWS.map((name) => keys[name])) : [];
     const gauges = Object.fromEntries(STOCK_ROWS.map((name, i) => [name, coupon.stocks[name] ? (read[i] ?? null) : null])) as Record<StockRowName, LiveGauge | null>;
+    // A final sync that finds a gauge gone may be the loser of two racing archives: the winner
+    // copied the live totals into Postgres before it dropped the gauges, so the totals are read
+    // again now, after the gauges — never `total − ledger` from a copy read before the winner ran.
+    if (final && STOCK_ROWS.some((name) => coupon.stocks[name] && !gauges[name])) {
+      const fresh = await this.deps.coupons.get(coupon.id);
+      if (fresh) coupon = { ...coupon, stocks: fresh.stocks };
+    }
     const syncedAt = new Date(now(this.deps));
     const net: Record<string, number> = await this.deps.ledger.net(coupon.id);
     // A budget's ledger is the value the uses gave up, not their count.
