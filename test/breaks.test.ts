@@ -251,6 +251,31 @@ describeEachGauge('breaks between the tested paths', (t) => {
       await issued(t, coupon.id, 'u1');
     });
 
+    it('a resume answers with the status it set, even when a pause lands before its answer (found by the model-based test)', async () => {
+      const coupon = await createLive(t, { issueStock: { total: 3 } });
+      await expectJson(await t.call('POST', `/v1/coupons/${coupon.id}/pause`), 200);
+      const racing = new CouponAdmin(t.deps);
+      let pauseLanded = false;
+      const admin = new CouponAdmin({
+        ...t.deps,
+        coupons: Object.assign(Object.create(t.deps.coupons) as typeof t.deps.coupons, {
+          transition: async (...args: Parameters<typeof t.deps.coupons.transition>) => {
+            const version = await t.deps.coupons.transition(...args);
+            // A pause from another caller lands between this resume's write and its answer.
+            if (!pauseLanded) {
+              pauseLanded = true;
+              expect((await racing.pause(coupon.id)).ok).toBe(true);
+            }
+            return version;
+          },
+        }),
+      });
+      const resumed = await admin.resume(coupon.id);
+      expect(resumed.ok && resumed.value.status).toBe('confirmed');
+      expect((await getCoupon(t, coupon.id)).status).toBe('paused');
+      await expectProblem(await issue(t, coupon.id, 'u1'), 409, 'NOT_ACTIVE');
+    });
+
     it('pause and resume racing each other end with the gauge as the last status says', async () => {
       const coupon = await createLive(t, { issueStock: { total: 50 } });
       const actions = Array.from({ length: 12 }, (_, i) => t.call('POST', `/v1/coupons/${coupon.id}/${i % 2 ? 'resume' : 'pause'}`));
@@ -371,6 +396,19 @@ describeEachGauge(
       } finally {
         t.setNow(null);
       }
+    });
+
+    it('4. an archive gives back a hold whose per-user counter is gone: the counter dies with the coupon, the stock comes back (found by the model-based test)', async () => {
+      const coupon = await createLive(t, { useStock: { total: 15 }, perUserUseLimit: 1 });
+      await expectJson(await t.call('POST', `/v1/coupons/${coupon.id}/holds`, { token: CLIENT, body: { userId: 'ann', ownerId: 'cart-1', ttlSeconds: 600 } }), 201);
+      await t.settle();
+      const anns = (await keysOf(coupon.id)).filter((k) => k.endsWith(':ann'));
+      expect(anns.length).toBeGreaterThan(0);
+      await redis().client.del(...anns);
+      await expectJson(await t.call('POST', `/v1/coupons/${coupon.id}/archive`), 200);
+      const final = await getCoupon(t, coupon.id);
+      expect(final.useStock).toMatchObject({ total: 15, remain: 15 });
+      expect((await report(t, coupon.id)).use).toMatchObject({ remain: 15, ledger: 0, drift: 0 });
     });
 
     it('4. an operation record that is gone fails a cancel closed (503), never "does not exist" (found by the model-based test)', async () => {

@@ -314,7 +314,9 @@ export class CouponAdmin {
     const applied = await this.deps.gauges.setOpen(couponKeys(id).prefix, to === 'confirmed', version);
     if (applied === 'sealed') return fail('NOT_ACTIVE', `coupon ${id} is being archived`);
     if (applied === 'missing') await this.ensureLive(current);
-    return ok(current);
+    // The answer says what this change did: a newer pause or resume that landed since is its own
+    // answer's to tell (the coupon read now shows it).
+    return ok(current.statusVersion === version ? current : { ...current, status: to, statusVersion: version });
   }
 
   private invalid(spec: CouponSpec) {

@@ -60,7 +60,10 @@ end
 
 -- Gives back what the operation took; nil when done, else a refusal. Marks it restored, takes
 -- a hold off the scope's hold list (and frees its owner's key), and appends the ledger event.
-local function give_back(prefix, opId, op, now)
+-- \`sealing\`: the scope is being archived, so a lazy gauge that is gone (a per-user count, a
+-- period's cap) is skipped even if it was lost: it dies with the scope, and only the stock and
+-- budget gauges, which must be there, carry into the archived books.
+local function give_back(prefix, opId, op, now, sealing)
   local present = {}
   local marked = redis.call('HGET', prefix .. 'policy', 'e') == '1'
   for j, it in ipairs(op.i) do
@@ -70,7 +73,7 @@ local function give_back(prefix, opId, op, now)
       present[j] = true
     elseif it[4] ~= 1 then
       return {'unavailable'}
-    elseif lost(prefix, it[1], now, marked) then
+    elseif not sealing and lost(prefix, it[1], now, marked) then
       report_lost(prefix)
       return {'unavailable'}
     end
@@ -92,7 +95,7 @@ end
 -- \`upto\`. A hold whose record is gone or settled leaves the list; one that cannot be given back
 -- (a gauge it touches is missing) stays on it until a rebuild brings the gauge back.
 -- Returns how many were given back and how many could not be.
-local function give_back_holds(prefix, now, upto, limit)
+local function give_back_holds(prefix, now, upto, limit, sealing)
   local due = redis.call('ZRANGEBYSCORE', prefix .. 'holds', '-inf', upto, 'LIMIT', 0, limit)
   local given, stuck = 0, 0
   for _, opId in ipairs(due) do
@@ -100,7 +103,7 @@ local function give_back_holds(prefix, now, upto, limit)
     local op = raw and cjson.decode(raw)
     if not op or op.x or op.m then
       unlist(prefix, opId)
-    elseif give_back(prefix, opId, op, now) then
+    elseif give_back(prefix, opId, op, now, sealing) then
       stuck = stuck + 1
     else
       given = given + 1
@@ -355,7 +358,7 @@ Returns {found 1|0, given back, could not be given back}
 ]]
 if not redis.call('HGET', KEYS[1], 'open') then return {0, 0, 0} end
 redis.call('HSET', KEYS[1], 'open', '0', 'sealed', '1')
-local given, stuck = give_back_holds(ARGV[1], tonumber(ARGV[2]), '+inf', tonumber(ARGV[3]))
+local given, stuck = give_back_holds(ARGV[1], tonumber(ARGV[2]), '+inf', tonumber(ARGV[3]), true)
 return {1, given, stuck}
 `;
 
