@@ -176,7 +176,7 @@ describeEachGauge(
 );
 
 describe('maintenance pages past 200 live coupons', () => {
-  it('syncs every one of 205 live coupons in one run', async () => {
+  it('syncs every one of 205 live coupons in one run', { timeout: 120_000 }, async () => {
     const t = await testApp();
     try {
       const admin = new CouponAdmin(t.deps);

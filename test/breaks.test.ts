@@ -73,6 +73,22 @@ describeEachGauge('breaks between the tested paths', (t) => {
       expect((await report(t, coupon.id)).issue).toMatchObject({ remain: 1_000 - 400 + cancelled, ledger: 400 - cancelled, drift: 0 });
     });
 
+    it('a take whose answer was lost before the archive replays its 201 when retried after it, never NOT_ACTIVE (found by the model-based test)', async () => {
+      const coupon = await createLive(t, { issueStock: { total: 5 }, useStock: { total: 5 } });
+      const first = await expectJson<{ issueId: string }>(await issue(t, coupon.id, 'ann', { key: 'lost-issue' }), 201);
+      const use = () => t.call('POST', `/v1/coupons/${coupon.id}/uses`, { token: CLIENT, body: { userId: 'ann' }, headers: { 'idempotency-key': 'lost-use' } });
+      const used = await expectJson<{ useId: string }>(await use(), 201);
+      await expectJson(await t.call('POST', `/v1/coupons/${coupon.id}/archive`), 200);
+      // The client never saw those answers; it retries with the same keys.
+      const again = await issue(t, coupon.id, 'ann', { key: 'lost-issue' });
+      expect(again.headers.get('idempotent-replayed')).toBe('true');
+      expect(await expectJson<{ issueId: string }>(again, 201)).toMatchObject({ issueId: first.issueId });
+      expect(await expectJson<{ useId: string }>(await use(), 201)).toMatchObject({ useId: used.useId });
+      // A new key on the archived coupon is still refused, and the books did not move.
+      await expectProblem(await issue(t, coupon.id, 'bob', { key: 'new-after' }), 409, 'NOT_ACTIVE');
+      expect((await getCoupon(t, coupon.id)).issueStock?.remain).toBe(4);
+    });
+
     it('gives back standing holds at archive, and refuses commit, release and adjust once sealed', async () => {
       const coupon = await createLive(t, { useStock: { total: 5 } });
       const held = await body<{ holdId: string }>(

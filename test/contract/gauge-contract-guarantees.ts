@@ -39,6 +39,8 @@ export function guaranteeContract(scope: ScopeFactory, gauge: () => GaugePort, f
       await gauge().load([{ key: s.stock, total: 9, remain: 9 }]);
       expect(await gauge().read([s.stock])).toEqual([null]);
       expect(await s.take({ user: 'u4', now: T })).toEqual({ ok: false, reason: 'sealed' });
+      // A take whose answer was lost before the archive still gets it when retried after the drop.
+      expect(await s.take({ idempotencyKey: 'k1', now: T })).toMatchObject({ ok: true, replayed: true, opId: opIdOf(taken) });
     });
 
     it('gives every standing hold back when sealed, once; a commit afterwards is refused', async () => {

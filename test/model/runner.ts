@@ -55,6 +55,19 @@ function specOf(plan: Plan, name: string, endsAt: number | null) {
   };
 }
 
+/**
+ * The setup is no fault search: a 503 there (a store slow to answer on a busy machine) is
+ * retried as a client would, after its Retry-After, a few times. A create retried may leave a
+ * draft behind; nothing reads it.
+ */
+async function untilDefinite<T extends { status: number }>(request: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const res = await request();
+    if (res.status !== 503 || attempt >= 10) return res;
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
+}
+
 async function startRun(world: World, stats: Stats, plans: Plan[]): Promise<Run> {
   world.proxy?.clear();
   // Each run talks to a fresh service (a new process on the same stores): nothing one run
@@ -66,10 +79,10 @@ async function startRun(world: World, stats: Stats, plans: Plan[]): Promise<Run>
   await restorePostgres(run);
   for (const [i, plan] of plans.entries()) {
     const book = newBook(i, '', plan, world.clock.now);
-    const created = await send(run, { method: 'POST', path: '/v1/coupons', admin: true, body: specOf(plan, `model ${run.tag} ${i}`, book.endsAt) });
+    const created = await untilDefinite(() => send(run, { method: 'POST', path: '/v1/coupons', admin: true, body: specOf(plan, `model ${run.tag} ${i}`, book.endsAt) }));
     if (created.status !== 201) throw new Error(`setup: create answered ${created.status} ${JSON.stringify(created.body)}`);
     book.id = String(created.body.id);
-    const confirmed = await send(run, { method: 'POST', path: `/v1/coupons/${book.id}/confirm`, admin: true });
+    const confirmed = await untilDefinite(() => send(run, { method: 'POST', path: `/v1/coupons/${book.id}/confirm`, admin: true }));
     if (confirmed.status !== 200) throw new Error(`setup: confirm answered ${confirmed.status} ${JSON.stringify(confirmed.body)}`);
     run.books.push(book);
   }

@@ -8,7 +8,7 @@
  * not only through the locks. On PGlite (one connection) drizzle's transactions queue on
  * PGlite's own mutex, so concurrent calls simply run one after another.
  */
-import { and, asc, eq, gt, inArray, isNull, like, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, isNotNull, isNull, like, lt, lte, sql } from 'drizzle-orm';
 import type {
   AdjustCommand,
   AdjustResult,
@@ -29,6 +29,9 @@ import type { Db } from './db.js';
 import { atomically, byKey, prefixOf, Refused, startsWith, type Tx } from './gauge-sql.js';
 import { ledgerRow } from './ledger-repository.js';
 import { gaugeAdjustments, gaugeOperations, gaugePolicies, gauges, ledger } from './schema.js';
+
+/** How long an archived scope's take records stay to answer retried takes (Redis: the idempotency TTL). */
+const REPLAY_KEPT_MS = 7 * 24 * 3600 * 1000;
 
 /** Holds given back before a take decides (each in its own transaction); more left due makes a refusal `unsettled`. */
 const HOLDS_PER_TAKE = 1000;
@@ -437,7 +440,19 @@ export class PostgresGauge implements GaugePort {
       await tx.delete(gauges).where(like(gauges.key, startsWith(prefix)));
       // A sealed policy stays as a tombstone: a rebuild racing the archive cannot bring the scope back.
       await tx.delete(gaugePolicies).where(and(eq(gaugePolicies.prefix, prefix), eq(gaugePolicies.sealed, false)));
-      await tx.delete(gaugeOperations).where(eq(gaugeOperations.prefix, prefix));
+      // A take's record is its idempotency record: an archived (sealed) scope keeps them a week (as
+      // Redis keeps them), so a take whose answer was lost before the archive still replays its
+      // 201 when retried after it. What was given back answers no retry and goes now; records of
+      // archived scopes older than the week go with any later drop.
+      const [policy] = await tx.select({ sealed: gaugePolicies.sealed }).from(gaugePolicies).where(eq(gaugePolicies.prefix, prefix));
+      const gone = policy?.sealed ? isNotNull(gaugeOperations.restoredAt) : undefined;
+      await tx.delete(gaugeOperations).where(and(eq(gaugeOperations.prefix, prefix), gone));
+      await tx.delete(gaugeOperations).where(
+        and(
+          lt(gaugeOperations.at, new Date(Date.now() - REPLAY_KEPT_MS)),
+          inArray(gaugeOperations.prefix, tx.select({ prefix: gaugePolicies.prefix }).from(gaugePolicies).where(eq(gaugePolicies.sealed, true))),
+        ),
+      );
       await tx.delete(gaugeAdjustments).where(eq(gaugeAdjustments.prefix, prefix));
     });
   }

@@ -26,7 +26,7 @@ import { ADJUST, COMMIT, DROP_POLICY, EXPIRE_HOLDS, GET_POLICY, LEDGER_READ, LOA
  * The part of the Upstash client the gauge uses. It must be made by `redisClient()`: with the
  * client's automatic deserialization on, a user id such as "1.50" would come back as 1.5.
  */
-export type RedisClient = Pick<Redis, 'createScript' | 'scan' | 'unlink' | 'xdel' | 'ping' | 'zcount'>;
+export type RedisClient = Pick<Redis, 'createScript' | 'scan' | 'unlink' | 'xdel' | 'ping' | 'zcount' | 'hget'>;
 
 /**
  * Where the gauge's scripts run: the Upstash client itself (EVALSHA, EVAL on NOSCRIPT), or a
@@ -344,10 +344,13 @@ export class RedisGauge implements GaugePort {
 
   async drop(prefix: string): Promise<void> {
     const policy = names(prefix).policy;
+    // An archived (sealed) scope keeps its idempotency records until their own time is up: a take
+    // whose answer was lost before the archive still replays its 201 when retried after it.
+    const replays = String(await this.redis.hget(policy, 'sealed')) === '1' ? `${prefix}i:` : null;
     let cursor = '0';
     do {
       const [next, found] = await this.redis.scan(cursor, { match: `${globEscape(prefix)}*`, count: 1000 });
-      const keys = found.filter((key) => key !== policy);
+      const keys = found.filter((key) => key !== policy && !(replays && key.startsWith(replays)));
       if (keys.length > 0) await this.redis.unlink(...keys);
       cursor = String(next);
     } while (cursor !== '0');
