@@ -89,6 +89,20 @@ describeEachGauge('breaks between the tested paths', (t) => {
       expect((await getCoupon(t, coupon.id)).issueStock?.remain).toBe(4);
     });
 
+    it('after the archive a committed hold answers a release or a commit NOT_ACTIVE on either gauge, though its take still replays (found by the model-based test)', async () => {
+      const coupon = await createLive(t, { useStock: { total: 15 } });
+      const hold = () => t.call('POST', `/v1/coupons/${coupon.id}/holds`, { token: CLIENT, body: { userId: 'ann', ownerId: 'cart-1', ttlSeconds: 600 } });
+      const held = await expectJson<{ holdId: string }>(await hold(), 201);
+      await expectJson(await t.call('POST', `/v1/coupons/${coupon.id}/holds/${held.holdId}/commit`, { token: CLIENT }), 200);
+      await expectJson(await t.call('POST', `/v1/coupons/${coupon.id}/archive`), 200);
+      await expectProblem(await t.call('POST', `/v1/coupons/${coupon.id}/holds/${held.holdId}/release`, { token: CLIENT }), 409, 'NOT_ACTIVE');
+      await expectProblem(await t.call('POST', `/v1/coupons/${coupon.id}/holds/${held.holdId}/commit`, { token: CLIENT }), 409, 'NOT_ACTIVE');
+      await expectProblem(await t.call('POST', `/v1/coupons/${coupon.id}/uses/${held.holdId}/cancel`, { token: CLIENT }), 409, 'NOT_ACTIVE');
+      const again = await expectJson<{ holdId: string; expiresAt: unknown }>(await hold(), 201);
+      expect(again).toMatchObject({ holdId: held.holdId, expiresAt: expect.any(String) });
+      expect((await getCoupon(t, coupon.id)).useStock?.remain).toBe(14);
+    });
+
     it('gives back standing holds at archive, and refuses commit, release and adjust once sealed', async () => {
       const coupon = await createLive(t, { useStock: { total: 5 } });
       const held = await body<{ holdId: string }>(

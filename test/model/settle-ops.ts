@@ -63,7 +63,8 @@ export async function settleTake(ctx: Ctx, op: { t: 'commit' | 'release' | 'canc
           if (!doubted && wasCommitted !== 'yes' && now >= (t.hold?.expiresAt ?? 0)) run.violate('false-acceptance', `${what}: committed a hold whose time was up`);
           t.committed = 'yes';
         } else if (a.code === 'HOLD_EXPIRED' && t.restored !== 'yes') {
-          if (t.committed === 'yes' && t.restored === 'no') run.violate('false-refusal', `${what}: HOLD_EXPIRED for a hold committed before and never cancelled`);
+          // In a concurrent moment a cancel of the use may have run first and be answered after.
+          if (t.committed === 'yes' && t.restored === 'no' && !ctx.together) run.violate('false-refusal', `${what}: HOLD_EXPIRED for a hold committed before and never cancelled`);
           if (t.committed === 'maybe') t.committed = 'no';
           t.restored = 'yes';
         }

@@ -163,10 +163,12 @@ export class PostgresGauge implements GaugePort {
         .for('update');
       if (!op?.holdExpiresAt) return { ok: false, reason: 'not_found' };
       if (op.restoredAt) return { ok: false, reason: 'expired' };
-      if (op.committedAt) return { ok: true, committed: false, subject: op.subject, ref: op.ref };
       const policy = await this.lockPolicy(tx, cmd.prefix);
+      // Sealed first: an archived scope keeps its take records only to replay takes (see drop),
+      // so a commit there answers as on Redis, where the record went with the archive.
+      if (policy?.sealed) return { ok: false, reason: 'sealed' };
+      if (op.committedAt) return { ok: true, committed: false, subject: op.subject, ref: op.ref };
       if (!policy) return { ok: false, reason: 'unavailable' };
-      if (policy.sealed) return { ok: false, reason: 'sealed' };
       if (op.holdExpiresAt.getTime() <= cmd.now) {
         await this.restoreIn(tx, { prefix: cmd.prefix, opId: cmd.opId, kind: op.kind, now: cmd.now });
         return { ok: false, reason: 'expired' };
@@ -266,11 +268,13 @@ export class PostgresGauge implements GaugePort {
       .for('update');
     if (!op || op.kind !== cmd.kind) return { ok: false, reason: 'not_found' } as const;
     if (cmd.mode === 'hold' && !op.holdExpiresAt) return { ok: false, reason: 'not_found' } as const;
-    if (cmd.mode === 'hold' && op.committedAt) return { ok: false, reason: 'committed' } as const;
     const policy = sealing ? null : await this.lockPolicy(tx, cmd.prefix);
-    if (!sealing && !policy) return { ok: false, reason: 'unavailable' } as const;
-    // Given back already: answered as it is below, sealed or not. Otherwise a sealed scope changes no more.
+    // Given back already: answered as it is below, sealed or not. Otherwise a sealed scope changes
+    // no more, and says so before anything else (an archived scope keeps take records only to
+    // replay takes: a release there answers as on Redis, where the record went with the archive).
     if (policy?.sealed && !op.restoredAt) return { ok: false, reason: 'sealed' } as const;
+    if (cmd.mode === 'hold' && op.committedAt) return { ok: false, reason: 'committed' } as const;
+    if (!sealing && !policy) return { ok: false, reason: 'unavailable' } as const;
     const applied = op.items.flatMap((item, index) => (item.skipped ? [] : [{ ...item, index }]));
     const current = await this.lockGauges(tx, applied.map((a) => ({ key: a.key, lazyLimit: null })), cmd.prefix);
     const record = (restoredAt: Date | null) => ({
