@@ -60,8 +60,12 @@ export function heldByOwner(book: Book, owner: string, user: string, now: number
 }
 
 export function expectHold(book: Book, user: string, owner: string, discount: number | null, now: number): Expected {
-  // An owner's hold is replayed before the coupon's state is looked at, until the archive drops it.
-  if (book.status === 'archived') return refuse('NOT_ACTIVE');
+  // An owner's hold is replayed before the coupon's state is looked at. The archive gave back
+  // every hold not committed; a committed one's record stays to replay it.
+  if (book.status === 'archived') {
+    const kept = [...book.takes.values()].find((t) => t.hold?.owner === owner && t.user === user && t.restored === 'no' && t.committed === 'yes');
+    return kept ? { ok: true, replayOf: kept.id } : refuse('NOT_ACTIVE');
+  }
   const own = heldByOwner(book, owner, user, now);
   if (own) return { ok: true, replayOf: own.id };
   return expectUse(book, user, discount, now);
