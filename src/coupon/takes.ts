@@ -304,6 +304,7 @@ export class CouponTakes {
     }
     if (result.reason === 'unavailable') return unavailableReason(couponId, await this.deps.coupons.get(couponId));
     if (result.reason === 'sealed') return fail('NOT_ACTIVE', `coupon ${couponId} is archived`);
+    if (result.reason === 'not_hold') return notAHold(couponId, holdId);
     return this.unknownOp('hold', couponId, holdId);
   }
 
@@ -352,6 +353,8 @@ export class CouponTakes {
     switch (result.reason) {
       case 'not_found':
         return this.unknownOp(mode === 'hold' ? 'hold' : kind, couponId, opId);
+      case 'not_hold':
+        return notAHold(couponId, opId);
       case 'unavailable':
         return unavailableReason(couponId, await this.deps.coupons.get(couponId));
       case 'sealed':
@@ -362,4 +365,9 @@ export class CouponTakes {
         return fail('ALREADY_USED', `${kind} ${opId} was already used; cancel the use first`);
     }
   }
+}
+
+/** A commit or release of a plain take: it exists, but there is no hold by that id (404, never "lost"). */
+function notAHold(couponId: string, opId: string): Failure {
+  return fail('NOT_FOUND', `${opId} of coupon ${couponId} is not a hold`);
 }

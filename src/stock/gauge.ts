@@ -141,8 +141,10 @@ export interface CommitCommand {
 
 export type CommitResult =
   | { ok: true; committed: boolean; subject: string; ref: string | null }
-  /** Not a hold of this scope; the scope is missing, or sealed. */
+  /** No such operation in this scope; the scope is missing, or sealed. */
   | { ok: false; reason: 'not_found' | 'unavailable' | 'sealed' }
+  /** The operation is there, but it is a plain take, not a hold. */
+  | { ok: false; reason: 'not_hold' }
   /** Given back already: released, or its time was up. */
   | { ok: false; reason: 'expired' };
 
@@ -157,6 +159,8 @@ export type RestoreResult =
       op: OperationRecord;
     }
   | { ok: false; reason: 'not_found' | 'unavailable' | 'sealed' }
+  /** A release (mode `hold`) of a plain take: it is there, but not a hold. */
+  | { ok: false; reason: 'not_hold' }
   /** A release of a hold that was committed (cancel the use instead). */
   | { ok: false; reason: 'committed' }
   /** Giving back would drive item `index` below zero (e.g. the issued coupon is already used). */

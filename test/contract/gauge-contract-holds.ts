@@ -48,8 +48,9 @@ export function holdContract(scope: ScopeFactory, gauge: () => GaugePort): void 
       expect(await s.remainOf()).toBe(2);
       // Not a hold: neither released nor committed.
       const plain = opIdOf(await s.take({ user: 'c', now: T }));
-      expect(await gauge().commit({ prefix: s.prefix, opId: plain, now: T })).toEqual({ ok: false, reason: 'not_found' });
-      expect(await gauge().restore({ prefix: s.prefix, opId: plain, kind: 'sell', now: T, mode: 'hold' })).toEqual({ ok: false, reason: 'not_found' });
+      // Not "not found": the record is there, it is just not a hold (a lost record would be).
+      expect(await gauge().commit({ prefix: s.prefix, opId: plain, now: T })).toEqual({ ok: false, reason: 'not_hold' });
+      expect(await gauge().restore({ prefix: s.prefix, opId: plain, kind: 'sell', now: T, mode: 'hold' })).toEqual({ ok: false, reason: 'not_hold' });
     });
 
     it('replays a standing hold for the same key, and holds anew once it is gone', async () => {

@@ -161,7 +161,8 @@ export class PostgresGauge implements GaugePort {
         .from(gaugeOperations)
         .where(and(eq(gaugeOperations.opId, cmd.opId), eq(gaugeOperations.prefix, cmd.prefix)))
         .for('update');
-      if (!op?.holdExpiresAt) return { ok: false, reason: 'not_found' };
+      if (!op) return { ok: false, reason: 'not_found' };
+      if (!op.holdExpiresAt) return { ok: false, reason: 'not_hold' };
       if (op.restoredAt) return { ok: false, reason: 'expired' };
       const policy = await this.lockPolicy(tx, cmd.prefix);
       // Sealed first: an archived scope keeps its take records only to replay takes (see drop),
@@ -267,7 +268,7 @@ export class PostgresGauge implements GaugePort {
       .where(and(eq(gaugeOperations.opId, cmd.opId), eq(gaugeOperations.prefix, cmd.prefix)))
       .for('update');
     if (!op || op.kind !== cmd.kind) return { ok: false, reason: 'not_found' } as const;
-    if (cmd.mode === 'hold' && !op.holdExpiresAt) return { ok: false, reason: 'not_found' } as const;
+    if (cmd.mode === 'hold' && !op.holdExpiresAt) return { ok: false, reason: 'not_hold' } as const;
     const policy = sealing ? null : await this.lockPolicy(tx, cmd.prefix);
     // Given back already: answered as it is below, sealed or not. Otherwise a sealed scope changes
     // no more, and says so before anything else (an archived scope keeps take records only to

@@ -182,6 +182,7 @@ export class RedisGauge implements GaugePort {
     )) as Reply;
     const [status] = reply;
     if (status === 'not_found') return { ok: false, reason: 'not_found' };
+    if (status === 'not_hold') return { ok: false, reason: 'not_hold' };
     if (status === 'committed') return { ok: false, reason: 'committed' };
     if (status === 'sealed') return { ok: false, reason: 'sealed' };
     if (status === 'insufficient') return { ok: false, reason: 'insufficient', index: Number(reply[1]) };
@@ -209,7 +210,7 @@ export class RedisGauge implements GaugePort {
     const reply = (await this.scripts.commit.exec([k.policy, k.op(cmd.opId)], [String(cmd.now), cmd.opId, cmd.prefix])) as Reply;
     const [status, committed, subject, ref] = reply;
     if (status === 'ok') return { ok: true, committed: committed === 1, subject: String(subject), ref: ref === '' || ref === undefined ? null : String(ref) };
-    return { ok: false, reason: status === 'expired' || status === 'unavailable' || status === 'sealed' ? status : 'not_found' };
+    return { ok: false, reason: status === 'expired' || status === 'unavailable' || status === 'sealed' || status === 'not_hold' ? status : 'not_found' };
   }
 
   async expireHolds(prefix: string, now: number): Promise<number> {

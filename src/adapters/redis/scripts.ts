@@ -261,13 +261,14 @@ period that ended) is skipped; a missing required gauge, or a lazy one that was 
 'unavailable'. A sealed scope gives nothing back ('sealed'); an operation given back already
 answers as it is.
 Returns {'ok', restored 0|1, kind, subject, ref, amount, at, restoredAt, scope, remain…}
-or {'not_found'} | {'unavailable'} | {'sealed'} | {'committed'} | {'insufficient', index}
+or {'not_found'} | {'not_hold'} (a release of a plain take) | {'unavailable'} | {'sealed'} |
+{'committed'} | {'insufficient', index}
 ]]
 local raw = redis.call('GET', KEYS[2])
 if not raw then return {'not_found'} end
 local op = cjson.decode(raw)
 if op.k ~= ARGV[1] then return {'not_found'} end
-if ARGV[4] == 'hold' and not op.h then return {'not_found'} end
+if ARGV[4] == 'hold' and not op.h then return {'not_hold'} end
 if ARGV[4] == 'hold' and op.m then return {'committed'} end
 local restored = 0
 if not op.x then
@@ -307,12 +308,13 @@ ARGV[3]  the scope's key prefix
 Makes a hold a use for good: off the expiry list, never given back by time. A hold whose time
 is up is given back now instead (it stays on the list when a gauge it touches is missing, for
 the sweep after a rebuild).
-Returns {'ok', committed now 0|1, subject, ref} | {'not_found'} | {'expired'} | {'unavailable'} | {'sealed'}
+Returns {'ok', committed now 0|1, subject, ref} | {'not_found'} | {'not_hold'} (a plain take) |
+{'expired'} | {'unavailable'} | {'sealed'}
 ]]
 local raw = redis.call('GET', KEYS[2])
 if not raw then return {'not_found'} end
 local op = cjson.decode(raw)
-if not op.h then return {'not_found'} end
+if not op.h then return {'not_hold'} end
 if op.x then return {'expired'} end
 if op.m then return {'ok', 0, op.s, op.f} end
 local p = redis.call('HMGET', KEYS[1], 'open', 'sealed')
