@@ -37,6 +37,11 @@ export interface Take {
   restored: Tri;
   /** The request that took it, to replay with its Idempotency-Key (single issues and uses). */
   replay: { path: string; key: string; body: Record<string, unknown> } | null;
+  /**
+   * Its live operation record was deleted (a fault): operation records are not rebuilt (see
+   * docs/guarantees.md, "Outside the tests"), so a hold that runs out stays taken in the books.
+   */
+  recordLost?: boolean;
 }
 
 /** A take request whose answer was lost at least once: the ledger may hold it without a 201. */

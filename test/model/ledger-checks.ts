@@ -25,7 +25,8 @@ export function checkOps(run: Run, book: Book, ops: Map<string, LedgerOp>): void
     }
     const must = mustBeRestored(t, now);
     const may = t.restored === 'maybe' || (t.hold !== null && t.committed === 'maybe' && now >= t.hold.expiresAt);
-    if (must && !op.restore) {
+    // A hold whose record was deleted cannot run out (a limit the guarantees page states).
+    if (must && !op.restore && !(t.recordLost && t.restored !== 'yes')) {
       const why = t.restored === 'yes' ? 'its cancel/release was answered 200' : `it ran out at ${new Date(t.hold?.expiresAt ?? 0).toISOString()} uncommitted`;
       run.violate(t.restored === 'yes' ? 'lost-ack' : 'hold-leak', `${name}: ${what}: ${why}, but the ledger has no restore of it`);
     }
