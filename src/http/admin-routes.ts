@@ -32,6 +32,7 @@ const admin = { tags, security, middleware: [requireAdmin] };
 const route = {
   create: createRoute({
     ...admin,
+    operationId: 'createCoupon',
     method: 'post',
     path: '/v1/coupons',
     summary: 'Create a draft coupon',
@@ -40,6 +41,7 @@ const route = {
   }),
   list: createRoute({
     ...admin,
+    operationId: 'listCoupons',
     method: 'get',
     path: '/v1/coupons',
     summary: 'List coupons, newest first',
@@ -48,6 +50,7 @@ const route = {
   }),
   get: createRoute({
     ...admin,
+    operationId: 'getCoupon',
     method: 'get',
     path: '/v1/coupons/{id}',
     summary: 'One coupon with its stocks',
@@ -56,6 +59,7 @@ const route = {
   }),
   patch: createRoute({
     ...admin,
+    operationId: 'updateCoupon',
     method: 'patch',
     path: '/v1/coupons/{id}',
     summary: 'Change a draft',
@@ -67,6 +71,7 @@ const route = {
   }),
   remove: createRoute({
     ...admin,
+    operationId: 'deleteCoupon',
     method: 'delete',
     path: '/v1/coupons/{id}',
     summary: 'Delete a draft',
@@ -75,6 +80,7 @@ const route = {
   }),
   adjust: createRoute({
     ...admin,
+    operationId: 'adjustStock',
     method: 'post',
     path: '/v1/coupons/{id}/stocks/{stock}/adjust',
     summary: 'Raise or lower a live limit (exactly once per Idempotency-Key)',
@@ -87,6 +93,7 @@ const route = {
   }),
   rebuild: createRoute({
     ...admin,
+    operationId: 'rebuildGauges',
     method: 'post',
     path: '/v1/coupons/{id}/rebuild',
     summary: 'Recovery: rebuild missing gauges (stocks and per-user counters) from total and the ledger',
@@ -95,6 +102,7 @@ const route = {
   }),
   sync: createRoute({
     ...admin,
+    operationId: 'syncStocks',
     method: 'post',
     path: '/v1/coupons/{id}/stocks/sync',
     summary: 'Drain the ledger and copy live remains into Postgres now',
@@ -106,6 +114,7 @@ const route = {
 const lifecycle = (action: 'confirm' | 'pause' | 'resume' | 'archive', summary: string) =>
   createRoute({
     ...admin,
+    operationId: `${action}Coupon`,
     method: 'post',
     path: `/v1/coupons/{id}/${action}`,
     summary,

@@ -44,6 +44,7 @@ const client = { tags: ['takes'], security: [{ bearer: [] }] };
 const route = {
   issue: createRoute({
     ...client,
+    operationId: 'issueCoupon',
     method: 'post',
     path: '/v1/coupons/{id}/issues',
     summary: 'Issue the coupon to a user (exactly once per Idempotency-Key)',
@@ -56,6 +57,7 @@ const route = {
   }),
   issueBatch: createRoute({
     ...client,
+    operationId: 'issueCouponBatch',
     method: 'post',
     path: '/v1/coupons/{id}/issues:batch',
     summary: 'Issue the coupon to up to 1,000 users: one answer per user, each exactly once per Idempotency-Key',
@@ -73,6 +75,7 @@ const route = {
   }),
   hold: createRoute({
     ...client,
+    operationId: 'holdCoupon',
     method: 'post',
     path: '/v1/coupons/{id}/holds',
     summary: 'Hold a use for a checkout: taken now, given back by itself at expiresAt unless committed',
@@ -81,6 +84,7 @@ const route = {
   }),
   commitHold: createRoute({
     ...client,
+    operationId: 'commitHold',
     method: 'post',
     path: '/v1/coupons/{id}/holds/{holdId}/commit',
     summary: 'Commit a hold: it becomes a use (cancel it as a use); 409 HOLD_EXPIRED once it was given back',
@@ -89,6 +93,7 @@ const route = {
   }),
   releaseHold: createRoute({
     ...client,
+    operationId: 'releaseHold',
     method: 'post',
     path: '/v1/coupons/{id}/holds/{holdId}/release',
     summary: 'Release a hold before its time: its stock comes back once',
@@ -97,6 +102,7 @@ const route = {
   }),
   cancelIssue: createRoute({
     ...client,
+    operationId: 'cancelIssue',
     method: 'post',
     path: '/v1/coupons/{id}/issues/{issueId}/cancel',
     summary: 'Cancel an unused issue: its stock comes back once',
@@ -105,6 +111,7 @@ const route = {
   }),
   use: createRoute({
     ...client,
+    operationId: 'useCoupon',
     method: 'post',
     path: '/v1/coupons/{id}/uses',
     summary: 'Use (redeem) the coupon (exactly once per Idempotency-Key)',
@@ -117,6 +124,7 @@ const route = {
   }),
   cancelUse: createRoute({
     ...client,
+    operationId: 'cancelUse',
     method: 'post',
     path: '/v1/coupons/{id}/uses/{useId}/cancel',
     summary: 'Cancel a use (order cancelled): its stock comes back once',
@@ -125,6 +133,7 @@ const route = {
   }),
   live: createRoute({
     ...client,
+    operationId: 'getLiveStocks',
     method: 'get',
     path: '/v1/coupons/{id}/stocks/live',
     summary: 'Live remains, straight from the gauges',
@@ -133,6 +142,7 @@ const route = {
   }),
   holdings: createRoute({
     ...client,
+    operationId: 'listUserCoupons',
     method: 'get',
     path: '/v1/users/{userId}/coupons',
     summary: "A user's coupons: issued, used, cancelled",

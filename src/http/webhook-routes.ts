@@ -61,6 +61,7 @@ const DeliveriesQuery = z.object({ limit: z.coerce.number().int().min(1).max(200
 const route = {
   create: createRoute({
     ...admin,
+    operationId: 'createWebhook',
     method: 'post',
     path: '/v1/webhooks',
     summary: 'Add a webhook endpoint (its signing secret is in this answer only)',
@@ -69,6 +70,7 @@ const route = {
   }),
   list: createRoute({
     ...admin,
+    operationId: 'listWebhooks',
     method: 'get',
     path: '/v1/webhooks',
     summary: 'Webhook endpoints',
@@ -76,6 +78,7 @@ const route = {
   }),
   remove: createRoute({
     ...admin,
+    operationId: 'deleteWebhook',
     method: 'delete',
     path: '/v1/webhooks/{id}',
     summary: 'Remove a webhook endpoint (its pending deliveries are dropped)',
@@ -84,6 +87,7 @@ const route = {
   }),
   deliveries: createRoute({
     ...admin,
+    operationId: 'listWebhookDeliveries',
     method: 'get',
     path: '/v1/webhooks/deliveries',
     summary: 'The newest webhook deliveries: status, attempts, the last answer',
