@@ -894,6 +894,33 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description PAYLOAD_TOO_LARGE: the body is over the limit (16 KiB; 1 MiB for a bulk issue), whatever the route */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error, logged with this requestId (never a stack trace) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description STOCK_UNAVAILABLE (the live stock is missing, lost, unreachable or past its deadline) or SERVICE_UNAVAILABLE (the database is unreachable or past its deadline): nothing is known to have happened; retry, with the same Idempotency-Key where the route takes one */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     createCoupon: {
@@ -945,7 +972,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description PAYLOAD_TOO_LARGE */
+            /** @description PAYLOAD_TOO_LARGE: the body is over the limit (16 KiB; 1 MiB for a bulk issue), whatever the route */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -956,6 +983,24 @@ export interface operations {
             };
             /** @description UNSUPPORTED_MEDIA_TYPE */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error, logged with this requestId (never a stack trace) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description STOCK_UNAVAILABLE (the live stock is missing, lost, unreachable or past its deadline) or SERVICE_UNAVAILABLE (the database is unreachable or past its deadline): nothing is known to have happened; retry, with the same Idempotency-Key where the route takes one */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1012,6 +1057,33 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description PAYLOAD_TOO_LARGE: the body is over the limit (16 KiB; 1 MiB for a bulk issue), whatever the route */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error, logged with this requestId (never a stack trace) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description STOCK_UNAVAILABLE (the live stock is missing, lost, unreachable or past its deadline) or SERVICE_UNAVAILABLE (the database is unreachable or past its deadline): nothing is known to have happened; retry, with the same Idempotency-Key where the route takes one */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     deleteCoupon: {
@@ -1061,6 +1133,33 @@ export interface operations {
             };
             /** @description A refusal: the code says which */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over the limit (16 KiB; 1 MiB for a bulk issue), whatever the route */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error, logged with this requestId (never a stack trace) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description STOCK_UNAVAILABLE (the live stock is missing, lost, unreachable or past its deadline) or SERVICE_UNAVAILABLE (the database is unreachable or past its deadline): nothing is known to have happened; retry, with the same Idempotency-Key where the route takes one */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1139,7 +1238,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description PAYLOAD_TOO_LARGE */
+            /** @description PAYLOAD_TOO_LARGE: the body is over the limit (16 KiB; 1 MiB for a bulk issue), whatever the route */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1150,6 +1249,24 @@ export interface operations {
             };
             /** @description UNSUPPORTED_MEDIA_TYPE */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error, logged with this requestId (never a stack trace) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description STOCK_UNAVAILABLE (the live stock is missing, lost, unreachable or past its deadline) or SERVICE_UNAVAILABLE (the database is unreachable or past its deadline): nothing is known to have happened; retry, with the same Idempotency-Key where the route takes one */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1215,7 +1332,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description STOCK_UNAVAILABLE: the live stock cannot be read; nothing was taken */
+            /** @description PAYLOAD_TOO_LARGE: the body is over the limit (16 KiB; 1 MiB for a bulk issue), whatever the route */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error, logged with this requestId (never a stack trace) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description STOCK_UNAVAILABLE (the live stock is missing, lost, unreachable or past its deadline) or SERVICE_UNAVAILABLE (the database is unreachable or past its deadline): nothing is known to have happened; retry, with the same Idempotency-Key where the route takes one */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1282,7 +1417,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description STOCK_UNAVAILABLE: the live stock cannot be read; nothing was taken */
+            /** @description PAYLOAD_TOO_LARGE: the body is over the limit (16 KiB; 1 MiB for a bulk issue), whatever the route */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error, logged with this requestId (never a stack trace) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description STOCK_UNAVAILABLE (the live stock is missing, lost, unreachable or past its deadline) or SERVICE_UNAVAILABLE (the database is unreachable or past its deadline): nothing is known to have happened; retry, with the same Idempotency-Key where the route takes one */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1349,7 +1502,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description STOCK_UNAVAILABLE: the live stock cannot be read; nothing was taken */
+            /** @description PAYLOAD_TOO_LARGE: the body is over the limit (16 KiB; 1 MiB for a bulk issue), whatever the route */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error, logged with this requestId (never a stack trace) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description STOCK_UNAVAILABLE (the live stock is missing, lost, unreachable or past its deadline) or SERVICE_UNAVAILABLE (the database is unreachable or past its deadline): nothing is known to have happened; retry, with the same Idempotency-Key where the route takes one */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1416,7 +1587,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description STOCK_UNAVAILABLE: the live stock cannot be read; nothing was taken */
+            /** @description PAYLOAD_TOO_LARGE: the body is over the limit (16 KiB; 1 MiB for a bulk issue), whatever the route */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error, logged with this requestId (never a stack trace) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description STOCK_UNAVAILABLE (the live stock is missing, lost, unreachable or past its deadline) or SERVICE_UNAVAILABLE (the database is unreachable or past its deadline): nothing is known to have happened; retry, with the same Idempotency-Key where the route takes one */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1500,7 +1689,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description PAYLOAD_TOO_LARGE */
+            /** @description PAYLOAD_TOO_LARGE: the body is over the limit (16 KiB; 1 MiB for a bulk issue), whatever the route */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1518,7 +1707,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description STOCK_UNAVAILABLE: the live stock cannot be read; nothing was taken */
+            /** @description INTERNAL: an unexpected error, logged with this requestId (never a stack trace) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description STOCK_UNAVAILABLE (the live stock is missing, lost, unreachable or past its deadline) or SERVICE_UNAVAILABLE (the database is unreachable or past its deadline): nothing is known to have happened; retry, with the same Idempotency-Key where the route takes one */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1585,7 +1783,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description STOCK_UNAVAILABLE: the live stock cannot be read; nothing was taken */
+            /** @description PAYLOAD_TOO_LARGE: the body is over the limit (16 KiB; 1 MiB for a bulk issue), whatever the route */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error, logged with this requestId (never a stack trace) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description STOCK_UNAVAILABLE (the live stock is missing, lost, unreachable or past its deadline) or SERVICE_UNAVAILABLE (the database is unreachable or past its deadline): nothing is known to have happened; retry, with the same Idempotency-Key where the route takes one */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1645,6 +1861,33 @@ export interface operations {
             };
             /** @description A refusal: the code says which */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over the limit (16 KiB; 1 MiB for a bulk issue), whatever the route */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error, logged with this requestId (never a stack trace) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description STOCK_UNAVAILABLE (the live stock is missing, lost, unreachable or past its deadline) or SERVICE_UNAVAILABLE (the database is unreachable or past its deadline): nothing is known to have happened; retry, with the same Idempotency-Key where the route takes one */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1717,7 +1960,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description PAYLOAD_TOO_LARGE */
+            /** @description PAYLOAD_TOO_LARGE: the body is over the limit (16 KiB; 1 MiB for a bulk issue), whatever the route */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1735,7 +1978,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description STOCK_UNAVAILABLE: the live stock cannot be read; nothing was taken */
+            /** @description INTERNAL: an unexpected error, logged with this requestId (never a stack trace) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description STOCK_UNAVAILABLE (the live stock is missing, lost, unreachable or past its deadline) or SERVICE_UNAVAILABLE (the database is unreachable or past its deadline): nothing is known to have happened; retry, with the same Idempotency-Key where the route takes one */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1809,7 +2061,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description PAYLOAD_TOO_LARGE */
+            /** @description PAYLOAD_TOO_LARGE: the body is over the limit (16 KiB; 1 MiB for a bulk issue), whatever the route */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1827,7 +2079,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description STOCK_UNAVAILABLE: the live stock cannot be read; nothing was taken */
+            /** @description INTERNAL: an unexpected error, logged with this requestId (never a stack trace) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description STOCK_UNAVAILABLE (the live stock is missing, lost, unreachable or past its deadline) or SERVICE_UNAVAILABLE (the database is unreachable or past its deadline): nothing is known to have happened; retry, with the same Idempotency-Key where the route takes one */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1901,7 +2162,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description PAYLOAD_TOO_LARGE */
+            /** @description PAYLOAD_TOO_LARGE: the body is over the limit (16 KiB; 1 MiB for a bulk issue), whatever the route */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1919,7 +2180,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description STOCK_UNAVAILABLE: the live stock cannot be read; nothing was taken */
+            /** @description INTERNAL: an unexpected error, logged with this requestId (never a stack trace) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description STOCK_UNAVAILABLE (the live stock is missing, lost, unreachable or past its deadline) or SERVICE_UNAVAILABLE (the database is unreachable or past its deadline): nothing is known to have happened; retry, with the same Idempotency-Key where the route takes one */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1990,7 +2260,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description PAYLOAD_TOO_LARGE */
+            /** @description PAYLOAD_TOO_LARGE: the body is over the limit (16 KiB; 1 MiB for a bulk issue), whatever the route */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -2008,7 +2278,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description STOCK_UNAVAILABLE: the live stock cannot be read; nothing was taken */
+            /** @description INTERNAL: an unexpected error, logged with this requestId (never a stack trace) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description STOCK_UNAVAILABLE (the live stock is missing, lost, unreachable or past its deadline) or SERVICE_UNAVAILABLE (the database is unreachable or past its deadline): nothing is known to have happened; retry, with the same Idempotency-Key where the route takes one */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2067,7 +2346,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description STOCK_UNAVAILABLE: the live stock cannot be read; nothing was taken */
+            /** @description PAYLOAD_TOO_LARGE: the body is over the limit (16 KiB; 1 MiB for a bulk issue), whatever the route */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error, logged with this requestId (never a stack trace) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description STOCK_UNAVAILABLE (the live stock is missing, lost, unreachable or past its deadline) or SERVICE_UNAVAILABLE (the database is unreachable or past its deadline): nothing is known to have happened; retry, with the same Idempotency-Key where the route takes one */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2126,7 +2423,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description STOCK_UNAVAILABLE: the live stock cannot be read; nothing was taken */
+            /** @description PAYLOAD_TOO_LARGE: the body is over the limit (16 KiB; 1 MiB for a bulk issue), whatever the route */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error, logged with this requestId (never a stack trace) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description STOCK_UNAVAILABLE (the live stock is missing, lost, unreachable or past its deadline) or SERVICE_UNAVAILABLE (the database is unreachable or past its deadline): nothing is known to have happened; retry, with the same Idempotency-Key where the route takes one */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2185,7 +2500,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description STOCK_UNAVAILABLE: the live stock cannot be read; nothing was taken */
+            /** @description PAYLOAD_TOO_LARGE: the body is over the limit (16 KiB; 1 MiB for a bulk issue), whatever the route */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error, logged with this requestId (never a stack trace) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description STOCK_UNAVAILABLE (the live stock is missing, lost, unreachable or past its deadline) or SERVICE_UNAVAILABLE (the database is unreachable or past its deadline): nothing is known to have happened; retry, with the same Idempotency-Key where the route takes one */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2244,7 +2577,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description STOCK_UNAVAILABLE: the live stock cannot be read; nothing was taken */
+            /** @description PAYLOAD_TOO_LARGE: the body is over the limit (16 KiB; 1 MiB for a bulk issue), whatever the route */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error, logged with this requestId (never a stack trace) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description STOCK_UNAVAILABLE (the live stock is missing, lost, unreachable or past its deadline) or SERVICE_UNAVAILABLE (the database is unreachable or past its deadline): nothing is known to have happened; retry, with the same Idempotency-Key where the route takes one */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2302,7 +2653,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description STOCK_UNAVAILABLE: the live stock cannot be read; nothing was taken */
+            /** @description PAYLOAD_TOO_LARGE: the body is over the limit (16 KiB; 1 MiB for a bulk issue), whatever the route */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error, logged with this requestId (never a stack trace) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description STOCK_UNAVAILABLE (the live stock is missing, lost, unreachable or past its deadline) or SERVICE_UNAVAILABLE (the database is unreachable or past its deadline): nothing is known to have happened; retry, with the same Idempotency-Key where the route takes one */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2351,6 +2720,33 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description PAYLOAD_TOO_LARGE: the body is over the limit (16 KiB; 1 MiB for a bulk issue), whatever the route */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error, logged with this requestId (never a stack trace) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description STOCK_UNAVAILABLE (the live stock is missing, lost, unreachable or past its deadline) or SERVICE_UNAVAILABLE (the database is unreachable or past its deadline): nothing is known to have happened; retry, with the same Idempotency-Key where the route takes one */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     listWebhooks: {
@@ -2391,7 +2787,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description STOCK_UNAVAILABLE: the live stock cannot be read; nothing was taken */
+            /** @description PAYLOAD_TOO_LARGE: the body is over the limit (16 KiB; 1 MiB for a bulk issue), whatever the route */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error, logged with this requestId (never a stack trace) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description STOCK_UNAVAILABLE (the live stock is missing, lost, unreachable or past its deadline) or SERVICE_UNAVAILABLE (the database is unreachable or past its deadline): nothing is known to have happened; retry, with the same Idempotency-Key where the route takes one */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2451,7 +2865,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description PAYLOAD_TOO_LARGE */
+            /** @description PAYLOAD_TOO_LARGE: the body is over the limit (16 KiB; 1 MiB for a bulk issue), whatever the route */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -2469,7 +2883,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description STOCK_UNAVAILABLE: the live stock cannot be read; nothing was taken */
+            /** @description INTERNAL: an unexpected error, logged with this requestId (never a stack trace) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description STOCK_UNAVAILABLE (the live stock is missing, lost, unreachable or past its deadline) or SERVICE_UNAVAILABLE (the database is unreachable or past its deadline): nothing is known to have happened; retry, with the same Idempotency-Key where the route takes one */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2529,7 +2952,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description STOCK_UNAVAILABLE: the live stock cannot be read; nothing was taken */
+            /** @description PAYLOAD_TOO_LARGE: the body is over the limit (16 KiB; 1 MiB for a bulk issue), whatever the route */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error, logged with this requestId (never a stack trace) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description STOCK_UNAVAILABLE (the live stock is missing, lost, unreachable or past its deadline) or SERVICE_UNAVAILABLE (the database is unreachable or past its deadline): nothing is known to have happened; retry, with the same Idempotency-Key where the route takes one */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2585,7 +3026,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description STOCK_UNAVAILABLE: the live stock cannot be read; nothing was taken */
+            /** @description PAYLOAD_TOO_LARGE: the body is over the limit (16 KiB; 1 MiB for a bulk issue), whatever the route */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error, logged with this requestId (never a stack trace) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description STOCK_UNAVAILABLE (the live stock is missing, lost, unreachable or past its deadline) or SERVICE_UNAVAILABLE (the database is unreachable or past its deadline): nothing is known to have happened; retry, with the same Idempotency-Key where the route takes one */
             503: {
                 headers: {
                     [name: string]: unknown;

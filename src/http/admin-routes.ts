@@ -37,7 +37,7 @@ const route = {
     path: '/v1/coupons',
     summary: 'Create a draft coupon',
     request: { body: { required: true, content: { 'application/json': { schema: CouponCreate } } } },
-    responses: { 201: json(Coupon, 'The draft'), ...errorResponses(400, 401, 403, 413, 415) },
+    responses: { 201: json(Coupon, 'The draft'), ...errorResponses(400, 401, 403, 415) },
   }),
   list: createRoute({
     ...admin,
@@ -67,7 +67,7 @@ const route = {
       params: CouponParams,
       body: { required: true, content: { 'application/json': { schema: CouponPatch } } },
     },
-    responses: { 200: json(Coupon, 'The draft'), ...errorResponses(400, 401, 403, 404, 409, 413, 415) },
+    responses: { 200: json(Coupon, 'The draft'), ...errorResponses(400, 401, 403, 404, 409, 415) },
   }),
   remove: createRoute({
     ...admin,
@@ -89,7 +89,7 @@ const route = {
       headers: IdempotencyHeaders,
       body: { required: true, content: { 'application/json': { schema: AdjustBody } } },
     },
-    responses: { 200: json(Adjusted, 'The live stock'), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503) },
+    responses: { 200: json(Adjusted, 'The live stock'), ...errorResponses(400, 401, 403, 404, 409, 415) },
   }),
   rebuild: createRoute({
     ...admin,
@@ -98,7 +98,7 @@ const route = {
     path: '/v1/coupons/{id}/rebuild',
     summary: 'Recovery: rebuild missing gauges (stocks and per-user counters) from total and the ledger',
     request: { params: CouponParams },
-    responses: { 200: json(RebuildReport, 'What was rebuilt'), ...errorResponses(401, 403, 404, 409, 503) },
+    responses: { 200: json(RebuildReport, 'What was rebuilt'), ...errorResponses(401, 403, 404, 409) },
   }),
   sync: createRoute({
     ...admin,
@@ -119,7 +119,7 @@ const lifecycle = (action: 'confirm' | 'pause' | 'resume' | 'archive', summary: 
     path: `/v1/coupons/{id}/${action}`,
     summary,
     request: { params: CouponParams },
-    responses: { 200: json(Coupon, 'The coupon'), ...errorResponses(401, 403, 404, 409, 503) },
+    responses: { 200: json(Coupon, 'The coupon'), ...errorResponses(401, 403, 404, 409) },
   });
 
 const date = (s: string | null | undefined): Date | null => (s ? new Date(s) : null);

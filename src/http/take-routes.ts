@@ -53,7 +53,7 @@ const route = {
       headers: IdempotencyHeaders,
       body: { required: true, content: { 'application/json': { schema: IssueBody } } },
     },
-    responses: { 201: json(Issued, 'Issued'), ...errorResponses(400, 401, 404, 409, 413, 415, 503) },
+    responses: { 201: json(Issued, 'Issued'), ...errorResponses(400, 401, 404, 409, 415) },
   }),
   issueBatch: createRoute({
     ...client,
@@ -71,7 +71,7 @@ const route = {
       headers: IdempotencyHeaders,
       body: { required: true, content: { 'application/json': { schema: BatchIssueBody } } },
     },
-    responses: { 200: json(BatchIssueReport, 'One result per user id'), ...errorResponses(400, 401, 404, 409, 413, 415, 503) },
+    responses: { 200: json(BatchIssueReport, 'One result per user id'), ...errorResponses(400, 401, 404, 409, 415) },
   }),
   hold: createRoute({
     ...client,
@@ -80,7 +80,7 @@ const route = {
     path: '/v1/coupons/{id}/holds',
     summary: 'Hold a use for a checkout: taken now, given back by itself at expiresAt unless committed',
     request: { params: CouponParams, body: { required: true, content: { 'application/json': { schema: HoldBody } } } },
-    responses: { 201: json(Held, 'The hold (the same one again for the same ownerId)'), ...errorResponses(400, 401, 404, 409, 413, 415, 503) },
+    responses: { 201: json(Held, 'The hold (the same one again for the same ownerId)'), ...errorResponses(400, 401, 404, 409, 415) },
   }),
   commitHold: createRoute({
     ...client,
@@ -89,7 +89,7 @@ const route = {
     path: '/v1/coupons/{id}/holds/{holdId}/commit',
     summary: 'Commit a hold: it becomes a use (cancel it as a use); 409 HOLD_EXPIRED once it was given back',
     request: { params: HoldParams },
-    responses: { 200: json(HoldCommitted, 'Committed (again: the same answer)'), ...errorResponses(401, 404, 409, 503) },
+    responses: { 200: json(HoldCommitted, 'Committed (again: the same answer)'), ...errorResponses(401, 404, 409) },
   }),
   releaseHold: createRoute({
     ...client,
@@ -98,7 +98,7 @@ const route = {
     path: '/v1/coupons/{id}/holds/{holdId}/release',
     summary: 'Release a hold before its time: its stock comes back once',
     request: { params: HoldParams },
-    responses: { 200: json(HoldReleased, 'Released'), ...errorResponses(401, 404, 409, 503) },
+    responses: { 200: json(HoldReleased, 'Released'), ...errorResponses(401, 404, 409) },
   }),
   cancelIssue: createRoute({
     ...client,
@@ -107,7 +107,7 @@ const route = {
     path: '/v1/coupons/{id}/issues/{issueId}/cancel',
     summary: 'Cancel an unused issue: its stock comes back once',
     request: { params: IssueParams },
-    responses: { 200: json(IssueCancelled, 'Cancelled'), ...errorResponses(401, 404, 409, 503) },
+    responses: { 200: json(IssueCancelled, 'Cancelled'), ...errorResponses(401, 404, 409) },
   }),
   use: createRoute({
     ...client,
@@ -120,7 +120,7 @@ const route = {
       headers: IdempotencyHeaders,
       body: { required: true, content: { 'application/json': { schema: UseBody } } },
     },
-    responses: { 201: json(Used, 'Used'), ...errorResponses(400, 401, 404, 409, 413, 415, 503) },
+    responses: { 201: json(Used, 'Used'), ...errorResponses(400, 401, 404, 409, 415) },
   }),
   cancelUse: createRoute({
     ...client,
@@ -129,7 +129,7 @@ const route = {
     path: '/v1/coupons/{id}/uses/{useId}/cancel',
     summary: 'Cancel a use (order cancelled): its stock comes back once',
     request: { params: UseParams },
-    responses: { 200: json(UseCancelled, 'Cancelled'), ...errorResponses(401, 404, 409, 503) },
+    responses: { 200: json(UseCancelled, 'Cancelled'), ...errorResponses(401, 404, 409) },
   }),
   live: createRoute({
     ...client,
@@ -138,7 +138,7 @@ const route = {
     path: '/v1/coupons/{id}/stocks/live',
     summary: 'Live remains, straight from the gauges',
     request: { params: CouponParams },
-    responses: { 200: json(Live, 'Live stocks (null = unlimited)'), ...errorResponses(401, 404, 409, 503) },
+    responses: { 200: json(Live, 'Live stocks (null = unlimited)'), ...errorResponses(401, 404, 409) },
   }),
   holdings: createRoute({
     ...client,
