@@ -2,7 +2,7 @@
  * The real `npm start` process: started, used, stopped with SIGTERM and started again on the
  * same DATA_DIR — every coupon and count must be intact and the tokens the same.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,44 +10,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../scripts/local/servers.js';
 import { startUpstashRest } from '../scripts/upstash-rest/server.js';
 import { postgresDb } from './support/db.js';
+import { startHost, stopHost, type StartedHost } from './support/node-process.js';
 import { takeRequests } from './support/take-requests.js';
-
-interface Started {
-  child: ChildProcess;
-  url: string;
-  admin: string;
-  client: string;
-  output: () => string;
-}
-
-/** Starts `npm start`'s entry and waits for its last start-up line; the tokens come from the environment or `DATA_DIR`, never from the output. */
-async function start(env: Record<string, string>): Promise<Started> {
-  const child = spawn(join('node_modules', '.bin', 'tsx'), ['src/node.ts'], {
-    env: { ...process.env, ADMIN_API_TOKEN: '', CLIENT_API_TOKEN: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  const deadline = Date.now() + 60_000;
-  while (!/^ {2}tokens: .*\n/m.test(output)) {
-    if (child.exitCode !== null) throw new Error(`host exited: ${output}`);
-    if (Date.now() > deadline) throw new Error(`host did not start: ${output}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const url = /listening on (\S+)/.exec(output)?.[1] ?? '';
-  const kept: { admin?: string; client?: string } =
-    env.ADMIN_API_TOKEN && env.CLIENT_API_TOKEN ? {} : JSON.parse(await readFile(join(env.DATA_DIR ?? '.data', 'tokens.json'), 'utf8'));
-  const admin = env.ADMIN_API_TOKEN || kept.admin || '';
-  const client = env.CLIENT_API_TOKEN || kept.client || '';
-  return { child, url, admin, client, output: () => output };
-}
-
-async function stop(started: Started): Promise<number | null> {
-  const exited = new Promise<number | null>((resolve) => started.child.once('exit', (code) => resolve(code)));
-  started.child.kill('SIGTERM');
-  return exited;
-}
 
 describe('node host', () => {
   let dataDir: string;
@@ -63,9 +27,9 @@ describe('node host', () => {
 
   it('keeps every coupon, count and token across a SIGTERM restart', { timeout: 120_000 }, async () => {
     const env = { DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1' };
-    const first = await start(env);
+    const first = await startHost(env);
     expect(first.url).toBe(`http://127.0.0.1:${port}`);
-    const call = async (s: Started, method: string, path: string, body?: unknown, token = s.admin) => {
+    const call = async (s: StartedHost, method: string, path: string, body?: unknown, token = s.admin) => {
       const res = await fetch(`${s.url}${path}`, {
         method,
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
@@ -88,9 +52,9 @@ describe('node host', () => {
     }
     expect((await call(first, 'POST', `/v1/coupons/${id}/uses`, { userId: 'a' }, first.client)).status).toBe(201);
     expect((await call(first, 'POST', `/v1/coupons/${id}/issues/${issues[2]}/cancel`, undefined, first.client)).status).toBe(200);
-    expect(await stop(first)).toBe(0);
+    expect(await stopHost(first)).toBe(0);
 
-    const second = await start(env);
+    const second = await startHost(env);
     expect([second.admin, second.client]).toEqual([first.admin, first.client]);
     const live = await call(second, 'GET', `/v1/coupons/${id}/stocks/live`, undefined, second.client);
     expect(live.body).toEqual({ issue: { total: 10, remain: 8 }, use: { total: 5, remain: 4 } });
@@ -100,35 +64,35 @@ describe('node host', () => {
     expect(holdings.body).toMatchObject({ userId: 'a', coupons: [{ couponId: id, issued: 1, used: 1 }] });
     const again = await call(second, 'POST', `/v1/coupons/${id}/issues/${issues[2]}/cancel`, undefined, second.client);
     expect(again.body).toMatchObject({ status: 'cancelled', remain: 8 });
-    expect(await stop(second)).toBe(0);
+    expect(await stopHost(second)).toBe(0);
   });
 
   it('prints generated tokens on the first start only, and never tokens from the environment', { timeout: 120_000 }, async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cs-node-tokens-'));
     try {
       const env = { DATA_DIR: dir, PORT: '0', HOST: '127.0.0.1' };
-      const first = await start(env);
+      const first = await startHost(env);
       expect(first.output()).toContain(`  admin token:  ${first.admin}\n  client token: ${first.client}\n`);
       expect(first.output()).toContain(`  tokens: generated now and kept in ${dir}/tokens.json (not printed again)\n`);
-      expect(await stop(first)).toBe(0);
+      expect(await stopHost(first)).toBe(0);
 
-      const second = await start(env);
+      const second = await startHost(env);
       expect([second.admin, second.client]).toEqual([first.admin, first.client]);
       expect(second.output()).not.toContain(first.admin);
       expect(second.output()).not.toContain(first.client);
       expect(second.output()).toContain(`  tokens: kept in ${dir}/tokens.json (generated on first start)\n`);
       const listed = await fetch(`${second.url}/v1/coupons`, { headers: { authorization: `Bearer ${second.admin}` } });
       expect(listed.status).toBe(200);
-      expect(await stop(second)).toBe(0);
+      expect(await stopHost(second)).toBe(0);
 
       const fromEnv = { ADMIN_API_TOKEN: 'env-admin-token-0123456789', CLIENT_API_TOKEN: 'env-client-token-0123456789' };
       for (const dataDir of [dir, await mkdtemp(join(tmpdir(), 'cs-node-env-'))]) {
-        const third = await start({ ...env, DATA_DIR: dataDir, ...fromEnv });
+        const third = await startHost({ ...env, DATA_DIR: dataDir, ...fromEnv });
         for (const secret of [...Object.values(fromEnv), first.admin, first.client]) expect(third.output()).not.toContain(secret);
         expect(third.output()).toContain('  tokens: from the environment\n');
         const answer = await fetch(`${third.url}/v1/coupons`, { headers: { authorization: `Bearer ${fromEnv.ADMIN_API_TOKEN}` } });
         expect(answer.status).toBe(200);
-        expect(await stop(third)).toBe(0);
+        expect(await stopHost(third)).toBe(0);
         if (dataDir !== dir) {
           await expect(readFile(join(dataDir, 'tokens.json'), 'utf8')).rejects.toThrow();
           await rm(dataDir, { recursive: true, force: true });
@@ -142,8 +106,9 @@ describe('node host', () => {
   it('uses Upstash and the PostgreSQL of DATABASE_URL when they are set', { timeout: 120_000 }, async () => {
     const rest = await startUpstashRest({ redisUrl: inject('redisUrl'), token: 'node-host-token' });
     const db = await postgresDb();
+    let running: StartedHost | null = null;
     try {
-      const started = await start({
+      const started = await startHost({
         DATA_DIR: dataDir,
         PORT: String(await freePort()),
         HOST: '127.0.0.1',
@@ -153,6 +118,7 @@ describe('node host', () => {
         // 200 takes at once on a busy 2-core machine: this test is about sharing requests, not deadlines.
         TAKE_TIMEOUT_MS: '30000',
       });
+      running = started;
       const get = (path: string) => fetch(`${started.url}${path}`, { headers: { authorization: `Bearer ${started.admin}` } });
       expect(await (await get('/health')).json()).toMatchObject({ status: 'ok', gauges: 'redis', db: 'postgres' });
       const post = (path: string, body?: unknown) =>
@@ -180,8 +146,10 @@ describe('node host', () => {
       expect(trips.flat()).toHaveLength(200);
       expect(trips.length).toBeLessThan(200);
       console.log(`node host: 200 concurrent issues reached Upstash in ${trips.length} requests`);
-      expect(await stop(started)).toBe(0);
+      expect(await stopHost(started)).toBe(0);
     } finally {
+      // A failed assertion must not leave the host running.
+      if (running) await stopHost(running);
       await rest.close();
       await db.close();
     }

@@ -6,8 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import { register } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { CouponDeps } from '../../src/coupon/deps.js';
-import { createApp } from '../../src/http/app.js';
+import { openApiDocument } from '../openapi/document.js';
 
 export const CLIENT_SCHEMA = fileURLToPath(new URL('../../src/client/schema.d.ts', import.meta.url));
 
@@ -16,19 +15,6 @@ const BANNER = `/**
  * test/client.test.ts fails when this file and the document differ.
  */
 `;
-
-/** The OpenAPI document exactly as the app serves it. */
-export async function openApiDocument(): Promise<Record<string, unknown>> {
-  const app = createApp({
-    tokens: { admin: 'unused-admin-token', client: 'unused-client-token' },
-    info: { runtime: 'node', db: 'pglite' },
-    deps: () => ({ deps: {} as CouponDeps }),
-    log: () => {},
-  });
-  const res = await app.request('/openapi.json');
-  if (res.status !== 200) throw new Error(`/openapi.json answered ${res.status}`);
-  return (await res.json()) as Record<string, unknown>;
-}
 
 let hooked = false;
 

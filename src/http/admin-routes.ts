@@ -32,14 +32,16 @@ const admin = { tags, security, middleware: [requireAdmin] };
 const route = {
   create: createRoute({
     ...admin,
+    operationId: 'createCoupon',
     method: 'post',
     path: '/v1/coupons',
     summary: 'Create a draft coupon',
     request: { body: { required: true, content: { 'application/json': { schema: CouponCreate } } } },
-    responses: { 201: json(Coupon, 'The draft'), ...errorResponses(400, 401, 403, 413, 415) },
+    responses: { 201: json(Coupon, 'The draft'), ...errorResponses(400, 401, 403, 415) },
   }),
   list: createRoute({
     ...admin,
+    operationId: 'listCoupons',
     method: 'get',
     path: '/v1/coupons',
     summary: 'List coupons, newest first',
@@ -48,6 +50,7 @@ const route = {
   }),
   get: createRoute({
     ...admin,
+    operationId: 'getCoupon',
     method: 'get',
     path: '/v1/coupons/{id}',
     summary: 'One coupon with its stocks',
@@ -56,6 +59,7 @@ const route = {
   }),
   patch: createRoute({
     ...admin,
+    operationId: 'updateCoupon',
     method: 'patch',
     path: '/v1/coupons/{id}',
     summary: 'Change a draft',
@@ -63,10 +67,11 @@ const route = {
       params: CouponParams,
       body: { required: true, content: { 'application/json': { schema: CouponPatch } } },
     },
-    responses: { 200: json(Coupon, 'The draft'), ...errorResponses(400, 401, 403, 404, 409, 413, 415) },
+    responses: { 200: json(Coupon, 'The draft'), ...errorResponses(400, 401, 403, 404, 409, 415) },
   }),
   remove: createRoute({
     ...admin,
+    operationId: 'deleteCoupon',
     method: 'delete',
     path: '/v1/coupons/{id}',
     summary: 'Delete a draft',
@@ -75,6 +80,7 @@ const route = {
   }),
   adjust: createRoute({
     ...admin,
+    operationId: 'adjustStock',
     method: 'post',
     path: '/v1/coupons/{id}/stocks/{stock}/adjust',
     summary: 'Raise or lower a live limit (exactly once per Idempotency-Key)',
@@ -83,18 +89,20 @@ const route = {
       headers: IdempotencyHeaders,
       body: { required: true, content: { 'application/json': { schema: AdjustBody } } },
     },
-    responses: { 200: json(Adjusted, 'The live stock'), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503) },
+    responses: { 200: json(Adjusted, 'The live stock'), ...errorResponses(400, 401, 403, 404, 409, 415) },
   }),
   rebuild: createRoute({
     ...admin,
+    operationId: 'rebuildGauges',
     method: 'post',
     path: '/v1/coupons/{id}/rebuild',
     summary: 'Recovery: rebuild missing gauges (stocks and per-user counters) from total and the ledger',
     request: { params: CouponParams },
-    responses: { 200: json(RebuildReport, 'What was rebuilt'), ...errorResponses(401, 403, 404, 409, 503) },
+    responses: { 200: json(RebuildReport, 'What was rebuilt'), ...errorResponses(401, 403, 404, 409) },
   }),
   sync: createRoute({
     ...admin,
+    operationId: 'syncStocks',
     method: 'post',
     path: '/v1/coupons/{id}/stocks/sync',
     summary: 'Drain the ledger and copy live remains into Postgres now',
@@ -106,11 +114,12 @@ const route = {
 const lifecycle = (action: 'confirm' | 'pause' | 'resume' | 'archive', summary: string) =>
   createRoute({
     ...admin,
+    operationId: `${action}Coupon`,
     method: 'post',
     path: `/v1/coupons/{id}/${action}`,
     summary,
     request: { params: CouponParams },
-    responses: { 200: json(Coupon, 'The coupon'), ...errorResponses(401, 403, 404, 409, 503) },
+    responses: { 200: json(Coupon, 'The coupon'), ...errorResponses(401, 403, 404, 409) },
   });
 
 const date = (s: string | null | undefined): Date | null => (s ? new Date(s) : null);

@@ -69,6 +69,13 @@ function describeError(error: unknown): string {
   return parts.join(' <- caused by ');
 }
 
+/**
+ * The API's licence in the document: the package is private and grants no open-source licence.
+ * An OpenAPI 3.1 License Object (`identifier`, an SPDX expression; `LicenseRef-` names a licence
+ * SPDX does not list), kept out of the call so the 3.0-typed `doc31` config accepts it.
+ */
+const LICENSE = { name: 'Proprietary: all rights reserved', identifier: 'LicenseRef-Proprietary' };
+
 export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
   const log = options.log ?? ((event, fields) => console.error(JSON.stringify({ at: new Date().toISOString(), event, ...fields })));
   const metrics = options.metrics ?? noMetrics;
@@ -132,7 +139,11 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
       title: 'coupon-stock',
       version: '1.0.0',
       description: 'Caps how many times a coupon can be issued and used: never oversold, never counted twice.',
+      license: LICENSE,
     },
+    // Relative: the same document is served by every host (a Worker, `npm start`, a proxy's
+    // prefix-free domain), and a client resolves it against the URL it read the document from.
+    servers: [{ url: '/', description: 'The service that serves this document' }],
   });
   app.route('/', docsRoutes(options.docs));
   app.get('/', (c) => c.json({ name: 'coupon-stock', docs: '/docs', openapi: '/openapi.json', health: '/health' }));

@@ -16,9 +16,18 @@ const TIMEOUT_MS = 2_000;
 const route = createRoute({
   method: 'get',
   path: '/health',
+  operationId: 'getHealth',
   tags: ['system'],
   summary: 'Liveness of the service and its stores',
-  responses: { 200: json(Health, 'Every dependency answers'), 503: json(Health, 'A dependency is down') },
+  // Public on purpose (load balancers and monitors call it without a token): declared, not forgotten.
+  security: [],
+  responses: {
+    200: json(Health, 'Every dependency answers'),
+    // The service itself answers nothing but 200 and 503 here; the HTTP server in front of it
+    // (Node's, or Cloudflare's) refuses a request it cannot parse before the app sees it.
+    '4XX': { description: 'Refused by the HTTP server before the service sees it (a malformed request, a URI or headers too large); no problem document' },
+    503: json(Health, 'A dependency is down'),
+  },
 });
 
 /** `up` when the check resolves within the timeout. */

@@ -61,34 +61,38 @@ const DeliveriesQuery = z.object({ limit: z.coerce.number().int().min(1).max(200
 const route = {
   create: createRoute({
     ...admin,
+    operationId: 'createWebhook',
     method: 'post',
     path: '/v1/webhooks',
     summary: 'Add a webhook endpoint (its signing secret is in this answer only)',
     request: { body: { required: true, content: { 'application/json': { schema: EndpointIn } } } },
-    responses: { 201: json(CreatedEndpoint, 'The endpoint and its secret'), ...errorResponses(400, 401, 403, 413, 415, 503) },
+    responses: { 201: json(CreatedEndpoint, 'The endpoint and its secret'), ...errorResponses(400, 401, 403, 415) },
   }),
   list: createRoute({
     ...admin,
+    operationId: 'listWebhooks',
     method: 'get',
     path: '/v1/webhooks',
     summary: 'Webhook endpoints',
-    responses: { 200: json(z.object({ items: z.array(EndpointOut) }), 'The endpoints'), ...errorResponses(401, 403, 503) },
+    responses: { 200: json(z.object({ items: z.array(EndpointOut) }), 'The endpoints'), ...errorResponses(401, 403) },
   }),
   remove: createRoute({
     ...admin,
+    operationId: 'deleteWebhook',
     method: 'delete',
     path: '/v1/webhooks/{id}',
     summary: 'Remove a webhook endpoint (its pending deliveries are dropped)',
     request: { params: EndpointParams },
-    responses: { 204: { description: 'Removed' }, ...errorResponses(401, 403, 404, 503) },
+    responses: { 204: { description: 'Removed' }, ...errorResponses(401, 403, 404) },
   }),
   deliveries: createRoute({
     ...admin,
+    operationId: 'listWebhookDeliveries',
     method: 'get',
     path: '/v1/webhooks/deliveries',
     summary: 'The newest webhook deliveries: status, attempts, the last answer',
     request: { query: DeliveriesQuery },
-    responses: { 200: json(z.object({ items: z.array(DeliveryOut) }), 'Deliveries, newest first'), ...errorResponses(400, 401, 403, 503) },
+    responses: { 200: json(z.object({ items: z.array(DeliveryOut) }), 'Deliveries, newest first'), ...errorResponses(400, 401, 403) },
   }),
 };
 

@@ -1,8 +1,8 @@
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { describeTokens, loadTokens, parseEnv, type TokenPair, type TokenSource } from './config.js';
+import { describeTokens, ensureDataDir, loadTokens, parseEnv, type TokenPair, type TokenSource } from './config.js';
 
 describe('parseEnv', () => {
   it('defaults to the embedded service on 8787', () => {
@@ -65,6 +65,32 @@ describe('loadTokens', () => {
       sources: { admin: 'environment', client: 'environment' },
     });
     await expect(readFile(join(c.DATA_DIR, 'tokens.json'), 'utf8')).rejects.toThrow();
+  });
+});
+
+describe('ensureDataDir', () => {
+  let base: string;
+  afterEach(async () => {
+    await rm(base, { recursive: true, force: true });
+  });
+
+  it('creates the directory and its missing parents, private (0700), and leaves an existing one as it is', async () => {
+    base = await mkdtemp(join(tmpdir(), 'cs-datadir-'));
+    const dir = join(base, 'a', 'b', 'data');
+    expect(await ensureDataDir({ DATA_DIR: dir })).toBe(dir);
+    for (const d of [dir, join(base, 'a', 'b'), join(base, 'a')]) expect((await stat(d)).mode & 0o777).toBe(0o700);
+    await chmod(dir, 0o750);
+    await ensureDataDir({ DATA_DIR: dir });
+    expect((await stat(dir)).mode & 0o777).toBe(0o750);
+  });
+
+  it('says in one line which DATA_DIR cannot be created', async () => {
+    base = await mkdtemp(join(tmpdir(), 'cs-datadir-'));
+    await writeFile(join(base, 'file'), '');
+    const error = await ensureDataDir({ DATA_DIR: join(base, 'file', 'data') }).catch((e: unknown) => e as Error);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toMatch(/^DATA_DIR .*\/file\/data cannot be created: ENOTDIR/);
+    expect((error as Error).message).not.toContain('\n');
   });
 });
 

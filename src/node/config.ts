@@ -57,6 +57,23 @@ export interface TokenPair {
   file: string;
 }
 
+/**
+ * Creates `DATA_DIR` and every missing parent, private to the service's user (0700: it keeps the
+ * generated tokens and the embedded database), whatever the configuration: Docker, systemd and
+ * CI start on an empty volume with the tokens in the environment. A directory that already
+ * exists keeps its owner and mode (a mounted volume's are the operator's). Returns its absolute path.
+ */
+export async function ensureDataDir(config: Pick<NodeConfig, 'DATA_DIR'>): Promise<string> {
+  const dir = resolve(config.DATA_DIR);
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`DATA_DIR ${config.DATA_DIR} cannot be created: ${reason}`);
+  }
+  return dir;
+}
+
 const newToken = (prefix: string) => `${prefix}_${Buffer.from(crypto.getRandomValues(new Uint8Array(24))).toString('base64url')}`;
 
 /**
@@ -78,7 +95,7 @@ export async function loadTokens(config: NodeConfig): Promise<TokenPair> {
     stored = { admin: stored.admin ?? newToken('csa'), client: stored.client ?? newToken('csc') };
     fresh = !(config.ADMIN_API_TOKEN && config.CLIENT_API_TOKEN);
     if (fresh) {
-      await mkdir(resolve(config.DATA_DIR), { recursive: true });
+      await ensureDataDir(config);
       await writeFile(resolve(file), JSON.stringify(stored, null, 2), { mode: 0o600 });
     }
   }

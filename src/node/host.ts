@@ -36,7 +36,7 @@ import { redisLedgerBacklog, webhookBacklog } from './backlogs.js';
 import { nodeDocsAssets } from './docs-assets.js';
 import { resolveAll } from './dns.js';
 import { prometheusMetrics } from './prometheus.js';
-import { loadTokens, type NodeConfig, type TokenPair } from './config.js';
+import { ensureDataDir, loadTokens, type NodeConfig, type TokenPair } from './config.js';
 
 export interface NodeHost {
   url: string;
@@ -114,6 +114,8 @@ async function refuseEviction(config: NodeConfig): Promise<void> {
 }
 
 export async function startNodeHost(config: NodeConfig): Promise<NodeHost> {
+  // Before anything writes there (tokens.json, PGlite, which creates only its own folder).
+  await ensureDataDir(config);
   await refuseEviction(config);
   const tokens = await loadTokens(config);
   const store = await openStore(config);

@@ -7,6 +7,10 @@
  *   coalescer behind the local Upstash REST endpoint over the real redis-server of the global
  *   setup, the durable store on a private database of the real PostgreSQL, and ledger events
  *   drained after takes (`onTaken` + `DrainScheduler`, as `src/node/host.ts`).
+ *
+ * Every response of a test app — through `t.call`, `t.app.request` or the app served over HTTP
+ * — is checked against the OpenAPI document the app serves (`./openapi-contract.ts`): a status,
+ * content type or body the document does not describe fails the request, so the test.
  */
 import { afterAll, beforeAll, describe, inject } from 'vitest';
 import { startUpstashRest, type UpstashRest } from '../../scripts/upstash-rest/server.js';
@@ -24,6 +28,7 @@ import { RefusalRecorder } from '../../src/coupon/refusals.js';
 import { TargetPolicy, type TargetPolicyOptions } from '../../src/events/targets.js';
 import { createApp } from '../../src/http/app.js';
 import { pgliteDb, postgresDb, type TestDb } from './db.js';
+import { responseContract, type OpenApiDocument, type ResponseContract } from './openapi-contract.js';
 
 export const ADMIN = 'test-admin-token-0123456789';
 export const CLIENT = 'test-client-token-0123456789';
@@ -41,6 +46,8 @@ export interface TestAppOptions {
   redisUrl?: string;
   /** Where webhooks may go (default: public addresses only, as in production). */
   webhookTargets?: TargetPolicyOptions;
+  /** Changes the document responses are checked against (default: as served): the check's own self-test. */
+  openapi?: (document: OpenApiDocument) => OpenApiDocument;
 }
 
 /** The Redis side of a `redis` app: its REST endpoint (stats, faults), a raw client and the coalescer. */
@@ -58,6 +65,8 @@ export interface TestApp {
   gauges: GaugeKind;
   /** The Redis endpoint of a `redis` app, `null` on the Postgres gauge. */
   redis: TestRedis | null;
+  /** The check every response of this app goes through (its counts show it ran). */
+  contract: ResponseContract;
   /**
    * Waits until every ledger event a take or cancel left in Redis is in Postgres: the drains
    * scheduled after the responses, then one drain of every coupon taken from (what the
@@ -76,7 +85,7 @@ export interface TestApp {
 const REDIS_TOKEN = 'test-upstash-token';
 
 export async function testApp(options: TestAppOptions | (() => Promise<TestDb>) = {}): Promise<TestApp> {
-  const { gauges = 'postgres', open = gauges === 'redis' ? postgresDb : pgliteDb, redisUrl, webhookTargets } = typeof options === 'function' ? { open: options } : options;
+  const { gauges = 'postgres', open = gauges === 'redis' ? postgresDb : pgliteDb, redisUrl, webhookTargets, openapi } = typeof options === 'function' ? { open: options } : options;
   const db = await open();
   let fixed: number | null = null;
   let redis: TestRedis | null = null;
@@ -128,12 +137,21 @@ export async function testApp(options: TestAppOptions | (() => Promise<TestDb>) 
     deps: () => ({ deps }),
     log: () => {},
   });
+  const contract = await contractOf(app, openapi);
+  // Every way into the app goes through `fetch` (`app.request` calls it, so does a server over it).
+  const fetch = app.fetch;
+  app.fetch = async (request, env, executionCtx) => {
+    const response = await fetch(request, env, executionCtx);
+    await contract.check(request.method, new URL(request.url).pathname, response);
+    return response;
+  };
   return {
     app,
     deps,
     db,
     gauges,
     redis,
+    contract,
     settle,
     setNow: (ms) => {
       fixed = ms;
@@ -153,8 +171,20 @@ export async function testApp(options: TestAppOptions | (() => Promise<TestDb>) 
       await Promise.allSettled([...drains]);
       await redis?.rest.close();
       await db.close();
+      // A violation in an app served over HTTP reached its client as a 500; say why here too.
+      if (contract.violations.length > 0) throw new Error(`responses broke the OpenAPI document:\n${contract.violations.join('\n')}`);
     },
   };
+}
+
+/** The served document (the same for every test app), kept per test file. */
+let served: Promise<OpenApiDocument> | null = null;
+
+/** The check for `app`'s responses, against its own `/openapi.json` (changed by `openapi` when given). */
+async function contractOf(app: ReturnType<typeof createApp>, openapi?: (document: OpenApiDocument) => OpenApiDocument): Promise<ResponseContract> {
+  served ??= Promise.resolve(app.request('/openapi.json')).then((res) => res.json() as Promise<OpenApiDocument>);
+  const document = await served;
+  return responseContract(openapi ? openapi(structuredClone(document)) : document);
 }
 
 /** A `TestApp` that forwards to the app its suite opened (so a suite's tests can name it before it exists). */
@@ -178,6 +208,9 @@ class SuiteApp implements TestApp {
   }
   get redis() {
     return this.open.redis;
+  }
+  get contract() {
+    return this.open.contract;
   }
   settle = () => this.open.settle();
   setNow = (ms: number | null) => this.open.setNow(ms);
