@@ -170,3 +170,58 @@ export async function startService(stack: Stack, options: ServiceOptions): Promi
   stack.add(service);
   return service;
 }
+
+export interface DevOptions {
+  /** The PostgreSQL the Worker uses (through the Neon proxy `npm run dev` starts). */
+  databaseUrl: string;
+  /** The redis-server behind the Upstash REST endpoint `npm run dev` starts. */
+  redis: PrivateRedis;
+}
+
+/**
+ * `npm run dev` (scripts/dev.ts: wrangler dev, the Upstash REST endpoint and the Neon proxy) in
+ * its own process group, configured through its environment only, as a developer runs it.
+ */
+export async function startDev(stack: Stack, options: DevOptions): Promise<Service> {
+  const port = await freePort();
+  const admin = `bench-admin-${process.pid}-${Date.now()}`;
+  const client = `bench-client-${process.pid}-${Date.now()}`;
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/dev.ts')], {
+    cwd: ROOT,
+    // dev.ts starts what `.dev.vars` does not name: the bench expects none in the repository.
+    env: { ...process.env, PORT: String(port), DATABASE_URL: options.databaseUrl, REDIS_URL: options.redis.url, DATA_DIR: join(stack.dir, 'dev'), ADMIN_API_TOKEN: admin, CLIENT_API_TOKEN: client },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own group: wrangler and workerd are stopped with it, never anything else.
+    detached: true,
+  });
+  const out = createWriteStream(join(stack.dir, 'dev.log'));
+  child.stdout?.pipe(out);
+  child.stderr?.pipe(out);
+  const url = `http://127.0.0.1:${port}`;
+  const healthy = async () => {
+    try {
+      return (await fetch(`${url}/health`)).ok;
+    } catch {
+      return false;
+    }
+  };
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+    const exited = new Promise((done) => child.once('exit', done));
+    // dev.ts passes SIGTERM on to wrangler and stops what it started; the group kill covers a straggler.
+    child.kill('SIGTERM');
+    const late = setTimeout(() => {
+      try {
+        process.kill(-(child.pid ?? 0), 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }, 15_000);
+    await exited;
+    clearTimeout(late);
+  };
+  const service = { url, admin, client, stop };
+  stack.add(service);
+  await waitFor(healthy, 'npm run dev', child, 120_000);
+  return service;
+}
