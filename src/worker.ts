@@ -97,6 +97,9 @@ const periodClock = (timeZone: string) => (clock?.timeZone === timeZone ? clock 
  */
 const workerLog = (event: string, fields: Record<string, unknown>) => console.log(JSON.stringify({ at: new Date().toISOString(), event, ...fields }));
 
+/** How long an all-up `/health` check answers later probes in an isolate. */
+const HEALTH_CACHE_MS = 1_000;
+
 type App = ReturnType<typeof createApp>;
 const apps = new WeakMap<object, App>();
 
@@ -106,7 +109,8 @@ function appFor(config: WorkerConfig): App {
   if (!app) {
     app = createApp({
       tokens: { admin: config.ADMIN_API_TOKEN, client: config.CLIENT_API_TOKEN },
-      info: { runtime: 'workerd', db: 'postgres' },
+      // Every isolate answers probes from one check a second: a probe costs the stores nothing more.
+      info: { runtime: 'workerd', db: 'postgres', cacheMs: HEALTH_CACHE_MS },
       deps: (c: Context) => requestScope(config, (p) => c.executionCtx.waitUntil(p)),
       log: workerLog,
     });
