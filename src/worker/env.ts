@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { LowStockPercent, StoreTimeoutMs, TakeTimeoutMs, TimeZone, WebhookAllowPrivate } from '../config/settings.js';
 
-const Token = z.string().min(16, 'must be at least 16 characters');
+const Token = z.string().min(16, 'must be at least 16 characters').regex(/^[\x21-\x7e]+$/, 'must be visible ASCII (no spaces)');
 
 export const WorkerEnv = z.object({
   UPSTASH_REDIS_REST_URL: z.url(),

@@ -1,7 +1,8 @@
 /**
  * The production path, locally: the built Worker in workerd (Miniflare), a real redis-server
- * behind the local Upstash REST endpoint, and a real PostgreSQL behind the proxy the Neon driver
- * speaks to (WebSocket for transactions, HTTP for every other statement).
+ * behind the local Upstash REST endpoint, and a real PostgreSQL (a fresh database migrated by the
+ * README's `DATABASE_URL=… npx drizzle-kit migrate`) behind the proxy the Neon driver speaks to
+ * (WebSocket for transactions, HTTP for every other statement).
  */
 import { Miniflare } from 'miniflare';
 import { createInterface } from 'node:readline';
@@ -40,7 +41,8 @@ export interface WorkerStack {
 
 /** `vars` are more Worker variables (settings such as TAKE_TIMEOUT_MS); `stdout` gets each line workerd prints (console.log). */
 export async function startWorkerStack(vars: Record<string, string> = {}, options: { stdout?: (line: string) => void } = {}): Promise<WorkerStack> {
-  const [bundle, rest, db] = await Promise.all([buildWorker(), startUpstashRest({ redisUrl: inject('redisUrl'), token: REDIS_TOKEN }), postgresDb()]);
+  // The database is migrated by the README's deploy command, as a production one is.
+  const [bundle, rest, db] = await Promise.all([buildWorker(), startUpstashRest({ redisUrl: inject('redisUrl'), token: REDIS_TOKEN }), postgresDb({ migrate: 'readme' })]);
   const admin = new pg.Client({ connectionString: inject('postgresUrl') });
   await admin.connect();
   // As `npm run dev`: the proxy reaches this database only, with its secret in NEON_WS_PROXY.
