@@ -58,10 +58,10 @@ function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
   });
 }
 
-/** A TypeScript entry point run by Node through tsx, its output kept in `log`. */
-function node(script: string, env: Record<string, string>, log: string, nodeArgs: string[] = []): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...nodeArgs, join(ROOT, script)], {
-    cwd: ROOT,
+/** A TypeScript entry point of the tree at `root` run by Node through tsx, its output kept in `log`. */
+function node(script: string, env: Record<string, string>, log: string, nodeArgs: string[] = [], root = ROOT): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...nodeArgs, join(root, script)], {
+    cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -133,6 +133,8 @@ export interface ServiceOptions {
   cpuProfDir?: string;
   /** More Node flags for the service (`--trace-gc`, …), for digging into a result. */
   nodeArgs?: string[];
+  /** The source tree to run (default this one; a bench may run another revision beside it). */
+  root?: string;
 }
 
 /** `npm start` (src/node.ts) in its own process, configured through its environment only. */
@@ -156,7 +158,7 @@ export async function startService(stack: Stack, options: ServiceOptions): Promi
   if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;
   // One profile per thread (tsx runs its loader in a worker): a folder per service keeps them apart.
   const nodeArgs = [...(options.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', join(options.cpuProfDir, options.name)] : []), ...(options.nodeArgs ?? [])];
-  const child = node('src/node.ts', env, join(stack.dir, `${options.name}.log`), nodeArgs);
+  const child = node('src/node.ts', env, join(stack.dir, `${options.name}.log`), nodeArgs, options.root);
   const url = `http://127.0.0.1:${port}`;
   const healthy = async () => {
     try {
@@ -176,6 +178,10 @@ export interface DevOptions {
   databaseUrl: string;
   /** The redis-server behind the Upstash REST endpoint `npm run dev` starts. */
   redis: PrivateRedis;
+  /** Label for its log. */
+  name: string;
+  /** The source tree to run (default this one). */
+  root?: string;
 }
 
 /**
@@ -186,15 +192,16 @@ export async function startDev(stack: Stack, options: DevOptions): Promise<Servi
   const port = await freePort();
   const admin = `bench-admin-${process.pid}-${Date.now()}`;
   const client = `bench-client-${process.pid}-${Date.now()}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/dev.ts')], {
-    cwd: ROOT,
+  const root = options.root ?? ROOT;
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'scripts/dev.ts')], {
+    cwd: root,
     // dev.ts starts what `.dev.vars` does not name: the bench expects none in the repository.
-    env: { ...process.env, PORT: String(port), DATABASE_URL: options.databaseUrl, REDIS_URL: options.redis.url, DATA_DIR: join(stack.dir, 'dev'), ADMIN_API_TOKEN: admin, CLIENT_API_TOKEN: client },
+    env: { ...process.env, PORT: String(port), DATABASE_URL: options.databaseUrl, REDIS_URL: options.redis.url, DATA_DIR: join(stack.dir, options.name), ADMIN_API_TOKEN: admin, CLIENT_API_TOKEN: client },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own group: wrangler and workerd are stopped with it, never anything else.
     detached: true,
   });
-  const out = createWriteStream(join(stack.dir, 'dev.log'));
+  const out = createWriteStream(join(stack.dir, `${options.name}.log`));
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);
   const url = `http://127.0.0.1:${port}`;
@@ -222,6 +229,6 @@ export async function startDev(stack: Stack, options: DevOptions): Promise<Servi
   };
   const service = { url, admin, client, stop };
   stack.add(service);
-  await waitFor(healthy, 'npm run dev', child, 120_000);
+  await waitFor(healthy, `npm run dev (${options.name})`, child, 120_000);
   return service;
 }
