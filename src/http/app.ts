@@ -36,7 +36,7 @@ export interface AppOptions {
   tokens: Tokens;
   /** What `/health` reports about the runtime and stores. */
   info: HealthInfo;
-  /** The adapters for a request. Called once per request; cheap on Node, per-request pools on Workers. */
+  /** The adapters for a request. Called once per request; cheap on Node; on Workers a handle per request (statements over HTTP, a pool only for a transaction). */
   deps: (c: Context) => RequestScope;
   /** Largest request body in bytes (default 16 KiB: the largest valid body is far below). */
   maxBodyBytes?: number;
