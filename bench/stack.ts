@@ -58,10 +58,10 @@ function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
   });
 }
 
-/** A TypeScript entry point run by Node through tsx, its output kept in `log`. */
-function node(script: string, env: Record<string, string>, log: string, nodeArgs: string[] = []): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...nodeArgs, join(ROOT, script)], {
-    cwd: ROOT,
+/** A TypeScript entry point of the tree at `root` run by Node through tsx, its output kept in `log`. */
+function node(script: string, env: Record<string, string>, log: string, nodeArgs: string[] = [], root = ROOT): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...nodeArgs, join(root, script)], {
+    cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -133,6 +133,8 @@ export interface ServiceOptions {
   cpuProfDir?: string;
   /** More Node flags for the service (`--trace-gc`, …), for digging into a result. */
   nodeArgs?: string[];
+  /** The source tree to run (default this one; a bench may run another revision beside it). */
+  root?: string;
 }
 
 /** `npm start` (src/node.ts) in its own process, configured through its environment only. */
@@ -156,7 +158,7 @@ export async function startService(stack: Stack, options: ServiceOptions): Promi
   if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;
   // One profile per thread (tsx runs its loader in a worker): a folder per service keeps them apart.
   const nodeArgs = [...(options.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', join(options.cpuProfDir, options.name)] : []), ...(options.nodeArgs ?? [])];
-  const child = node('src/node.ts', env, join(stack.dir, `${options.name}.log`), nodeArgs);
+  const child = node('src/node.ts', env, join(stack.dir, `${options.name}.log`), nodeArgs, options.root);
   const url = `http://127.0.0.1:${port}`;
   const healthy = async () => {
     try {
@@ -168,5 +170,65 @@ export async function startService(stack: Stack, options: ServiceOptions): Promi
   await waitFor(healthy, `the service (${options.name})`, child);
   const service = { url, admin, client, stop: () => stopChild(child) };
   stack.add(service);
+  return service;
+}
+
+export interface DevOptions {
+  /** The PostgreSQL the Worker uses (through the Neon proxy `npm run dev` starts). */
+  databaseUrl: string;
+  /** The redis-server behind the Upstash REST endpoint `npm run dev` starts. */
+  redis: PrivateRedis;
+  /** Label for its log. */
+  name: string;
+  /** The source tree to run (default this one). */
+  root?: string;
+}
+
+/**
+ * `npm run dev` (scripts/dev.ts: wrangler dev, the Upstash REST endpoint and the Neon proxy) in
+ * its own process group, configured through its environment only, as a developer runs it.
+ */
+export async function startDev(stack: Stack, options: DevOptions): Promise<Service> {
+  const port = await freePort();
+  const admin = `bench-admin-${process.pid}-${Date.now()}`;
+  const client = `bench-client-${process.pid}-${Date.now()}`;
+  const root = options.root ?? ROOT;
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'scripts/dev.ts')], {
+    cwd: root,
+    // dev.ts starts what `.dev.vars` does not name: the bench expects none in the repository.
+    env: { ...process.env, PORT: String(port), DATABASE_URL: options.databaseUrl, REDIS_URL: options.redis.url, DATA_DIR: join(stack.dir, options.name), ADMIN_API_TOKEN: admin, CLIENT_API_TOKEN: client },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own group: wrangler and workerd are stopped with it, never anything else.
+    detached: true,
+  });
+  const out = createWriteStream(join(stack.dir, `${options.name}.log`));
+  child.stdout?.pipe(out);
+  child.stderr?.pipe(out);
+  const url = `http://127.0.0.1:${port}`;
+  const healthy = async () => {
+    try {
+      return (await fetch(`${url}/health`)).ok;
+    } catch {
+      return false;
+    }
+  };
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+    const exited = new Promise((done) => child.once('exit', done));
+    // dev.ts passes SIGTERM on to wrangler and stops what it started; the group kill covers a straggler.
+    child.kill('SIGTERM');
+    const late = setTimeout(() => {
+      try {
+        process.kill(-(child.pid ?? 0), 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }, 15_000);
+    await exited;
+    clearTimeout(late);
+  };
+  const service = { url, admin, client, stop };
+  stack.add(service);
+  await waitFor(healthy, `npm run dev (${options.name})`, child, 120_000);
   return service;
 }

@@ -2,34 +2,24 @@
  * `npm run dev`: the production path on this machine. Starts what `.dev.vars` does not name —
  * a redis-server (REDIS_URL or a private one) behind the local Upstash REST endpoint, and a
  * PostgreSQL (DATABASE_URL, or an embedded PGlite served over the Postgres protocol) behind the
- * WebSocket proxy the Neon driver needs, migrations applied — then `wrangler dev
+ * proxy the Neon driver needs (WebSocket and HTTP queries), migrations applied — then `wrangler dev
  * --test-scheduled` with the bindings. PORT, ADMIN_API_TOKEN and CLIENT_API_TOKEN are honoured
  * as by `npm start`; `GET /__scheduled?cron=*+*+*+*+*` runs the Cron Trigger.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import { MIGRATIONS_FOLDER } from '../src/adapters/postgres/pglite.js';
 import { describeTokens, loadTokens, parseEnv } from '../src/node/config.js';
-import { startPgliteServer } from './neon-proxy/pglite-server.js';
+import { PGLITE_HTTP_POOL, startPgliteServer } from './neon-proxy/pglite-server.js';
 import { startNeonProxy, targetOf } from './neon-proxy/proxy.js';
+import { readDevVars } from './local/dev-vars.js';
 import { ensureRedis, freePort } from './local/servers.js';
 import { startUpstashRest } from './upstash-rest/server.js';
-
-/** KEY=VALUE lines of `.dev.vars` (quotes stripped); empty when there is none. */
-function readDevVars(path: string): Record<string, string> {
-  if (!existsSync(path)) return {};
-  const vars: Record<string, string> = {};
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    const m = /^\s*([A-Z0-9_]+)\s*=\s*(.*?)\s*$/.exec(line);
-    if (m?.[1] && m[2] !== undefined) vars[m[1]] = m[2].replace(/^(['"])(.*)\1$/, '$2');
-  }
-  return vars;
-}
 
 async function migrateUrl(url: string): Promise<void> {
   const pool = new pg.Pool({ connectionString: url, max: 1 });
@@ -79,12 +69,13 @@ async function main(): Promise<void> {
       databaseUrl = pglite.url;
       say(`embedded PGlite served at ${pglite.url}, migrated`);
     }
-    // Only to this database, only with this start's secret, never for a browser page.
-    const proxy = await startNeonProxy({ port: await freePort(), host: '127.0.0.1', targets: [targetOf(databaseUrl)] });
+    // Only to this database, only with this start's secret, never for a browser page. PGlite runs
+    // one query at a time: a few pooled connections for the HTTP query path are plenty.
+    const proxy = await startNeonProxy({ port: await freePort(), host: '127.0.0.1', targets: [targetOf(databaseUrl)], ...(config.DATABASE_URL ? {} : { httpPoolMax: PGLITE_HTTP_POOL }) });
     stops.push(proxy.close);
     vars.DATABASE_URL = databaseUrl;
     vars.NEON_WS_PROXY = proxy.wsProxy;
-    say(`Neon WebSocket proxy ${proxy.url} for ${targetOf(databaseUrl)} (secret path, no browser origins)`);
+    say(`Neon proxy ${proxy.url} (WebSocket and HTTP queries) for ${targetOf(databaseUrl)} (secret path, no browser origins)`);
   }
 
   if (!devVars.ADMIN_API_TOKEN || !devVars.CLIENT_API_TOKEN) {

@@ -7,7 +7,8 @@ import { PostgresCouponRepository } from './adapters/postgres/coupon-repository.
 import { PostgresLedgerRepository } from './adapters/postgres/ledger-repository.js';
 import { PostgresRefusalRepository } from './adapters/postgres/refusal-repository.js';
 import { PostgresWebhookRepository } from './adapters/postgres/webhook-repository.js';
-import { createNeonDb } from './adapters/postgres/neon.js';
+import type { Db } from './adapters/postgres/db.js';
+import { createNeonDb, createNeonHttpDb } from './adapters/postgres/neon.js';
 import { RedisGauge, redisClient } from './adapters/redis/redis-gauge.js';
 import type { CouponDeps } from './coupon/deps.js';
 import { DrainThrottle, drainCoupons } from './coupon/drain.js';
@@ -27,11 +28,13 @@ interface ScheduledController {
 
 /**
  * Adapters for one request. The Redis client is per request (its auto-pipeline must not mix
- * requests); the Postgres pool is per request (it connects only when a query needs it, which a
- * take never does) and is ended after the response, as Workers need.
+ * requests). Postgres: one-shot statements (every read, every single-statement write, the ledger
+ * drain) go over Neon's HTTP query path, one `fetch` each and no session; only an interactive
+ * transaction (confirm, webhook bookkeeping, the Postgres side of maintenance) opens the
+ * request's WebSocket pool, which is then ended after the response, as Workers need.
  */
 function requestScope(config: WorkerConfig, waitUntil: (p: Promise<unknown>) => void): RequestScope {
-  const neon = createNeonDb({ databaseUrl: config.DATABASE_URL, wsProxy: config.NEON_WS_PROXY, timeoutMs: config.STORE_TIMEOUT_MS });
+  const neon = createNeonDb(neonOptions(config), httpDb(config));
   const toDrain = new Set<string>();
   const deps: CouponDeps = {
     coupons: new PostgresCouponRepository({ db: neon.db }),
@@ -59,6 +62,19 @@ function requestScope(config: WorkerConfig, waitUntil: (p: Promise<unknown>) => 
       waitUntil(Promise.all([drainCoupons(deps, toDrain), counts]).finally(() => neon.end()));
     },
   };
+}
+
+const neonOptions = (config: WorkerConfig) => ({ databaseUrl: config.DATABASE_URL, wsProxy: config.NEON_WS_PROXY, timeoutMs: config.STORE_TIMEOUT_MS });
+
+/** Per isolate and configuration: the HTTP query path holds no connection, so every request shares it. */
+const httpDbs = new WeakMap<WorkerConfig, Db>();
+function httpDb(config: WorkerConfig): Db {
+  let db = httpDbs.get(config);
+  if (!db) {
+    db = createNeonHttpDb(neonOptions(config));
+    httpDbs.set(config, db);
+  }
+  return db;
 }
 
 /**
@@ -97,6 +113,9 @@ const periodClock = (timeZone: string) => (clock?.timeZone === timeZone ? clock 
  */
 const workerLog = (event: string, fields: Record<string, unknown>) => console.log(JSON.stringify({ at: new Date().toISOString(), event, ...fields }));
 
+/** How long an all-up `/health` check answers later probes in an isolate. */
+const HEALTH_CACHE_MS = 1_000;
+
 type App = ReturnType<typeof createApp>;
 const apps = new WeakMap<object, App>();
 
@@ -106,7 +125,8 @@ function appFor(config: WorkerConfig): App {
   if (!app) {
     app = createApp({
       tokens: { admin: config.ADMIN_API_TOKEN, client: config.CLIENT_API_TOKEN },
-      info: { runtime: 'workerd', db: 'postgres' },
+      // Every isolate answers probes from one check a second: a probe costs the stores nothing more.
+      info: { runtime: 'workerd', db: 'postgres', cacheMs: HEALTH_CACHE_MS },
       deps: (c: Context) => requestScope(config, (p) => c.executionCtx.waitUntil(p)),
       log: workerLog,
     });

@@ -1,6 +1,6 @@
 /**
- * The Worker's database path, in Node: Drizzle over the Neon serverless driver, through the
- * local WebSocket→TCP proxy, to a real PostgreSQL (a fresh database migrated through the same
+ * The Worker's database path, in Node: Drizzle over the Neon serverless driver (statements over
+ * HTTP, transactions over the WebSocket pool), through the local proxy, to a real PostgreSQL (a fresh database migrated through the same
  * path) and to PGlite served by pglite-socket (the zero-config `npm run dev`). Then the proxy
  * on its own: what it refuses, and that neither side outlives the other. (Origins and the
  * per-start secret: `neon-proxy-security.test.ts`.)
@@ -143,9 +143,10 @@ describe('Neon driver → proxy → real PostgreSQL', () => {
 
   it('uses several connections at once and leaves none behind after end()', async () => {
     const neon = connect(url);
+    // Transactions: the WebSocket pool (one-shot statements go over HTTP, neon-http.test.ts).
     const pids = await Promise.all(
       Array.from({ length: 6 }, () =>
-        neon.db.select({ pid: sql<number>`pg_backend_pid()`, slept: sql<string>`pg_sleep(0.1)::text` }).from(coupons).where(eq(coupons.id, 'basic')),
+        neon.db.transaction((tx) => tx.select({ pid: sql<number>`pg_backend_pid()`, slept: sql<string>`pg_sleep(0.1)::text` }).from(coupons).where(eq(coupons.id, 'basic'))),
       ),
     );
     expect(new Set(pids.map((rows) => rows[0]?.pid)).size).toBeGreaterThan(1);
@@ -158,7 +159,7 @@ describe('Neon driver → proxy → real PostgreSQL', () => {
   it('drops the Postgres sessions when the proxy itself closes under an open pool', async () => {
     const own = await startNeonProxy({ targets: [targetOf(url)] });
     const neon = connect(url, own);
-    await neon.db.$count(coupons);
+    await neon.db.transaction((tx) => tx.$count(coupons));
     expect(await sessions()).toBe(1);
     await own.close();
     await eventually(async () => (await sessions()) === 0);

@@ -3,7 +3,8 @@
  * open `ws://127.0.0.1:<port>/v1?address=127.0.0.1:<redis>` and speak RESP to the private Redis
  * (the reported attack ran `SET` and `CONFIG GET dir`). Now an upgrade needs no `Origin` (the
  * Neon driver sends none) or the proxy's own, the secret of this start in its path, and a target
- * on the list the proxy was started with — and the driver still works with the secret.
+ * on the list the proxy was started with — and the driver still works with the secret. The HTTP
+ * query endpoint (`POST /<secret>/sql`) follows the same rules.
  */
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -69,6 +70,31 @@ describe('the Neon proxy refuses', () => {
     expect(await attempt(good('10.0.0.1:5432'))).toBe(403);
     expect(await attempt(good('db.example.com:5432'))).toBe(403);
     expect(await attempt(good(`${pg.hostname}`))).toBe(400);
+  });
+});
+
+describe('the HTTP query endpoint (/sql) refuses the same', () => {
+  /** POSTs a query as the driver would; resolves with the status. */
+  const query = async (path: string, headers: Record<string, string> = {}, database = inject('postgresUrl')) =>
+    (await fetch(`http://127.0.0.1:${proxy.port}${path}`, { method: 'POST', headers: { 'neon-connection-string': database, ...headers }, body: '{"query":"select 1","params":[]}' })).status;
+
+  it('a query from a web page (a foreign Origin), even with the secret', async () => {
+    for (const origin of ['http://evil.example', 'null', 'http://localhost']) expect(await query(`/${proxy.secret}/sql`, { origin }), origin).toBe(403);
+  });
+
+  it('a query without this start’s secret', async () => {
+    expect(await query('/sql')).toBe(403);
+    expect(await query(`/${proxy.secret.slice(0, -1)}/sql`)).toBe(403);
+  });
+
+  it('a database on another server than the one it was started for (the Redis port, other hosts)', async () => {
+    expect(await query(`/${proxy.secret}/sql`, {}, `postgres://u:p@${redis()}/db`)).toBe(403);
+    expect(await query(`/${proxy.secret}/sql`, {}, 'postgres://u:p@db.example.com:5432/db')).toBe(403);
+  });
+
+  it('but answers the driver with the secret and no Origin', async () => {
+    expect(await query(`/${proxy.secret}/sql`)).toBe(200);
+    expect(proxy.fetchEndpoint).toBe(`http://127.0.0.1:${proxy.port}/${proxy.secret}/sql`);
   });
 });
 

@@ -105,6 +105,36 @@ describe('worker in workerd', () => {
     expect(takeRequests(stack.rest.stats)).toEqual([[expect.stringMatching(/^EVALSHA /)]]);
   });
 
+  it('serves reads and /health without a Postgres session per request: statements go over HTTP, /health is cached', async () => {
+    const id = await createConfirmed({ name: 'reads', issueStock: { total: 10 } });
+    expect((await stack.call('POST', `/v1/coupons/${id}/issues`, { token: CLIENT, body: { userId: 'reader' } })).status).toBe(201);
+    await stack.call('POST', `/v1/coupons/${id}/stocks/sync`);
+    const reads = () => [
+      stack.call('GET', `/v1/coupons/${id}`),
+      stack.call('GET', '/v1/users/reader/coupons', { token: CLIENT }),
+      stack.call('GET', '/health', { token: null }),
+    ];
+    const round = async () => {
+      const answers = await Promise.all(Array.from({ length: 5 }, reads).flat());
+      expect(answers.map((r) => r.status)).toEqual(answers.map(() => 200));
+    };
+    // Warm: the HTTP endpoint's pool opens its connections; give PostgreSQL a moment to count them.
+    await round();
+    await new Promise((r) => setTimeout(r, 1_200));
+    const before = await stack.sessionsOpened();
+    const rounds = 20;
+    for (let i = 0; i < rounds; i++) await round();
+    // Pooled connections report their connect within a second of activity, and at exit (2 s idle).
+    await new Promise((r) => setTimeout(r, 2_500));
+    const opened = (await stack.sessionsOpened()) - before;
+    const requests = rounds * 15;
+    console.log(`worker reads: ${requests} requests opened ${opened} Postgres sessions (${(opened / requests).toFixed(3)} per request)`);
+    expect(opened / requests).toBeLessThanOrEqual(0.05);
+    const holdings = await json(await stack.call('GET', '/v1/users/reader/coupons', { token: CLIENT }));
+    expect(holdings).toMatchObject({ coupons: [{ couponId: id, issued: 1 }] });
+    expect(await json(await stack.call('GET', `/v1/coupons/${id}`))).toMatchObject({ id, issueStock: { total: 10, remain: 9 } });
+  });
+
   it('caps a day within the stock: PERIOD_SOLD_OUT, with the day in the live numbers', async () => {
     const id = await createConfirmed({ name: 'daily', issueStock: { total: 10 }, issuePeriodStock: { total: 2, period: 'day' } });
     for (const userId of ['d1', 'd2']) expect((await stack.call('POST', `/v1/coupons/${id}/issues`, { token: CLIENT, body: { userId } })).status).toBe(201);

@@ -1,6 +1,6 @@
 /**
  * Zero-config dev database: PGlite (migrated) served over the Postgres wire protocol by
- * `@electric-sql/pglite-socket`, so the Neon driver can reach it through the WebSocket proxy
+ * `@electric-sql/pglite-socket`, so the Neon driver can reach it through the proxy (WebSocket and HTTP)
  * with no PostgreSQL installed. PGlite is one session: the server runs one protocol message
  * at a time across all connections (a connection inside a transaction goes first), which is
  * plenty for one developer and wrong for load — benchmarks and Worker tests use a real server.
@@ -99,6 +99,12 @@ function oneQueryAtATime(db: Pglite): Pglite {
     },
   });
 }
+
+/**
+ * Connections the Neon proxy's HTTP query path should keep to this server (of its 32): PGlite
+ * runs one query at a time, so more would only wait.
+ */
+export const PGLITE_HTTP_POOL = 4;
 
 export interface PgliteServerOptions {
   /** PGlite data directory; unset keeps the database in memory. */

@@ -11,12 +11,17 @@
  * sends none) or the proxy's own, has this start's random secret as its first path segment
  * (`/<secret>/v1?address=…`, compared in constant time), and names a target on the list the
  * proxy was started with (the PostgreSQL it is for).
+ *
+ * It also serves Neon's HTTP query endpoint (`POST /<secret>/sql`, see `sql-over-http.ts`) under
+ * the same rules, for the driver's one-shot queries: the Worker keeps the WebSocket only for
+ * interactive transactions.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
 import { connect, isIP, type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { sqlOverHttp } from './sql-over-http.js';
 
 export interface NeonProxyOptions {
   /** Port to listen on; 0 or unset picks a free one. */
@@ -28,6 +33,10 @@ export interface NeonProxyOptions {
    * the database URL: see {@link targetOf}). Nothing else is ever connected to.
    */
   targets: string[];
+  /** Connections the HTTP endpoint keeps per database (default 10; the dev PGlite gets fewer). */
+  httpPoolMax?: number;
+  /** An idle HTTP-pool connection is closed after this long (default 10 s). */
+  httpIdleMs?: number;
 }
 
 export interface NeonProxy {
@@ -35,6 +44,10 @@ export interface NeonProxy {
   url: string;
   /** What the driver's `wsProxy` setting (the Worker's `NEON_WS_PROXY`) wants: `host:port/<secret>`. */
   wsProxy: string;
+  /** The HTTP query endpoint, `http://host:port/<secret>/sql` (what `neonConfig.fetchEndpoint` points at). */
+  fetchEndpoint: string;
+  /** Postgres connections the HTTP endpoint's pools hold open right now. */
+  httpConnections(): number;
   /** This start's secret (43 base64url characters), the first path segment of every upgrade. */
   secret: string;
   port: number;
@@ -136,21 +149,32 @@ export async function startNeonProxy(options: NeonProxyOptions): Promise<NeonPro
   const secret = randomBytes(32).toString('base64url');
   const open = new Set<Socket>();
   const wss = new WebSocketServer({ noServer: true });
-  const server = createServer((_req, res) => {
-    res.writeHead(426, { 'content-type': 'text/plain' }).end('WebSocket upgrade required\n');
-  });
+  const sql = sqlOverHttp({ allowed: (target) => allowed.has(target), poolMax: options.httpPoolMax, idleMs: options.httpIdleMs });
   /** The origins a page served by the proxy itself would have (it serves none, but they are no threat). */
   let ownOrigins = new Set<string>();
+  /** Why a request may not go further (the same rules for an upgrade and a query), or null. */
+  const gate = (req: IncomingMessage): { status: number; reason: string; rest: string; url: URL } | { status: null; rest: string; url: URL } => {
+    const url = new URL(req.url ?? '/', 'http://proxy.invalid');
+    const [, given = '', ...rest] = url.pathname.split('/');
+    const origin = req.headers.origin;
+    if (origin !== undefined && !ownOrigins.has(origin.toLowerCase())) return { status: 403, reason: 'Forbidden', rest: '', url };
+    if (!sameSecret(given, secret)) return { status: 403, reason: 'Forbidden', rest: '', url };
+    return { status: null, rest: rest.join('/'), url };
+  };
+  const server = createServer((req, res) => {
+    const checked = gate(req);
+    if (checked.status === null && checked.rest === 'sql') return sql.handle(req, res);
+    req.resume();
+    if (checked.status !== null) return void res.writeHead(checked.status, { 'content-type': 'text/plain' }).end(`${checked.reason}\n`);
+    res.writeHead(426, { 'content-type': 'text/plain' }).end('WebSocket upgrade required\n');
+  });
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
-    const origin = req.headers.origin;
-    if (origin !== undefined && !ownOrigins.has(origin.toLowerCase())) return refuse(socket, 403, 'Forbidden');
-    const url = new URL(req.url ?? '/', 'http://proxy.invalid');
-    const [, given = '', ...rest] = url.pathname.split('/');
-    if (!sameSecret(given, secret)) return refuse(socket, 403, 'Forbidden');
-    if (rest.join('/') !== 'v1') return refuse(socket, 404, 'Not Found');
-    const target = parseAddress(url.searchParams.get('address'));
+    const checked = gate(req);
+    if (checked.status !== null) return refuse(socket, checked.status, checked.reason);
+    if (checked.rest !== 'v1') return refuse(socket, 404, 'Not Found');
+    const target = parseAddress(checked.url.searchParams.get('address'));
     if (!target) return refuse(socket, 400, 'Bad Request');
     if (!allowed.has(`${target.host.toLowerCase()}:${target.port}`)) return refuse(socket, 403, 'Forbidden');
     wss.handleUpgrade(req, socket, head, (ws) => bridge(ws, target, open));
@@ -170,9 +194,12 @@ export async function startNeonProxy(options: NeonProxyOptions): Promise<NeonPro
   return {
     url: `ws://${urlHost}:${port}`,
     wsProxy: `${urlHost}:${port}/${secret}`,
+    fetchEndpoint: `http://${urlHost}:${port}/${secret}/sql`,
+    httpConnections: () => sql.openConnections(),
     secret,
     port,
     close: async () => {
+      await sql.close();
       for (const ws of wss.clients) ws.terminate();
       for (const tcp of open) tcp.destroy();
       await new Promise<void>((resolve) => wss.close(() => resolve()));

@@ -1,9 +1,11 @@
 /**
  * `storeFailure` on the errors the real drivers throw: a refused connection, a connect and a
- * query that hit their deadline, a backend terminated by the server (all `database`), the
+ * query that hit their deadline, a backend terminated by the server, the Neon HTTP query path's
+ * failed fetch and 5xx answers (all `database`), the
  * gauge's `StoreUnavailable` (`gauge`), and errors that are no outage at all (`null`).
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { neon, neonConfig } from '@neondatabase/serverless';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../scripts/local/servers.js';
@@ -79,6 +81,24 @@ describe('storeFailure', () => {
     expect(storeFailure(new Error('Failed query: select 1', { cause: refused }))).toBe('database');
     expect(storeFailure(new AggregateError([new Error('x'), refused], 'connect failed'))).toBe('database');
     expect(storeFailure(new Error('Failed query', { cause: new Error('PGlite is closed') }))).toBe('database');
+  });
+
+  it("reads the Neon HTTP query path's unreachable endpoint and 5xx answers as the database, its 400s (Postgres errors) as none", async () => {
+    // Nothing listens there: the fetch fails, as one aborted at its deadline does.
+    const port = await freePort();
+    const previous = neonConfig.fetchEndpoint;
+    neonConfig.fetchEndpoint = `http://127.0.0.1:${port}/sql`;
+    try {
+      const unreachable = await failure(() => neon(`postgres://u:p@127.0.0.1:${port}/db`).query('select 1'));
+      expect(String(unreachable)).toMatch(/Error connecting to database/);
+      expect(storeFailure(new Error('Failed query: select 1', { cause: unreachable }))).toBe('database');
+    } finally {
+      neonConfig.fetchEndpoint = previous;
+    }
+    // The driver's own wording for an HTTP error status (its NeonDbError carries no code then).
+    expect(storeFailure(new Error('Failed query', { cause: new Error('Server error (HTTP status 500): {"message":"Couldn\'t connect to compute node"}') }))).toBe('database');
+    expect(storeFailure(new Error('Server error (HTTP status 503): upstream'))).toBe('database');
+    expect(storeFailure(Object.assign(new Error('duplicate key value violates unique constraint "coupons_pkey"'), { code: '23505' }))).toBeNull();
   });
 
   it("reads the gauge's StoreUnavailable as the gauge, whatever its cause says", () => {

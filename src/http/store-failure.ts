@@ -30,10 +30,13 @@ const SQLSTATE = /^(08[0-9A-Z]{3}|53[0-9A-Z]{3}|57P0[1-4]|57014)$/;
 /**
  * What node-postgres, the Neon driver (a port of it) and PGlite say when the connection is gone
  * or a deadline passed: a client's and a pool's connect timeout, the query timeout, a connection
- * terminated by the peer, a pool or database already closed, a WebSocket that failed.
+ * terminated by the peer, a pool or database already closed, a WebSocket that failed. The Neon
+ * driver's HTTP query path: a `fetch` that failed or was aborted at its deadline ("Error
+ * connecting to database"), and an HTTP 5xx from the endpoint (it could not reach the database;
+ * Postgres' own errors are 400s and carry their SQLSTATE).
  */
 const DRIVER_MESSAGES =
-  /^timeout expired$|timeout exceeded when trying to connect|Connection terminated|Query read timeout|not queryable|Cannot use a pool after calling end|PGlite is closed|WebSocket (connection|error|was closed)/i;
+  /^timeout expired$|timeout exceeded when trying to connect|Connection terminated|Query read timeout|not queryable|Cannot use a pool after calling end|PGlite is closed|WebSocket (connection|error|was closed)|^Error connecting to database|^Server error \(HTTP status 5\d\d\)/i;
 
 /** The error, its causes and, for an AggregateError, its members (bounded). */
 function* chain(error: unknown): Generator<unknown> {

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { LowStockPercent, StoreTimeoutMs, TakeTimeoutMs, TimeZone, WebhookAllowPrivate } from '../config/settings.js';
 
-const Token = z.string().min(16, 'must be at least 16 characters');
+const Token = z.string().min(16, 'must be at least 16 characters').regex(/^[\x21-\x7e]+$/, 'must be visible ASCII (no spaces)');
 
 export const WorkerEnv = z.object({
   UPSTASH_REDIS_REST_URL: z.url(),
@@ -14,9 +14,10 @@ export const WorkerEnv = z.object({
   ADMIN_API_TOKEN: Token,
   CLIENT_API_TOKEN: Token,
   /**
-   * Local development only: `host:port/<secret>` of the WebSocket proxy that lets the Neon
-   * driver reach a plain PostgreSQL (`npm run dev` sets it; the proxy refuses upgrades without
-   * its per-start secret). Unset in production.
+   * Local development only: `host:port/<secret>` of the proxy that lets the Neon driver reach a
+   * plain PostgreSQL, over WebSockets (transactions) and Neon's HTTP query endpoint (every other
+   * statement, at `http://host:port/<secret>/sql`). `npm run dev` sets it; the proxy refuses
+   * anything without its per-start secret. Unset in production.
    */
   NEON_WS_PROXY: z
     .string()

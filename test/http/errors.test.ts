@@ -3,7 +3,7 @@
  * changes nothing; validation lists every issue; body limit and media type; unknown routes;
  * /openapi.json, /docs, /health; no stack traces, even for a 500.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { CLIENT, describeEachGauge, testApp } from '../support/app.js';
 import { createDraft, createLive, expectJson, expectProblem, getCoupon, issued, live, type CouponBody } from '../support/fixtures.js';
 
@@ -155,6 +155,22 @@ describeEachGauge('errors', (t, gauges) => {
       const issue = doc.paths['/v1/coupons/{id}/issues']?.post;
       expect(Object.keys(issue?.responses ?? {})).toEqual(expect.arrayContaining(['201', '400', '401', '404', '409']));
       expect(JSON.stringify(doc)).toContain('idempotency-key');
+    });
+
+    it('/openapi.json is generated once per app, not per request, and served the same every time', async () => {
+      const generate = vi.spyOn(t.app, 'getOpenAPI31Document');
+      try {
+        const bodies = await Promise.all(Array.from({ length: 5 }, async () => (await t.call('GET', '/openapi.json', { token: null })).text()));
+        // The app may already have built it for an earlier test: once at most, never per request.
+        expect(generate.mock.calls.length).toBeLessThanOrEqual(1);
+        expect(new Set(bodies).size).toBe(1);
+        const again = await t.call('GET', '/openapi.json', { token: null });
+        expect(again.headers.get('content-type')).toMatch(/^application\/json/);
+        expect(await again.text()).toBe(bodies[0]);
+        expect(generate.mock.calls.length).toBeLessThanOrEqual(1);
+      } finally {
+        generate.mockRestore();
+      }
     });
 
     it('/docs serves the interactive reference as HTML', async () => {

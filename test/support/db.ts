@@ -9,6 +9,7 @@ import { inject } from 'vitest';
 import type { Db } from '../../src/adapters/postgres/db.js';
 import { MIGRATIONS_FOLDER, openEmbedded } from '../../src/adapters/postgres/pglite.js';
 import * as schema from '../../src/adapters/postgres/schema.js';
+import { runReadmeMigrate } from './readme.js';
 
 export interface TestDb {
   name: string;
@@ -23,8 +24,16 @@ export async function pgliteDb(): Promise<TestDb> {
   return { name: 'pglite', db: embedded.db, url: null, close: embedded.close };
 }
 
+export interface PostgresDbOptions {
+  /**
+   * How the fresh database is migrated: `drizzle-orm`'s migrator in process (default), or the
+   * README's deploy command (`DATABASE_URL=… npx drizzle-kit migrate`, run as written).
+   */
+  migrate?: 'in-process' | 'readme';
+}
+
 /** Creates a fresh database on the real server (found or started by the global setup), migrated. */
-export async function postgresDb(): Promise<TestDb> {
+export async function postgresDb(options: PostgresDbOptions = {}): Promise<TestDb> {
   const serverUrl = inject('postgresUrl');
   const admin = new pg.Client({ connectionString: serverUrl });
   await admin.connect();
@@ -32,9 +41,10 @@ export async function postgresDb(): Promise<TestDb> {
   await admin.query(`CREATE DATABASE ${dbName}`);
   const url = new URL(serverUrl);
   url.pathname = `/${dbName}`;
+  if (options.migrate === 'readme') await runReadmeMigrate(url.toString());
   const pool = new pg.Pool({ connectionString: url.toString(), max: 10 });
   const db = drizzle({ client: pool, schema });
-  await migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
+  if (options.migrate !== 'readme') await migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
   return {
     name: 'postgresql',
     db,

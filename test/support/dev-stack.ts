@@ -1,13 +1,13 @@
 /**
  * `npm run dev` with nothing configured, in process: the built Worker in workerd (Miniflare), a
  * real redis-server behind the local Upstash REST endpoint, and the embedded PGlite served over
- * the Postgres protocol (`scripts/neon-proxy/pglite-server.ts`) behind the Neon WebSocket proxy —
+ * the Postgres protocol (`scripts/neon-proxy/pglite-server.ts`) behind the Neon proxy (WebSocket and HTTP) —
  * the same pieces `scripts/dev.ts` starts, in the same order, with the same defaults.
  */
 import { Miniflare } from 'miniflare';
 import { inject } from 'vitest';
 import { buildWorker } from '../../scripts/build-worker.js';
-import { startPgliteServer, type PgliteServer } from '../../scripts/neon-proxy/pglite-server.js';
+import { PGLITE_HTTP_POOL, startPgliteServer, type PgliteServer } from '../../scripts/neon-proxy/pglite-server.js';
 import { startNeonProxy, targetOf, type NeonProxy } from '../../scripts/neon-proxy/proxy.js';
 import { startUpstashRest } from '../../scripts/upstash-rest/server.js';
 
@@ -33,7 +33,7 @@ export async function startDevStack(vars: Record<string, string> = {}): Promise<
     startUpstashRest({ redisUrl: inject('redisUrl'), token: REDIS_TOKEN }),
     startPgliteServer(),
   ]);
-  const proxy = await startNeonProxy({ targets: [targetOf(pglite.url)] });
+  const proxy = await startNeonProxy({ targets: [targetOf(pglite.url)], httpPoolMax: PGLITE_HTTP_POOL });
   const mf = new Miniflare({
     modules: true,
     scriptPath: bundle.path,

@@ -1,12 +1,14 @@
 /**
  * The production path, locally: the built Worker in workerd (Miniflare), a real redis-server
- * behind the local Upstash REST endpoint, and a real PostgreSQL behind the WebSocket proxy the
- * Neon driver speaks to. Every response of `call` is checked against the Worker's own
- * `/openapi.json` (`./openapi-contract.ts`).
+ * behind the local Upstash REST endpoint, and a real PostgreSQL (a fresh database migrated by the
+ * README's `DATABASE_URL=… npx drizzle-kit migrate`) behind the proxy the Neon driver speaks to
+ * (WebSocket for transactions, HTTP for every other statement). Every response of `call` is
+ * checked against the Worker's own `/openapi.json` (`./openapi-contract.ts`).
  */
 import { Miniflare } from 'miniflare';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import pg from 'pg';
 import { inject } from 'vitest';
 import { startNeonProxy, targetOf } from '../../scripts/neon-proxy/proxy.js';
 import { startUpstashRest } from '../../scripts/upstash-rest/server.js';
@@ -34,12 +36,17 @@ export interface WorkerStack {
   call(method: string, path: string, options?: { token?: string | null; body?: unknown; headers?: Record<string, string> }): Promise<Response>;
   /** Runs the Worker's `scheduled()` as the Cron Trigger would. */
   scheduled(): Promise<void>;
+  /** Sessions PostgreSQL has counted on the stack's database (`pg_stat_database.sessions`). */
+  sessionsOpened(): Promise<number>;
   close(): Promise<void>;
 }
 
 /** `vars` are more Worker variables (settings such as TAKE_TIMEOUT_MS); `stdout` gets each line workerd prints (console.log). */
 export async function startWorkerStack(vars: Record<string, string> = {}, options: { stdout?: (line: string) => void } = {}): Promise<WorkerStack> {
-  const [bundle, rest, db] = await Promise.all([buildWorker(), startUpstashRest({ redisUrl: inject('redisUrl'), token: REDIS_TOKEN }), postgresDb()]);
+  // The database is migrated by the README's deploy command, as a production one is.
+  const [bundle, rest, db] = await Promise.all([buildWorker(), startUpstashRest({ redisUrl: inject('redisUrl'), token: REDIS_TOKEN }), postgresDb({ migrate: 'readme' })]);
+  const admin = new pg.Client({ connectionString: inject('postgresUrl') });
+  await admin.connect();
   // As `npm run dev`: the proxy reaches this database only, with its secret in NEON_WS_PROXY.
   const proxy = await startNeonProxy({ targets: [targetOf(db.url ?? '')] });
   const mf = new Miniflare({
@@ -90,9 +97,15 @@ export async function startWorkerStack(vars: Record<string, string> = {}, option
       const worker = (await mf.getWorker()) as unknown as { scheduled(options: { cron: string }): Promise<unknown> };
       await worker.scheduled({ cron: '* * * * *' });
     },
+    sessionsOpened: async () => {
+      await admin.query('select pg_stat_clear_snapshot()');
+      const { rows } = await admin.query<{ n: string }>('select sessions as n from pg_stat_database where datname = $1', [new URL(db.url ?? '').pathname.slice(1)]);
+      return Number(rows[0]?.n);
+    },
     close: async () => {
       await mf.dispose();
       await Promise.all([rest.close(), proxy.close()]);
+      await admin.end();
       await db.close();
     },
   };

@@ -86,9 +86,11 @@ export class PostgresCouponRepository implements CouponRepository {
   }
 
   async get(id: string): Promise<CouponRecord | null> {
-    const [row] = await this.db.select().from(coupons).where(eq(coupons.id, id));
+    // One statement, so one round trip (one HTTP request on Neon): the coupon and its stock rows.
+    const rows = await this.db.select({ coupon: coupons, stock: stocks }).from(coupons).leftJoin(stocks, eq(stocks.scope, coupons.id)).where(eq(coupons.id, id));
+    const row = rows[0]?.coupon;
     if (!row) return null;
-    return toRecord(row, await this.db.select().from(stocks).where(eq(stocks.scope, id)));
+    return toRecord(row, rows.flatMap((r) => (r.stock ? [r.stock] : [])));
   }
 
   async list({ status, cursor, limit }: ListQuery): Promise<Page<CouponRecord>> {
