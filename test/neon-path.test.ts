@@ -16,10 +16,14 @@ import { migrateThroughNeon } from '../scripts/neon-proxy/migrate.js';
 import { startPgliteServer, type PgliteServer } from '../scripts/neon-proxy/pglite-server.js';
 import { startNeonProxy, targetOf, type NeonProxy } from '../scripts/neon-proxy/proxy.js';
 
-/** The proxy in front of the real PostgreSQL of the global setup (it reaches nothing else). */
+/**
+ * The proxy in front of the real PostgreSQL of the global setup (it reaches nothing else). Its
+ * HTTP query endpoint closes idle pooled connections at once, so the session counts below see
+ * the WebSocket pool's connections only.
+ */
 let proxy: NeonProxy;
 beforeAll(async () => {
-  proxy = await startNeonProxy({ targets: [targetOf(inject('postgresUrl'))] });
+  proxy = await startNeonProxy({ targets: [targetOf(inject('postgresUrl'))], httpIdleMs: 100 });
 });
 afterAll(() => proxy?.close());
 
@@ -157,7 +161,7 @@ describe('Neon driver → proxy → real PostgreSQL', () => {
   });
 
   it('drops the Postgres sessions when the proxy itself closes under an open pool', async () => {
-    const own = await startNeonProxy({ targets: [targetOf(url)] });
+    const own = await startNeonProxy({ targets: [targetOf(url)], httpIdleMs: 100 });
     const neon = connect(url, own);
     await neon.db.transaction((tx) => tx.$count(coupons));
     expect(await sessions()).toBe(1);
