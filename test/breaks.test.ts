@@ -103,6 +103,21 @@ describeEachGauge('breaks between the tested paths', (t) => {
       expect((await getCoupon(t, coupon.id)).useStock?.remain).toBe(14);
     });
 
+    it('a hold whose answer was lost before the archive replays its 201 when retried after it, though the archive gave it back (found by the model-based test)', async () => {
+      const coupon = await createLive(t, { useStock: { total: 15 } });
+      const hold = () => t.call('POST', `/v1/coupons/${coupon.id}/holds`, { token: CLIENT, body: { userId: 'ann', ownerId: 'cart-1', ttlSeconds: 600 } });
+      const held = await expectJson<{ holdId: string }>(await hold(), 201);
+      await expectJson(await t.call('POST', `/v1/coupons/${coupon.id}/archive`), 200);
+      // The client never saw that answer; it retries. The hold happened, so NOT_ACTIVE would deny a take the ledger has.
+      const again = await hold();
+      expect(again.headers.get('idempotent-replayed')).toBe('true');
+      expect(await expectJson<{ holdId: string }>(again, 201)).toMatchObject({ holdId: held.holdId });
+      await expectProblem(await t.call('POST', `/v1/coupons/${coupon.id}/holds/${held.holdId}/commit`, { token: CLIENT }), 409, 'NOT_ACTIVE');
+      await expectProblem(await t.call('POST', `/v1/coupons/${coupon.id}/holds`, { token: CLIENT, body: { userId: 'bob', ownerId: 'cart-2', ttlSeconds: 600 } }), 409, 'NOT_ACTIVE');
+      expect((await getCoupon(t, coupon.id)).useStock?.remain).toBe(15);
+      expect(await t.deps.ledger.operation(coupon.id, held.holdId)).toMatchObject({ kind: 'use', restored: true });
+    });
+
     it('gives back standing holds at archive, and refuses commit, release and adjust once sealed', async () => {
       const coupon = await createLive(t, { useStock: { total: 5 } });
       const held = await body<{ holdId: string }>(
@@ -439,6 +454,15 @@ describeEachGauge(
       const final = await getCoupon(t, coupon.id);
       expect(final.useStock).toMatchObject({ total: 15, remain: 15 });
       expect((await report(t, coupon.id)).use).toMatchObject({ remain: 15, ledger: 0, drift: 0 });
+    });
+
+    it('4. an archive whose hold list is gone lists the holds again and gives them back: the archived books get the stock back (found by the model-based test)', async () => {
+      const coupon = await createLive(t, { useStock: { total: 2 } });
+      const held = await expectJson<{ holdId: string }>(await t.call('POST', `/v1/coupons/${coupon.id}/holds`, { token: CLIENT, body: { userId: 'ann', ownerId: 'cart-1', ttlSeconds: 1 } }), 201);
+      await redis().client.del(`${couponKeys(coupon.id).prefix}holds`);
+      await expectJson(await t.call('POST', `/v1/coupons/${coupon.id}/archive`), 200);
+      expect((await getCoupon(t, coupon.id)).useStock).toMatchObject({ total: 2, remain: 2 });
+      expect(await t.deps.ledger.operation(coupon.id, held.holdId)).toMatchObject({ kind: 'use', restored: true });
     });
 
     it('4. an operation record that is gone fails a cancel closed (503), never "does not exist" (found by the model-based test)', async () => {

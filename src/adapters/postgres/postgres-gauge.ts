@@ -163,11 +163,11 @@ export class PostgresGauge implements GaugePort {
         .for('update');
       if (!op) return { ok: false, reason: 'not_found' };
       if (!op.holdExpiresAt) return { ok: false, reason: 'not_hold' };
-      if (op.restoredAt) return { ok: false, reason: 'expired' };
       const policy = await this.lockPolicy(tx, cmd.prefix);
       // Sealed first: an archived scope keeps its take records only to replay takes (see drop),
       // so a commit there answers as on Redis, where the record went with the archive.
       if (policy?.sealed) return { ok: false, reason: 'sealed' };
+      if (op.restoredAt) return { ok: false, reason: 'expired' };
       if (op.committedAt) return { ok: true, committed: false, subject: op.subject, ref: op.ref };
       if (!policy) return { ok: false, reason: 'unavailable' };
       if (op.holdExpiresAt.getTime() <= cmd.now) {
@@ -270,10 +270,10 @@ export class PostgresGauge implements GaugePort {
     if (!op || op.kind !== cmd.kind) return { ok: false, reason: 'not_found' } as const;
     if (cmd.mode === 'hold' && !op.holdExpiresAt) return { ok: false, reason: 'not_hold' } as const;
     const policy = sealing ? null : await this.lockPolicy(tx, cmd.prefix);
-    // Given back already: answered as it is below, sealed or not. Otherwise a sealed scope changes
-    // no more, and says so before anything else (an archived scope keeps take records only to
-    // replay takes: a release there answers as on Redis, where the record went with the archive).
-    if (policy?.sealed && !op.restoredAt) return { ok: false, reason: 'sealed' } as const;
+    // A sealed scope changes no more, and says so before anything else (an archived scope keeps
+    // take records only to replay takes: a release or cancel there answers as on Redis, where
+    // the record went with the archive).
+    if (policy?.sealed) return { ok: false, reason: 'sealed' } as const;
     if (cmd.mode === 'hold' && op.committedAt) return { ok: false, reason: 'committed' } as const;
     if (!sealing && !policy) return { ok: false, reason: 'unavailable' } as const;
     const applied = op.items.flatMap((item, index) => (item.skipped ? [] : [{ ...item, index }]));
@@ -311,8 +311,10 @@ export class PostgresGauge implements GaugePort {
       after.set(a.key, remain);
     }
     const restoredAt = new Date(cmd.now);
-    // A hold given back frees its owner's key: the same order may hold again.
-    const key = op.holdExpiresAt ? { idempotencyKey: `${op.idempotencyKey}#${op.opId}` } : {};
+    // A hold given back frees its owner's key: the same order may hold again. Not when sealing:
+    // no one holds again on an archived scope, and a hold whose answer was lost before the
+    // archive replays its 201 when retried after it (the ledger has it), never NOT_ACTIVE.
+    const key = op.holdExpiresAt && !sealing ? { idempotencyKey: `${op.idempotencyKey}#${op.opId}` } : {};
     await tx.update(gaugeOperations).set({ restoredAt, ...key }).where(eq(gaugeOperations.opId, op.opId));
     await tx.insert(ledger).values(
       ledgerRow({ opId: op.opId, action: 'restore', scope: op.scope, kind: op.kind, subject: op.subject, ref: op.ref, amount: op.amount, value: op.value, at: cmd.now }),
@@ -447,11 +449,11 @@ export class PostgresGauge implements GaugePort {
       await tx.delete(gaugePolicies).where(and(eq(gaugePolicies.prefix, prefix), eq(gaugePolicies.sealed, false)));
       // A take's record is its idempotency record: an archived (sealed) scope keeps them a week (as
       // Redis keeps them), so a take whose answer was lost before the archive still replays its
-      // 201 when retried after it. What was given back answers no retry and goes now; records of
-      // archived scopes older than the week go with any later drop.
+      // 201 when retried after it — given back since or not (a cancelled issue, a hold the archive
+      // gave back: the ledger has the take). Records of archived scopes older than the week go
+      // with any later drop.
       const [policy] = await tx.select({ sealed: gaugePolicies.sealed }).from(gaugePolicies).where(eq(gaugePolicies.prefix, prefix));
-      const gone = policy?.sealed ? isNotNull(gaugeOperations.restoredAt) : undefined;
-      await tx.delete(gaugeOperations).where(and(eq(gaugeOperations.prefix, prefix), gone));
+      if (!policy?.sealed) await tx.delete(gaugeOperations).where(eq(gaugeOperations.prefix, prefix));
       await tx.delete(gaugeOperations).where(
         and(
           lt(gaugeOperations.at, new Date(Date.now() - REPLAY_KEPT_MS)),

@@ -77,6 +77,10 @@ export const IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600;
 export const DRAIN_BATCH = 500;
 /** How long an archived scope's sealed policy stays after `drop`: far longer than any rebuild that could race it. */
 export const TOMBSTONE_TTL_SECONDS = 7 * 24 * 3600;
+/** What SEAL answers when the hold list is lost, and how often a seal lists the holds again before it gives up. */
+const SEAL_HOLDS_LOST = 2;
+const SEAL_RELISTS = 3;
+
 /** Holds given back per script call by the sweep and by an archive's seal. */
 const HOLD_BATCH = 500;
 
@@ -225,8 +229,14 @@ export class RedisGauge implements GaugePort {
 
   async seal(prefix: string, now: number, limit = HOLD_BATCH): Promise<SealResult> {
     const out: SealResult = { found: true, given: 0, stuck: 0 };
-    for (;;) {
+    for (let relisted = 0; ; ) {
       const [found, given, stuck] = ((await this.scripts.seal.exec([names(prefix).policy], [prefix, String(now), String(limit)])) as number[]).map(Number);
+      if (found === SEAL_HOLDS_LOST) {
+        // The hold list is gone: its holds are listed again from their records, then sealed.
+        if (relisted++ >= SEAL_RELISTS) throw new Error(`the hold list of ${prefix} keeps getting lost; not sealed`);
+        await this.relistHolds(prefix);
+        continue;
+      }
       if (found !== 1) return { found: false, given: out.given, stuck: 0 };
       out.given += given ?? 0;
       out.stuck = stuck ?? 0;

@@ -84,7 +84,9 @@ local function give_back(prefix, opId, op, now, sealing)
   op.x = now
   if op.h then
     unlist(prefix, opId)
-    if op.q then redis.call('DEL', op.q) end
+    -- Frees the owner's key so it may hold again; not when sealing, where no one holds again and
+    -- a hold whose answer was lost before the archive replays its 201 when retried after it.
+    if op.q and not sealing then redis.call('DEL', op.q) end
   end
   redis.call('SET', prefix .. 'o:' .. opId, cjson.encode(op))
   redis.call('XADD', prefix .. 'ledger', '*', 'o', opId, 'a', 'restore', 'c', op.c, 'k', op.k, 's', op.s, 'f', op.f, 'n', op.a, 'v', op.v or '', 't', now)
@@ -315,11 +317,12 @@ local raw = redis.call('GET', KEYS[2])
 if not raw then return {'not_found'} end
 local op = cjson.decode(raw)
 if not op.h then return {'not_hold'} end
+-- Sealed first: an archived scope changes no more, whatever became of the hold.
+local p = redis.call('HMGET', KEYS[1], 'open', 'sealed')
+if p[2] == '1' then return {'sealed'} end
 if op.x then return {'expired'} end
 if op.m then return {'ok', 0, op.s, op.f} end
-local p = redis.call('HMGET', KEYS[1], 'open', 'sealed')
 if not p[1] then return {'unavailable'} end
-if p[2] == '1' then return {'sealed'} end
 local now = tonumber(ARGV[1])
 if op.h <= now then
   give_back(ARGV[3], ARGV[2], op, now)
@@ -355,10 +358,13 @@ ARGV[2]  now, ms since the epoch
 ARGV[3]  most holds to give back in this call
 Closes the scope for good: every later take, restore, commit, adjust and sweep is refused, so a
 drain after this sees every change. Holds still standing can never be committed now: they are
-given back (the first ARGV[3] on the list; call again while some were given).
-Returns {found 1|0, given back, could not be given back}
+given back (the first ARGV[3] on the list; call again while some were given). A hold list that
+is gone (the policy counts more holds than it lists) is reported and nothing is sealed: the
+caller lists the holds again from their records first, else they could never be given back.
+Returns {found 1|0, given back, could not be given back} | {2, 0, 0} when the hold list is lost
 ]]
 if not redis.call('HGET', KEYS[1], 'open') then return {0, 0, 0} end
+if holds_lost(ARGV[1]) then return {2, 0, 0} end
 redis.call('HSET', KEYS[1], 'open', '0', 'sealed', '1')
 local given, stuck = give_back_holds(ARGV[1], tonumber(ARGV[2]), '+inf', tonumber(ARGV[3]), true)
 return {1, given, stuck}
