@@ -118,6 +118,27 @@ describeEachGauge('breaks between the tested paths', (t) => {
       expect(await t.deps.ledger.operation(coupon.id, held.holdId)).toMatchObject({ kind: 'use', restored: true });
     });
 
+    it('a hold whose time was up at the archive is answered as if a sweep had given it back: its owner gets NOT_ACTIVE, whether a sweep ran or not', async () => {
+      const base = Date.now();
+      t.setNow(base);
+      try {
+        const coupon = await createLive(t, { useStock: { total: 15 } });
+        const hold = (owner: string, ttlSeconds = 1) => t.call('POST', `/v1/coupons/${coupon.id}/holds`, { token: CLIENT, body: { userId: 'ann', ownerId: owner, ttlSeconds } });
+        await expectJson(await hold('swept', 1), 201);
+        await expectJson(await hold('unswept', 3), 201);
+        t.setNow(base + 2_000);
+        await sync(t, coupon.id);
+        expect((await live(t, coupon.id)).use).toMatchObject({ remain: 14 });
+        t.setNow(base + 5_000);
+        await expectJson(await t.call('POST', `/v1/coupons/${coupon.id}/archive`), 200);
+        await expectProblem(await hold('swept', 1), 409, 'NOT_ACTIVE');
+        await expectProblem(await hold('unswept', 3), 409, 'NOT_ACTIVE');
+        expect((await getCoupon(t, coupon.id)).useStock?.remain).toBe(15);
+      } finally {
+        t.setNow(null);
+      }
+    });
+
     it('gives back standing holds at archive, and refuses commit, release and adjust once sealed', async () => {
       const coupon = await createLive(t, { useStock: { total: 5 } });
       const held = await body<{ holdId: string }>(

@@ -84,9 +84,10 @@ local function give_back(prefix, opId, op, now, sealing)
   op.x = now
   if op.h then
     unlist(prefix, opId)
-    -- Frees the owner's key so it may hold again; not when sealing, where no one holds again and
-    -- a hold whose answer was lost before the archive replays its 201 when retried after it.
-    if op.q and not sealing then redis.call('DEL', op.q) end
+    -- Frees the owner's key so it may hold again. Not when sealing a hold that still stood: no
+    -- one holds again there, and a hold whose answer was lost before the archive replays its 201
+    -- when retried after it. (One whose time was up is answered as if a sweep had given it back.)
+    if op.q and not (sealing and op.h > now) then redis.call('DEL', op.q) end
   end
   redis.call('SET', prefix .. 'o:' .. opId, cjson.encode(op))
   redis.call('XADD', prefix .. 'ledger', '*', 'o', opId, 'a', 'restore', 'c', op.c, 'k', op.k, 's', op.s, 'f', op.f, 'n', op.a, 'v', op.v or '', 't', now)
