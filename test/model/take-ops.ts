@@ -114,13 +114,15 @@ export async function hold(ctx: Ctx, op: { c: number; u: number; holder: boolean
         if (known.hold && known.committed !== 'yes' && known.hold.expiresAt <= run.now && book.status !== 'archived') {
           run.violate('hold-reentrance', `${what}: replayed ${id} whose expiresAt ${new Date(known.hold.expiresAt).toISOString()} is past (now ${new Date(run.now).toISOString()}): it should have been given back`);
         }
-        if (expected?.ok && expected.replayOf !== undefined && expected.replayOf !== id) run.violate('hold-reentrance', `${what}: expected its hold ${expected.replayOf}, got ${id}`);
+        // (A late answer was retried past later commands: what was expected when it was sent may have changed.)
+        if (!late && expected?.ok && expected.replayOf !== undefined && expected.replayOf !== id) run.violate('hold-reentrance', `${what}: expected its hold ${expected.replayOf}, got ${id}`);
         return;
       }
       // Fired with others, a release of that hold may have run first.
       if (standing && !doubted && !ctx.together) run.violate('hold-reentrance', `${what}: a second hold ${id} while its hold ${standing.id} stands`);
-      // Fired with others, the same owner's other hold (another ttl) may have made it first: this is its replay.
-      if (!doubted && !ctx.together && expiresAt !== at + op.ttl * 1000) run.violate('unexpected-answer', `${what}: expiresAt ${String(a.body.expiresAt)} is not now + ${op.ttl} s`);
+      // Fired with others, or after an earlier hold of this owner whose answer was lost, the
+      // owner's other hold (another ttl) may have been made first: this is its replay.
+      if (!doubted && !ownerDoubted && !ctx.together && expiresAt !== at + op.ttl * 1000) run.violate('unexpected-answer', `${what}: expiresAt ${String(a.body.expiresAt)} is not now + ${op.ttl} s`);
       const take: Take = { id, kind: 'use', user, ref: owner, discount, at, doubted, hold: { owner, expiresAt }, committed: 'no', restored: 'no', replay: null };
       recordTake(ctx, book, take, a, doubted || ownerDoubted, closed, what);
     },
