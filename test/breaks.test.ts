@@ -496,6 +496,17 @@ describeEachGauge(
       expect((await report(t, coupon.id)).issue).toMatchObject({ remain: 2, ledger: 1, drift: 0 });
     });
 
+    it('4. a hold retried after its operation record is gone fails closed (503), never a 201 with an expiry made up (found by the model-based test)', async () => {
+      const coupon = await createLive(t, { useStock: { total: 3 } });
+      const hold = () => t.call('POST', `/v1/coupons/${coupon.id}/holds`, { token: CLIENT, body: { userId: 'ann', ownerId: 'cart-1', ttlSeconds: 120 } });
+      const held = await expectJson<{ holdId: string }>(await hold(), 201);
+      await redis().client.del(`${couponKeys(coupon.id).prefix}o:${held.holdId}`);
+      // Its idempotency record still names the hold, but not when it runs out: no answer can be given.
+      await expectProblem(await hold(), 503, 'STOCK_UNAVAILABLE');
+      // Other owners go on.
+      await expectJson(await t.call('POST', `/v1/coupons/${coupon.id}/holds`, { token: CLIENT, body: { userId: 'bob', ownerId: 'cart-2', ttlSeconds: 120 } }), 201);
+    });
+
     it('4. the markers themselves gone while the policy says they were made: everything lazy fails closed', async () => {
       const coupon = await createLive(t, { issueStock: { total: 10 }, perUserIssueLimit: 1 });
       await issued(t, coupon.id, 'alice');

@@ -76,6 +76,8 @@ export interface Book {
   pending: number;
   /** Status changes not answered yet. */
   pendingStatus: number;
+  /** Ids whose live operation record a fault deleted, known as takes or not yet (a late answer may name one). */
+  lostRecords: Set<string>;
   /** The service's clock when it was archived, once known (an archive's seal keeps the holds still standing then to replay). */
   archivedAt: number | null;
   /** A key of the coupon was deleted: `until-rebuild` for gauges the ledger rebuilds, `for-good` for records it cannot. */
@@ -97,6 +99,7 @@ export const newBook = (index: number, id: string, plan: Plan, startedAt: number
   pending: 0,
   pendingStatus: 0,
     archivedAt: null,
+    lostRecords: new Set(),
   damaged: 'no',
   owners: [],
 });

@@ -22,6 +22,7 @@ export function recordTake(ctx: Ctx, book: Book, take: Take, answer: { replayed:
   }
   // A fresh key may be answered as a replay: the Upstash client resends a request whose answer
   // it lost, and the script's second run replays the first. The ledger check proves it ran once.
+  if (book.lostRecords.has(take.id)) take.recordLost = true;
   book.takes.set(take.id, take);
   if (closedBefore && !doubted && !answer.replayed) run.violate('accepted-while-closed', `${what}: took ${take.id} while the coupon was ${book.status}${book.endsAt !== null && run.now >= book.endsAt ? ' (windows ended)' : ''}`);
 }
