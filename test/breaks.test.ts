@@ -507,6 +507,17 @@ describeEachGauge(
       await expectJson(await t.call('POST', `/v1/coupons/${coupon.id}/holds`, { token: CLIENT, body: { userId: 'bob', ownerId: 'cart-2', ttlSeconds: 120 } }), 201);
     });
 
+    it('4. an archive run again after the sealed policy was lost keeps the idempotency records: a take whose answer was lost still replays (found by the model-based test)', async () => {
+      const coupon = await createLive(t, { issueStock: { total: 2 } });
+      const first = await expectJson<{ issueId: string }>(await issue(t, coupon.id, 'ann', { key: 'lost-answer' }), 201);
+      await expectJson(await t.call('POST', `/v1/coupons/${coupon.id}/archive`), 200);
+      await redis().client.del(`${couponKeys(coupon.id).prefix}policy`);
+      await expectJson(await t.call('POST', `/v1/coupons/${coupon.id}/archive`), 200);
+      const again = await issue(t, coupon.id, 'ann', { key: 'lost-answer' });
+      expect(await expectJson<{ issueId: string }>(again, 201)).toMatchObject({ issueId: first.issueId });
+      await expectProblem(await issue(t, coupon.id, 'bob', { key: 'new-after' }), 409, 'NOT_ACTIVE');
+    });
+
     it('4. the markers themselves gone while the policy says they were made: everything lazy fails closed', async () => {
       const coupon = await createLive(t, { issueStock: { total: 10 }, perUserIssueLimit: 1 });
       await issued(t, coupon.id, 'alice');

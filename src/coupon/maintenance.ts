@@ -85,8 +85,9 @@ export class Maintenance {
     const coupon = await this.deps.coupons.get(id);
     if (!coupon) return notFound(id);
     // Archived already: dropping again is idempotent and finishes one whose drop was cut short.
+    // It keeps the records that replay takes even if the sealed tombstone itself was lost.
     if (coupon.status === 'archived') {
-      await this.deps.gauges.drop(couponKeys(id).prefix);
+      await this.deps.gauges.drop(couponKeys(id).prefix, { archived: true });
       return ok(coupon);
     }
     if (!isLive(coupon.status)) return fail('INVALID_STATE', `coupon ${id} is a draft; delete it instead`);
@@ -110,7 +111,7 @@ export class Maintenance {
     const moved = (await this.deps.coupons.transition(coupon.id, ['confirmed', 'paused'], 'archived', new Date(now(this.deps)))) !== null;
     if (moved) await this.tell([archivedEvent(coupon)]);
     // Dropping is idempotent, and safe for the loser of a race: the winner synced first.
-    await this.deps.gauges.drop(keys.prefix);
+    await this.deps.gauges.drop(keys.prefix, { archived: true });
     return moved;
   }
 

@@ -300,8 +300,11 @@ export interface GaugePort {
   /**
    * Deletes every gauge, operation, idempotency record and event of a scope. A sealed scope's
    * policy stays as a tombstone, so a rebuild racing the archive cannot bring the scope back.
+   * An archived scope (sealed, or `archived` said by the caller when the tombstone itself may be
+   * gone) keeps the records that replay its takes until their own time is up: a take whose
+   * answer was lost before the archive replays when retried after it.
    */
-  drop(prefix: string): Promise<void>;
+  drop(prefix: string, options?: { archived?: boolean }): Promise<void>;
   /** Checks the store answers. */
   ping(): Promise<void>;
 }

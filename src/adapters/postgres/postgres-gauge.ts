@@ -443,7 +443,7 @@ export class PostgresGauge implements GaugePort {
     return 0;
   }
 
-  async drop(prefix: string): Promise<void> {
+  async drop(prefix: string, { archived = false } = {}): Promise<void> {
     // Deletes gauges in scan order, not key order, so it may deadlock with a take: retried.
     await atomically(this.db, async (tx) => {
       await tx.delete(gauges).where(like(gauges.key, startsWith(prefix)));
@@ -455,7 +455,7 @@ export class PostgresGauge implements GaugePort {
       // gave back: the ledger has the take). Records of archived scopes older than the week go
       // with any later drop.
       const [policy] = await tx.select({ sealed: gaugePolicies.sealed }).from(gaugePolicies).where(eq(gaugePolicies.prefix, prefix));
-      if (!policy?.sealed) await tx.delete(gaugeOperations).where(eq(gaugeOperations.prefix, prefix));
+      if (!policy?.sealed && !archived) await tx.delete(gaugeOperations).where(eq(gaugeOperations.prefix, prefix));
       await tx.delete(gaugeOperations).where(
         and(
           lt(gaugeOperations.at, new Date(Date.now() - REPLAY_KEPT_MS)),

@@ -353,11 +353,11 @@ export class RedisGauge implements GaugePort {
     }
   }
 
-  async drop(prefix: string): Promise<void> {
+  async drop(prefix: string, { archived = false } = {}): Promise<void> {
     const policy = names(prefix).policy;
     // An archived (sealed) scope keeps its idempotency records until their own time is up: a take
     // whose answer was lost before the archive still replays its 201 when retried after it.
-    const replays = String(await this.redis.hget(policy, 'sealed')) === '1' ? `${prefix}i:` : null;
+    const replays = archived || String(await this.redis.hget(policy, 'sealed')) === '1' ? `${prefix}i:` : null;
     let cursor = '0';
     do {
       const [next, found] = await this.redis.scan(cursor, { match: `${globEscape(prefix)}*`, count: 1000 });
