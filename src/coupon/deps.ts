@@ -1,5 +1,5 @@
 import type { GaugePort } from '../stock/gauge.js';
-import type { WebhookRepository } from '../events/webhooks.js';
+import type { WebhookRepository } from '../events/ports.js';
 import { PeriodClock } from '../stock/periods.js';
 import { fail, type Failure } from './errors.js';
 import type { CouponRecord, CurrentPeriods } from './coupon.js';

@@ -212,7 +212,7 @@ export function adminRoutes(): OpenAPIHono<AppEnv> {
   app.openapi(route.rebuild, async (c) => {
     const { id } = c.req.valid('param');
     if (!ID_PATTERN.test(id)) return problem(c, 'NOT_FOUND', `coupon ${id} does not exist`);
-    const result = await c.var.services.admin.rebuildById(id);
+    const result = await c.var.services.recovery.rebuildById(id);
     return result.ok ? c.json(result.value, 200) : refuse(c, result);
   });
 

@@ -8,6 +8,8 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
 import { CouponAdmin } from '../coupon/admin.js';
+import { CouponLive } from '../coupon/live.js';
+import { CouponRecovery } from '../coupon/recovery.js';
 import type { CouponDeps } from '../coupon/deps.js';
 import type { FieldProblem } from '../coupon/errors.js';
 import { Maintenance } from '../coupon/maintenance.js';
@@ -52,7 +54,7 @@ export interface AppOptions {
 
 /** Builds the services of a request. */
 export function services(deps: CouponDeps): Services {
-  return { deps, admin: new CouponAdmin(deps), takes: new CouponTakes(deps), maintenance: new Maintenance(deps) };
+  return { deps, admin: new CouponAdmin(deps), live: new CouponLive(deps), recovery: new CouponRecovery(deps), takes: new CouponTakes(deps), maintenance: new Maintenance(deps) };
 }
 
 /**

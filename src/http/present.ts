@@ -1,10 +1,10 @@
 /**
  * Domain values to JSON bodies: dates as ISO-8601, camelCase fields exactly as the contract names them.
  */
-import type { LivePeriod, LiveStocks } from '../coupon/admin.js';
+import type { LivePeriod, LiveStocks } from '../coupon/live.js';
 import type { CouponRecord, StockSnapshot, Window } from '../coupon/coupon.js';
 import type { CouponHolding, HoldingRecord } from '../coupon/holdings.js';
-import type { StockSync, SyncReport } from '../coupon/maintenance.js';
+import type { StockSync, SyncReport } from '../coupon/sync-report.js';
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 

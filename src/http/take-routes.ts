@@ -308,7 +308,7 @@ export function takeRoutes(): OpenAPIHono<AppEnv> {
   app.openapi(route.live, async (c) => {
     const { id } = c.req.valid('param');
     if (!ID_PATTERN.test(id)) return unknownCoupon(c, id);
-    const result = await c.var.services.admin.live(id);
+    const result = await c.var.services.live.read(id);
     return result.ok ? c.json(liveOut(result.value), 200) : refuse(c, result);
   });
 
