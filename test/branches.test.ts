@@ -103,7 +103,7 @@ describeEachGauge(
       const coupon = await createLive(t, { issueStock: { total: 3 } });
       const { issueId } = await issued(t, coupon.id, 'ann');
       await used(t, coupon.id, 'ann');
-      await redis().del(couponKeys(coupon.id).held('ann'));
+      await redis().del(couponKeys(coupon.id).unusedIssues('ann'));
       await expectProblem(await t.call('POST', `/v1/coupons/${coupon.id}/issues/${issueId}/cancel`, { token: CLIENT }), 503, 'STOCK_UNAVAILABLE');
       await new Maintenance(t.deps).run();
       await expectProblem(await t.call('POST', `/v1/coupons/${coupon.id}/issues/${issueId}/cancel`, { token: CLIENT }), 409, 'ALREADY_USED');

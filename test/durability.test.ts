@@ -21,7 +21,8 @@ import { unlimitedSpec, type CouponSpec } from '../src/coupon/coupon.js';
 import type { CouponDeps } from '../src/coupon/deps.js';
 import { DRAIN_INTERVAL_MS, DrainScheduler, drainCoupons } from '../src/coupon/drain.js';
 import { Maintenance } from '../src/coupon/maintenance.js';
-import { CouponTakes, type TakeInput } from '../src/coupon/takes.js';
+import type { TakeInput } from '../src/coupon/take-types.js';
+import { CouponTakes } from '../src/coupon/takes.js';
 import type { LedgerEvent } from '../src/stock/gauge.js';
 import { postgresDb, type TestDb } from './support/db.js';
 import { startPrivateRedis, type PrivateRedis } from './support/redis-server.js';
@@ -229,7 +230,7 @@ describe('nothing lost on the Redis path', () => {
       pending.push(drain);
       return drain;
     });
-    deps.onTaken = (couponId) => scheduler.taken(couponId);
+    deps.onLedgerEvent = (couponId) => scheduler.taken(couponId);
     const stream = `cs:{c:${id}}:ledger`;
     let maxWaiting = 0;
     let sampling = true;
@@ -288,7 +289,7 @@ describe('nothing lost on the Redis path', () => {
       expect(await deps.ledger.net(id)).toEqual({ issue: taken.length });
       expect(await ledgerOf(id)).toEqual(expectedRows(taken));
     } finally {
-      delete deps.onTaken;
+      delete deps.onLedgerEvent;
     }
   });
 

@@ -3,7 +3,8 @@
  * failover) fails closed until they are rebuilt from `total` and the Postgres ledger, here.
  * Used by confirm and resume (a missing policy), the admin action and the schedule.
  */
-import { couponPolicy, isIssued, isLive, periodExpiry, type CouponRecord } from './coupon.js';
+import { couponPolicy, isIssued, isLive, type CouponRecord } from './coupon.js';
+import { periodExpiry } from './items.js';
 import type { GaugeLoad } from '../stock/gauge.js';
 import { currentPeriods, now, notFound, type CouponDeps } from './deps.js';
 import { fail, ok, type Result } from './errors.js';
@@ -91,7 +92,7 @@ export class CouponRecovery {
         const gauges = [];
         if (coupon.perUserIssueLimit !== null) gauges.push(counter(keys.userIssue(subject), coupon.perUserIssueLimit, issues));
         if (coupon.perUserUseLimit !== null) gauges.push(counter(keys.userUse(subject), coupon.perUserUseLimit, uses));
-        if (issued) gauges.push({ key: keys.held(subject), total: 0, remain: Math.max(0, issues - uses) });
+        if (issued) gauges.push({ key: keys.unusedIssues(subject), total: 0, remain: Math.max(0, issues - uses) });
         return gauges;
       });
       if (users.length > 0) await this.deps.gauges.load(users);

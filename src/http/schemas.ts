@@ -5,7 +5,7 @@
 import { z } from '@hono/zod-openapi';
 import { COUPON_STATUSES, MAX_PER_USER_LIMIT, STOCK_ROWS } from '../coupon/coupon.js';
 import { ERROR_CODES } from '../coupon/errors.js';
-import { MAX_BATCH } from '../coupon/takes.js';
+import { MAX_BATCH } from '../coupon/batch.js';
 import { PERIODS } from '../stock/periods.js';
 
 /** Largest stock or delta accepted: well inside both Postgres bigint and a Lua double. */

@@ -13,7 +13,7 @@ import { configuredTotal, COUPON_STATUSES, isLive, type CouponRecord, type Coupo
 import { now } from '../../coupon/deps.js';
 import { fail, type Result } from '../../coupon/errors.js';
 import { ID_PATTERN } from '../../coupon/ids.js';
-import type { BatchItem } from '../../coupon/takes.js';
+import type { BatchItem } from '../../coupon/batch.js';
 import type { Tokens } from '../auth.js';
 import type { Services } from '../context.js';
 import { AdminPage, LIVE_REFRESH_SECONDS } from './admin-view.js';
