@@ -42,13 +42,15 @@ local function give_back(prefix, opId, op, now, sealing)
   local present = {}
   local marked = redis.call('HGET', prefix .. 'policy', 'e') == '1'
   for j, it in ipairs(op.i) do
-    local r = redis.call('HGET', it[1], 'r')
+    -- The record's tuple of an applied item (see the take): gauge key, n taken, index, lazy.
+    local key, n, index, lazy = it[1], it[2], it[3], it[4] == 1
+    local r = redis.call('HGET', key, 'r')
     if r then
-      if it[2] < 0 and tonumber(r) < -it[2] then return {'insufficient', it[3]} end
+      if n < 0 and tonumber(r) < -n then return {'insufficient', index} end
       present[j] = true
-    elseif it[4] ~= 1 then
+    elseif not lazy then
       return {'unavailable'}
-    elseif not sealing and lost(prefix, it[1], now, marked) then
+    elseif not sealing and lost(prefix, key, now, marked) then
       report_lost(prefix)
       return {'unavailable'}
     end

@@ -1,3 +1,7 @@
+/**
+ * The take: the hot path's one round trip. Every argument is read once into a named local and
+ * every item into a named table at the top, so the body reads by name, never by an offset.
+ */
 import { GIVE_BACK } from './give-back.js';
 
 export const TAKE = `${GIVE_BACK}
@@ -23,106 +27,130 @@ ARGV[13]  a hold: when it expires (ms since the epoch); '' for a plain take
 ARGV[14..] four per item: n (> 0 taken, < 0 given, '' = not stated: refused if limited),
           policy limit name, lazy (1 | 0), expiry of a lazy gauge created here (ms since the
           epoch, '' = none)
-Returns {'ok', opId, replayed 0|1, remain…, hold expiry (-1 = not a hold)} or {reason} or
-{'insufficient' | 'unstated', index}
+Reply, a Redis array:
+  taken     {'ok', opId, replayed 0|1, remain of item 1, …, remain of item n, hold expiry}
+            a remain is -1 for an item the policy does not limit; hold expiry -1 = not a hold;
+            a replay answers the first take's opId, remains and hold expiry
+  refused   {reason}: 'unavailable' (no policy, a required gauge missing, a lazy one lost) |
+            'sealed' | 'closed' | 'not_started' | 'ended' | 'conflict' (same key, other
+            fingerprint) | 'unsettled' (expired holds wait to be given back)
+  short     {'insufficient' | 'unstated', index, limit}: the item that fell short (or did not
+            state its n), by its 0-based place in KEYS[5..] and by the policy limit it enforces
 ]]
-local now = tonumber(ARGV[2])
-local prefix = ARGV[12]
-local count = #KEYS - 4
-local fields = {'open', 'sealed', 'e', 'w:' .. ARGV[1] .. ':s', 'w:' .. ARGV[1] .. ':e'}
-for i = 1, count do fields[#fields + 1] = 'l:' .. ARGV[13 + (i - 1) * 4 + 2] end
-local p = redis.call('HMGET', KEYS[1], unpack(fields))
-local sealed = p[2] == '1'
+local policyKey, idempotencyKey, opKey, ledgerKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local window, now, opId, fingerprint, idempotencyTtl = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
+local kind, subject, ref, amount, scope, value = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
+local prefix, holdUntil = ARGV[12], ARGV[13]
+
+-- The items: gauge key, n (nil when not stated), the policy limit it enforces, whether a
+-- missing gauge starts at that limit (lazy), and when a gauge created here expires ('' = never).
+local ITEM_KEYS, ITEM_ARGS, ARGS_PER_ITEM = 4, 13, 4
+local items = {}
+for i = 1, #KEYS - ITEM_KEYS do
+  local a = ITEM_ARGS + (i - 1) * ARGS_PER_ITEM
+  items[i] = {key = KEYS[ITEM_KEYS + i], n = tonumber(ARGV[a + 1]), limit = ARGV[a + 2], lazy = ARGV[a + 3] == '1', expiry = ARGV[a + 4]}
+end
+
+-- One read of the policy: its flags, the window's bounds, then each item's limit.
+local POLICY_FIELDS = 5
+local fields = {'open', 'sealed', 'e', 'w:' .. window .. ':s', 'w:' .. window .. ':e'}
+for i, item in ipairs(items) do fields[POLICY_FIELDS + i] = 'l:' .. item.limit end
+local policy = redis.call('HMGET', policyKey, unpack(fields))
+local open, sealed, marked = policy[1], policy[2] == '1', policy[3] == '1'
+local windowStart, windowEnd = policy[4], policy[5]
+
 -- Holds whose time is up give their stock back first, so this take can have it. A sealed scope
 -- changes no more (its archive gave every hold back).
-if p[1] and not sealed then give_back_holds(prefix, now, now, 1000) end
-local rec = redis.call('GET', KEYS[2])
-if rec then
-  local fp, op, remains = string.match(rec, '^([^\\n]*)\\n([^\\n]*)\\n(.*)$')
-  if fp ~= ARGV[4] then return {'conflict'} end
-  local hold = -1
-  if ARGV[13] ~= '' then
-    local first = redis.call('GET', prefix .. 'o:' .. op)
-    local o = first and cjson.decode(first)
+if open and not sealed then give_back_holds(prefix, now, now, 1000) end
+
+-- A retry: the first answer, as it was (a hold's expiry read from its record).
+local record = redis.call('GET', idempotencyKey)
+if record then
+  local firstFingerprint, firstOpId, firstRemains = string.match(record, '^([^\\n]*)\\n([^\\n]*)\\n(.*)$')
+  if firstFingerprint ~= fingerprint then return {'conflict'} end
+  local holdExpiry = -1
+  if holdUntil ~= '' then
+    local raw = redis.call('GET', prefix .. 'o:' .. firstOpId)
+    local first = raw and cjson.decode(raw)
     -- A hold whose time is up but which could not be given back yet is no hold to hand out again.
-    if o and o.h and not o.m and not o.x and o.h <= now then return {'unsettled'} end
-    hold = o and o.h or -1
+    if first and first.h and not first.m and not first.x and first.h <= now then return {'unsettled'} end
+    holdExpiry = first and first.h or -1
   end
-  local out = {'ok', op, 1}
-  for v in string.gmatch(remains, '[^,]+') do out[#out + 1] = tonumber(v) end
-  out[#out + 1] = hold
-  return out
+  local reply = {'ok', firstOpId, 1}
+  for remain in string.gmatch(firstRemains, '[^,]+') do reply[#reply + 1] = tonumber(remain) end
+  reply[#reply + 1] = holdExpiry
+  return reply
 end
-if not p[1] then return {'unavailable'} end
+
+if not open then return {'unavailable'} end
 if sealed then return {'sealed'} end
-if p[1] ~= '1' then return {'closed'} end
-if p[4] and p[4] ~= '' and now < tonumber(p[4]) then return {'not_started'} end
-if p[5] and p[5] ~= '' and now >= tonumber(p[5]) then return {'ended'} end
-local marked = p[3] == '1'
-local plan = {}
-for i = 1, count do
-  local base = 13 + (i - 1) * 4
-  local n = tonumber(ARGV[base + 1])
-  local limit = p[5 + i]
-  if limit and not n then return {'unstated', i - 1} end
+if open ~= '1' then return {'closed'} end
+if windowStart and windowStart ~= '' and now < tonumber(windowStart) then return {'not_started'} end
+if windowEnd and windowEnd ~= '' and now >= tonumber(windowEnd) then return {'ended'} end
+
+-- Check every item before writing anything: no transient negative, no compensation. An item
+-- whose limit the policy lacks is unlimited and skipped (item.remain stays nil).
+for i, item in ipairs(items) do
+  local limit = policy[POLICY_FIELDS + i]
   if limit then
-    local r = redis.call('HGET', KEYS[4 + i], 'r')
-    local fresh = false
-    if not r then
-      if ARGV[base + 3] ~= '1' then return {'unavailable'} end
+    if not item.n then return {'unstated', i - 1, item.limit} end
+    local remain = redis.call('HGET', item.key, 'r')
+    if not remain then
+      if not item.lazy then return {'unavailable'} end
       -- A lazy gauge that existed and is gone must not read as "nothing taken yet".
-      if lost(prefix, KEYS[4 + i], now, marked) then
+      if lost(prefix, item.key, now, marked) then
         report_lost(prefix)
         return {'unavailable'}
       end
-      r = limit
-      fresh = true
+      remain = limit
+      item.fresh = true
     end
-    r = tonumber(r)
-    if n > 0 and r < n then
+    remain = tonumber(remain)
+    if item.n > 0 and remain < item.n then
       -- Refusing while expired holds still wait to be given back could be a false sell-out.
       if unsettled(prefix, now) then return {'unsettled'} end
-      return {'insufficient', i - 1}
+      return {'insufficient', i - 1, item.limit}
     end
-    plan[i] = {r - n, fresh, tonumber(limit), n, ARGV[base + 3] == '1', ARGV[base + 4]}
-  else
-    plan[i] = false
+    item.remain = remain - item.n
+    item.total = tonumber(limit)
   end
 end
-local out = {'ok', ARGV[3], 0}
+
+-- Write every item; the operation record keeps each applied item as the tuple
+-- {key, n, index, lazy} that the give-back scripts read (a stored format).
+local reply = {'ok', opId, 0}
 local remains = {}
-local items = {}
-for i = 1, count do
-  local step = plan[i]
-  if step then
-    if step[2] then
-      redis.call('HSET', KEYS[4 + i], 'r', step[1], 't', step[3])
-      if step[6] ~= '' then redis.call('PEXPIREAT', KEYS[4 + i], step[6]) end
-      redis.call('HSET', prefix .. 'markers', KEYS[4 + i], step[6] ~= '' and step[6] or '0')
+local applied = {}
+for i, item in ipairs(items) do
+  if item.remain then
+    if item.fresh then
+      redis.call('HSET', item.key, 'r', item.remain, 't', item.total)
+      if item.expiry ~= '' then redis.call('PEXPIREAT', item.key, item.expiry) end
+      redis.call('HSET', prefix .. 'markers', item.key, item.expiry ~= '' and item.expiry or '0')
       if not marked then
-        redis.call('HSET', KEYS[1], 'e', '1')
+        redis.call('HSET', policyKey, 'e', '1')
         marked = true
       end
     else
-      redis.call('HSET', KEYS[4 + i], 'r', step[1])
+      redis.call('HSET', item.key, 'r', item.remain)
     end
-    remains[i] = step[1]
-    items[#items + 1] = {KEYS[4 + i], step[4], i - 1, step[5] and 1 or 0}
+    remains[i] = item.remain
+    applied[#applied + 1] = {item.key, item.n, i - 1, item.lazy and 1 or 0}
   else
     remains[i] = -1
   end
-  out[#out + 1] = remains[i]
+  reply[#reply + 1] = remains[i]
 end
-local record = {k = ARGV[6], s = ARGV[7], f = ARGV[8], a = tonumber(ARGV[9]), c = ARGV[10], v = ARGV[11], t = now, i = items, r = remains}
-if ARGV[13] ~= '' then
+local op = {k = kind, s = subject, f = ref, a = tonumber(amount), c = scope, v = value, t = now, i = applied, r = remains}
+if holdUntil ~= '' then
   -- A hold: on the scope's list by expiry, and its idempotency record goes with it.
-  record.h = tonumber(ARGV[13])
-  record.q = KEYS[2]
-  if redis.call('ZADD', prefix .. 'holds', record.h, ARGV[3]) == 1 then redis.call('HINCRBY', KEYS[1], 'nh', 1) end
+  op.h = tonumber(holdUntil)
+  op.q = idempotencyKey
+  if redis.call('ZADD', prefix .. 'holds', op.h, opId) == 1 then redis.call('HINCRBY', policyKey, 'nh', 1) end
 end
-out[#out + 1] = record.h or -1
-redis.call('SET', KEYS[3], cjson.encode(record))
-redis.call('SET', KEYS[2], ARGV[4] .. '\\n' .. ARGV[3] .. '\\n' .. table.concat(remains, ','), 'EX', ARGV[5])
-redis.call('XADD', KEYS[4], '*', 'o', ARGV[3], 'a', 'take', 'c', ARGV[10], 'k', ARGV[6], 's', ARGV[7], 'f', ARGV[8], 'n', ARGV[9], 'v', ARGV[11], 't', ARGV[2])
-return out
+reply[#reply + 1] = op.h or -1
+redis.call('SET', opKey, cjson.encode(op))
+redis.call('SET', idempotencyKey, fingerprint .. '\\n' .. opId .. '\\n' .. table.concat(remains, ','), 'EX', idempotencyTtl)
+redis.call('XADD', ledgerKey, '*', 'o', opId, 'a', 'take', 'c', scope, 'k', kind, 's', subject, 'f', ref, 'n', amount, 'v', value, 't', ARGV[2])
+return reply
 `;
