@@ -10,19 +10,19 @@ import { errorResponses, json } from './openapi.js';
 import { couponOut, syncOut } from './present.js';
 import { problem, refuse } from './problem.js';
 import {
-  AdjustBody,
-  Adjusted,
-  Coupon,
-  CouponCreate,
-  CouponPage,
-  CouponParams,
-  CouponPatch,
-  IdempotencyHeaders,
-  ListQuery,
-  RebuildReport,
-  StockParams,
-  SyncReport,
-  type WindowIn,
+  AdjustRequestSchema,
+  AdjustedSchema,
+  CouponSchema,
+  CouponCreateSchema,
+  CouponPageSchema,
+  CouponParamsSchema,
+  CouponPatchSchema,
+  IdempotencyHeadersSchema,
+  ListQuerySchema,
+  RebuildReportSchema,
+  StockParamsSchema,
+  SyncReportSchema,
+  type WindowInputSchema,
 } from './schemas.js';
 
 const tags = ['coupons'];
@@ -36,8 +36,8 @@ const route = {
     method: 'post',
     path: '/v1/coupons',
     summary: 'Create a draft coupon',
-    request: { body: { required: true, content: { 'application/json': { schema: CouponCreate } } } },
-    responses: { 201: json(Coupon, 'The draft'), ...errorResponses(400, 401, 403, 415) },
+    request: { body: { required: true, content: { 'application/json': { schema: CouponCreateSchema } } } },
+    responses: { 201: json(CouponSchema, 'The draft'), ...errorResponses(400, 401, 403, 415) },
   }),
   list: createRoute({
     ...admin,
@@ -45,8 +45,8 @@ const route = {
     method: 'get',
     path: '/v1/coupons',
     summary: 'List coupons, newest first',
-    request: { query: ListQuery },
-    responses: { 200: json(CouponPage, 'A page of coupons'), ...errorResponses(400, 401, 403) },
+    request: { query: ListQuerySchema },
+    responses: { 200: json(CouponPageSchema, 'A page of coupons'), ...errorResponses(400, 401, 403) },
   }),
   get: createRoute({
     ...admin,
@@ -54,8 +54,8 @@ const route = {
     method: 'get',
     path: '/v1/coupons/{id}',
     summary: 'One coupon with its stocks',
-    request: { params: CouponParams },
-    responses: { 200: json(Coupon, 'The coupon'), ...errorResponses(401, 403, 404) },
+    request: { params: CouponParamsSchema },
+    responses: { 200: json(CouponSchema, 'The coupon'), ...errorResponses(401, 403, 404) },
   }),
   patch: createRoute({
     ...admin,
@@ -64,10 +64,10 @@ const route = {
     path: '/v1/coupons/{id}',
     summary: 'Change a draft',
     request: {
-      params: CouponParams,
-      body: { required: true, content: { 'application/json': { schema: CouponPatch } } },
+      params: CouponParamsSchema,
+      body: { required: true, content: { 'application/json': { schema: CouponPatchSchema } } },
     },
-    responses: { 200: json(Coupon, 'The draft'), ...errorResponses(400, 401, 403, 404, 409, 415) },
+    responses: { 200: json(CouponSchema, 'The draft'), ...errorResponses(400, 401, 403, 404, 409, 415) },
   }),
   remove: createRoute({
     ...admin,
@@ -75,7 +75,7 @@ const route = {
     method: 'delete',
     path: '/v1/coupons/{id}',
     summary: 'Delete a draft',
-    request: { params: CouponParams },
+    request: { params: CouponParamsSchema },
     responses: { 204: { description: 'Deleted' }, ...errorResponses(401, 403, 404, 409) },
   }),
   adjust: createRoute({
@@ -85,11 +85,11 @@ const route = {
     path: '/v1/coupons/{id}/stocks/{stock}/adjust',
     summary: 'Raise or lower a live limit (exactly once per Idempotency-Key)',
     request: {
-      params: StockParams,
-      headers: IdempotencyHeaders,
-      body: { required: true, content: { 'application/json': { schema: AdjustBody } } },
+      params: StockParamsSchema,
+      headers: IdempotencyHeadersSchema,
+      body: { required: true, content: { 'application/json': { schema: AdjustRequestSchema } } },
     },
-    responses: { 200: json(Adjusted, 'The live stock'), ...errorResponses(400, 401, 403, 404, 409, 415) },
+    responses: { 200: json(AdjustedSchema, 'The live stock'), ...errorResponses(400, 401, 403, 404, 409, 415) },
   }),
   rebuild: createRoute({
     ...admin,
@@ -97,8 +97,8 @@ const route = {
     method: 'post',
     path: '/v1/coupons/{id}/rebuild',
     summary: 'Recovery: rebuild missing gauges (stocks and per-user counters) from total and the ledger',
-    request: { params: CouponParams },
-    responses: { 200: json(RebuildReport, 'What was rebuilt'), ...errorResponses(401, 403, 404, 409) },
+    request: { params: CouponParamsSchema },
+    responses: { 200: json(RebuildReportSchema, 'What was rebuilt'), ...errorResponses(401, 403, 404, 409) },
   }),
   sync: createRoute({
     ...admin,
@@ -106,8 +106,8 @@ const route = {
     method: 'post',
     path: '/v1/coupons/{id}/stocks/sync',
     summary: 'Drain the ledger and copy live remains into Postgres now',
-    request: { params: CouponParams },
-    responses: { 200: json(SyncReport, 'Both stocks and any drift'), ...errorResponses(401, 403, 404, 409) },
+    request: { params: CouponParamsSchema },
+    responses: { 200: json(SyncReportSchema, 'Both stocks and any drift'), ...errorResponses(401, 403, 404, 409) },
   }),
 };
 
@@ -118,15 +118,15 @@ const lifecycle = (action: 'confirm' | 'pause' | 'resume' | 'archive', summary: 
     method: 'post',
     path: `/v1/coupons/{id}/${action}`,
     summary,
-    request: { params: CouponParams },
-    responses: { 200: json(Coupon, 'The coupon'), ...errorResponses(401, 403, 404, 409) },
+    request: { params: CouponParamsSchema },
+    responses: { 200: json(CouponSchema, 'The coupon'), ...errorResponses(401, 403, 404, 409) },
   });
 
 const date = (s: string | null | undefined): Date | null => (s ? new Date(s) : null);
-const windowIn = (w: z.infer<typeof WindowIn> | null | undefined): Window | null =>
+const windowIn = (w: z.infer<typeof WindowInputSchema> | null | undefined): Window | null =>
   w ? { start: date(w.start), end: date(w.end) } : null;
 
-type SpecInput = z.infer<typeof CouponPatch>;
+type SpecInput = z.infer<typeof CouponPatchSchema>;
 
 /** Applies a create or patch body onto a spec: absent = keep, `null` = unlimited / always open. */
 function mergeSpec(base: CouponSpec, body: SpecInput): CouponSpec {

@@ -23,24 +23,24 @@ const plain = (s: z.ZodString) =>
     .refine((v) => !LONE_SURROGATE.test(v), 'must be well-formed Unicode (no lone surrogates)');
 const text = (max: number) => plain(z.string().min(1).max(max));
 
-export const UserId = text(128).openapi({ example: 'user-42' });
+export const UserIdSchema = text(128).openapi({ example: 'user-42' });
 
-const Instant = z.iso.datetime({ offset: true }).openapi({ example: '2026-12-01T00:00:00Z' });
+const InstantSchema = z.iso.datetime({ offset: true }).openapi({ example: '2026-12-01T00:00:00Z' });
 
 // The order of the bounds is checked here too (not only in the service) so that it is reported
 // in errors[] together with every other problem of the body.
-export const WindowIn = z
-  .object({ start: Instant.nullable().optional(), end: Instant.nullable().optional() })
+export const WindowInputSchema = z
+  .object({ start: InstantSchema.nullable().optional(), end: InstantSchema.nullable().optional() })
   .strict()
   .refine((w) => !w.start || !w.end || Date.parse(w.start) < Date.parse(w.end), { path: ['end'], message: 'must be after start' })
   .openapi('WindowInput');
 
-export const StockIn = z
+export const StockInputSchema = z
   .object({ total: z.number().int().min(0).max(MAX_COUNT) })
   .strict()
   .openapi('StockInput');
 
-export const PeriodStockIn = z
+export const PeriodStockInputSchema = z
   .object({
     total: z.number().int().min(0).max(MAX_COUNT),
     period: z.enum(PERIODS).openapi({ description: "a calendar day or an ISO week (Monday first), in the service's TIME_ZONE" }),
@@ -48,7 +48,7 @@ export const PeriodStockIn = z
   .strict()
   .openapi('PeriodStockInput');
 
-export const BudgetIn = z
+export const BudgetInputSchema = z
   .object({
     total: z.number().int().min(0).max(MAX_COUNT).openapi({ description: 'minor units (cents): 50000 EUR is €500.00', example: 50000 }),
     currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as EUR').openapi({ example: 'EUR' }),
@@ -56,76 +56,76 @@ export const BudgetIn = z
   .strict()
   .openapi('BudgetInput');
 
-const Limit = z.number().int().min(1).max(MAX_PER_USER_LIMIT);
+const PerUserLimitSchema = z.number().int().min(1).max(MAX_PER_USER_LIMIT);
 
 const specFields = {
   name: text(200).openapi({ example: 'First 1,000 users: 30% off' }),
-  issueStock: StockIn.nullable().optional(),
-  useStock: StockIn.nullable().optional(),
-  budget: BudgetIn.nullable().optional().openapi({ description: 'a money budget every use takes its discountAmount from; null = none' }),
-  issuePeriodStock: PeriodStockIn.nullable().optional().openapi({ description: 'issues per period, within issueStock; null = no period cap' }),
-  usePeriodStock: PeriodStockIn.nullable().optional().openapi({ description: 'uses per period, within useStock; null = no period cap' }),
-  perUserIssueLimit: Limit.nullable().optional(),
-  perUserUseLimit: Limit.nullable().optional(),
-  issueWindow: WindowIn.nullable().optional(),
-  useWindow: WindowIn.nullable().optional(),
+  issueStock: StockInputSchema.nullable().optional(),
+  useStock: StockInputSchema.nullable().optional(),
+  budget: BudgetInputSchema.nullable().optional().openapi({ description: 'a money budget every use takes its discountAmount from; null = none' }),
+  issuePeriodStock: PeriodStockInputSchema.nullable().optional().openapi({ description: 'issues per period, within issueStock; null = no period cap' }),
+  usePeriodStock: PeriodStockInputSchema.nullable().optional().openapi({ description: 'uses per period, within useStock; null = no period cap' }),
+  perUserIssueLimit: PerUserLimitSchema.nullable().optional(),
+  perUserUseLimit: PerUserLimitSchema.nullable().optional(),
+  issueWindow: WindowInputSchema.nullable().optional(),
+  useWindow: WindowInputSchema.nullable().optional(),
 };
 
-export const CouponCreate = z.object(specFields).strict().openapi('CouponCreate');
-export const CouponPatch = z
+export const CouponCreateSchema = z.object(specFields).strict().openapi('CouponCreate');
+export const CouponPatchSchema = z
   .object({ ...specFields, name: specFields.name.optional() })
   .strict()
   .openapi('CouponPatch');
 
-const WindowOut = z.object({ start: z.string().nullable(), end: z.string().nullable() }).openapi('Window');
-const StockOut = z
+const WindowSchema = z.object({ start: z.string().nullable(), end: z.string().nullable() }).openapi('Window');
+const StockSchema = z
   .object({ total: z.number().int(), remain: z.number().int(), syncedAt: z.string().nullable() })
   .openapi('Stock');
 
-const BudgetOut = z
+const BudgetSchema = z
   .object({ total: z.number().int(), remain: z.number().int(), syncedAt: z.string().nullable(), currency: z.string() })
   .openapi('Budget');
-const PeriodStockOut = z.object({ total: z.number().int(), period: z.enum(PERIODS) }).openapi('PeriodStock');
+const PeriodStockSchema = z.object({ total: z.number().int(), period: z.enum(PERIODS) }).openapi('PeriodStock');
 
-export const Coupon = z
+export const CouponSchema = z
   .object({
     id: z.string(),
     name: z.string(),
     status: z.enum(COUPON_STATUSES),
-    issueStock: StockOut.nullable(),
-    useStock: StockOut.nullable(),
-    budget: BudgetOut.nullable(),
-    issuePeriodStock: PeriodStockOut.nullable(),
-    usePeriodStock: PeriodStockOut.nullable(),
+    issueStock: StockSchema.nullable(),
+    useStock: StockSchema.nullable(),
+    budget: BudgetSchema.nullable(),
+    issuePeriodStock: PeriodStockSchema.nullable(),
+    usePeriodStock: PeriodStockSchema.nullable(),
     perUserIssueLimit: z.number().int().nullable(),
     perUserUseLimit: z.number().int().nullable(),
-    issueWindow: WindowOut.nullable(),
-    useWindow: WindowOut.nullable(),
+    issueWindow: WindowSchema.nullable(),
+    useWindow: WindowSchema.nullable(),
     createdAt: z.string(),
     updatedAt: z.string(),
   })
   .openapi('Coupon');
 
-export const CouponPage = z
-  .object({ items: z.array(Coupon), nextCursor: z.string().nullable() })
+export const CouponPageSchema = z
+  .object({ items: z.array(CouponSchema), nextCursor: z.string().nullable() })
   .openapi('CouponPage');
 
-export const ListQuery = z.object({
+export const ListQuerySchema = z.object({
   status: z.enum(COUPON_STATUSES).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(50),
   // Postgres refuses a NUL in text: checked here so a bad cursor is a 400, not a failed query.
   cursor: plain(z.string().max(64)).optional(),
 });
 
-export const CouponParams = z.object({
+export const CouponParamsSchema = z.object({
   id: z.string().openapi({ param: { name: 'id', in: 'path' }, example: 'cpn_01jq0000000000000000000000' }),
 });
 
-export const StockParams = CouponParams.extend({
+export const StockParamsSchema = CouponParamsSchema.extend({
   stock: z.enum(STOCK_ROWS).openapi({ param: { name: 'stock', in: 'path' } }),
 });
 
-export const AdjustBody = z
+export const AdjustRequestSchema = z
   .object({
     delta: z
       .number()
@@ -137,12 +137,12 @@ export const AdjustBody = z
   .strict()
   .openapi('Adjust');
 
-export const Adjusted = z
+export const AdjustedSchema = z
   .object({ couponId: z.string(), stock: z.enum(STOCK_ROWS), total: z.number().int(), remain: z.number().int() })
   .openapi('Adjusted');
 
-const LiveStock = z.object({ total: z.number().int(), remain: z.number().int() }).openapi('LiveStock');
-const LivePeriod = z
+const LiveStockSchema = z.object({ total: z.number().int(), remain: z.number().int() }).openapi('LiveStock');
+const LivePeriodSchema = z
   .object({
     total: z.number().int(),
     remain: z.number().int(),
@@ -151,18 +151,18 @@ const LivePeriod = z
     resetsAt: z.string().openapi({ description: 'when the next period starts' }),
   })
   .openapi('LivePeriod');
-export const Live = z
+export const LiveSchema = z
   .object({
-    issue: LiveStock.nullable(),
-    use: LiveStock.nullable(),
-    budget: LiveStock.optional().openapi({ description: 'the money budget left (minor units), when the coupon has one' }),
+    issue: LiveStockSchema.nullable(),
+    use: LiveStockSchema.nullable(),
+    budget: LiveStockSchema.optional().openapi({ description: 'the money budget left (minor units), when the coupon has one' }),
     holds: z.number().int().optional().openapi({ description: 'holds standing now (their uses are taken until committed, released or expired), when any' }),
-    issuePeriod: LivePeriod.optional().openapi({ description: 'the current period of issuePeriodStock, when the coupon has one' }),
-    usePeriod: LivePeriod.optional(),
+    issuePeriod: LivePeriodSchema.optional().openapi({ description: 'the current period of issuePeriodStock, when the coupon has one' }),
+    usePeriod: LivePeriodSchema.optional(),
   })
   .openapi('Live');
 
-const StockSync = z
+const StockSyncSchema = z
   .object({
     total: z.number().int(),
     remain: z.number().int(),
@@ -173,26 +173,26 @@ const StockSync = z
   })
   .openapi('StockSync');
 
-export const SyncReport = z
+export const SyncReportSchema = z
   .object({
     couponId: z.string(),
     status: z.enum(COUPON_STATUSES),
     syncedAt: z.string(),
     drained: z.number().int(),
-    issue: StockSync.nullable(),
-    use: StockSync.nullable(),
-    budget: StockSync.optional().openapi({ description: 'the money budget, when the coupon has one: its ledger is the discounts given' }),
+    issue: StockSyncSchema.nullable(),
+    use: StockSyncSchema.nullable(),
+    budget: StockSyncSchema.optional().openapi({ description: 'the money budget, when the coupon has one: its ledger is the discounts given' }),
     missing: z.array(z.enum(STOCK_ROWS)),
     drifted: z.array(z.enum(STOCK_ROWS)),
     repaired: z.array(z.enum(STOCK_ROWS)).openapi({ description: 'Stocks whose durable total lagged the live one (an adjust whose answer was lost) and was copied by this sync' }),
   })
   .openapi('SyncReport');
 
-export const RebuildReport = z
+export const RebuildReportSchema = z
   .object({ couponId: z.string(), rebuilt: z.boolean(), gauges: z.number().int() })
   .openapi('RebuildReport');
 
-export const IdempotencyHeaders = z.object({
+export const IdempotencyHeadersSchema = z.object({
   'idempotency-key': z
     .string()
     .min(1)
@@ -202,10 +202,10 @@ export const IdempotencyHeaders = z.object({
     .openapi({ param: { name: 'idempotency-key', in: 'header' }, example: 'order-7781-issue', description: 'Idempotency-Key: retries with the same key and body replay the first answer' }),
 });
 
-export const IssueBody = z.object({ userId: UserId }).strict().openapi('IssueRequest');
-export const UseBody = z
+export const IssueRequestSchema = z.object({ userId: UserIdSchema }).strict().openapi('IssueRequest');
+export const UseRequestSchema = z
   .object({
-    userId: UserId,
+    userId: UserIdSchema,
     orderId: text(128).nullable().optional(),
     discountAmount: z
       .number()
@@ -219,17 +219,17 @@ export const UseBody = z
   .openapi('UseRequest');
 
 /** A checkout's hold: reserve a use for `ttlSeconds`. */
-export const HoldBody = z
+export const HoldRequestSchema = z
   .object({
-    userId: UserId,
+    userId: UserIdSchema,
     ownerId: text(128).openapi({ description: 'who holds (an order, a cart): the same owner holding again gets its hold back', example: 'order-7781' }),
     ttlSeconds: z.number().int().min(1).max(86_400).openapi({ description: 'how long the hold stands unless committed (at most a day)', example: 900 }),
-    discountAmount: UseBody.shape.discountAmount,
+    discountAmount: UseRequestSchema.shape.discountAmount,
   })
   .strict()
   .openapi('HoldRequest');
 
-export const Held = z
+export const HoldSchema = z
   .object({
     holdId: z.string(),
     couponId: z.string(),
@@ -241,25 +241,25 @@ export const Held = z
   })
   .openapi('Hold');
 
-export const HoldParams = CouponParams.extend({
+export const HoldParamsSchema = CouponParamsSchema.extend({
   holdId: z.string().openapi({ param: { name: 'holdId', in: 'path' } }),
 });
 
-export const HoldCommitted = z
+export const HoldCommittedSchema = z
   .object({ holdId: z.string(), useId: z.string(), couponId: z.string(), userId: z.string(), ownerId: z.string().nullable(), status: z.literal('committed') })
   .openapi('HoldCommitted');
 
-export const HoldReleased = z
+export const HoldReleasedSchema = z
   .object({ holdId: z.string(), couponId: z.string(), userId: z.string(), ownerId: z.string().nullable(), status: z.literal('released'), remain: z.number().int().nullable() })
   .openapi('HoldReleased');
 
 /** A bulk issue: up to 1,000 users, repeats allowed (each occurrence is its own take). */
-export const BatchIssueBody = z
-  .object({ userIds: z.array(UserId).min(1).max(MAX_BATCH) })
+export const BatchIssueRequestSchema = z
+  .object({ userIds: z.array(UserIdSchema).min(1).max(MAX_BATCH) })
   .strict()
   .openapi('BatchIssueRequest');
 
-const BatchIssued = z
+const BatchIssuedSchema = z
   .object({
     userId: z.string(),
     status: z.literal(201),
@@ -268,7 +268,7 @@ const BatchIssued = z
     replayed: z.boolean(),
   })
   .openapi('BatchIssued');
-const BatchRefused = z
+const BatchRefusedSchema = z
   .object({
     userId: z.string(),
     status: z.number().int().openapi({ description: 'the status a single issue would have answered (409, 503)' }),
@@ -277,19 +277,19 @@ const BatchRefused = z
   })
   .openapi('BatchRefused');
 
-export const BatchIssueReport = z
+export const BatchIssueReportSchema = z
   .object({
     couponId: z.string(),
     issued: z.number().int().openapi({ description: 'items issued by this request or replayed from an earlier one' }),
     refused: z.number().int(),
-    results: z.array(z.union([BatchIssued, BatchRefused])).openapi({ description: 'one per user id, in the order sent' }),
+    results: z.array(z.union([BatchIssuedSchema, BatchRefusedSchema])).openapi({ description: 'one per user id, in the order sent' }),
   })
   .openapi('BatchIssueReport');
 
-export const Issued = z
+export const IssueSchema = z
   .object({ issueId: z.string(), couponId: z.string(), userId: z.string(), remain: z.number().int().nullable() })
   .openapi('Issue');
-export const Used = z
+export const UseSchema = z
   .object({
     useId: z.string(),
     couponId: z.string(),
@@ -299,14 +299,14 @@ export const Used = z
   })
   .openapi('Use');
 
-export const IssueParams = CouponParams.extend({
+export const IssueParamsSchema = CouponParamsSchema.extend({
   issueId: z.string().openapi({ param: { name: 'issueId', in: 'path' } }),
 });
-export const UseParams = CouponParams.extend({
+export const UseParamsSchema = CouponParamsSchema.extend({
   useId: z.string().openapi({ param: { name: 'useId', in: 'path' } }),
 });
 
-export const IssueCancelled = z
+export const IssueCancelledSchema = z
   .object({
     issueId: z.string(),
     couponId: z.string(),
@@ -315,7 +315,7 @@ export const IssueCancelled = z
     remain: z.number().int().nullable(),
   })
   .openapi('IssueCancelled');
-export const UseCancelled = z
+export const UseCancelledSchema = z
   .object({
     useId: z.string(),
     couponId: z.string(),
@@ -326,11 +326,11 @@ export const UseCancelled = z
   })
   .openapi('UseCancelled');
 
-export const UserParams = z.object({
-  userId: UserId.openapi({ param: { name: 'userId', in: 'path' } }),
+export const UserParamsSchema = z.object({
+  userId: UserIdSchema.openapi({ param: { name: 'userId', in: 'path' } }),
 });
 
-const HoldingRecord = z
+const UserCouponOperationSchema = z
   .object({
     id: z.string(),
     orderId: z.string().nullable(),
@@ -340,7 +340,7 @@ const HoldingRecord = z
   })
   .openapi('HoldingRecord');
 
-export const Holdings = z
+export const UserCouponsSchema = z
   .object({
     userId: z.string(),
     coupons: z.array(
@@ -349,14 +349,14 @@ export const Holdings = z
         issued: z.number().int(),
         used: z.number().int(),
         cancelled: z.number().int(),
-        issues: z.array(HoldingRecord),
-        uses: z.array(HoldingRecord),
+        issues: z.array(UserCouponOperationSchema),
+        uses: z.array(UserCouponOperationSchema),
       }),
     ),
   })
   .openapi('Holdings');
 
-export const Health = z
+export const HealthSchema = z
   .object({
     status: z.enum(['ok', 'unavailable']),
     runtime: z.enum(['node', 'workerd']),
