@@ -7,14 +7,14 @@ import type { Context, MiddlewareHandler } from 'hono';
 import type { TakeOutcome } from '../observe/metrics.js';
 import { now } from '../coupon/deps.js';
 import type { ErrorCode } from '../coupon/errors.js';
-import { holdingsOf } from '../coupon/holdings.js';
+import { userCouponsOf } from '../coupon/user-coupons.js';
 import { ID_PATTERN } from '../coupon/ids.js';
 import { CHARTED_REFUSALS } from '../coupon/refusal-tally.js';
 import type { TakeInput } from '../coupon/take-types.js';
 import type { AppEnv } from './context.js';
 import { fingerprint } from './fingerprint.js';
 import { errorResponses, json } from './openapi.js';
-import { holdingOut, liveOut } from './present.js';
+import { userCouponOut, liveOut } from './present.js';
 import { problem, refuse, STATUS } from './problem.js';
 import {
   BatchIssueRequestSchema,
@@ -140,7 +140,7 @@ const route = {
     request: { params: CouponParamsSchema },
     responses: { 200: json(LiveSchema, 'Live stocks (null = unlimited)'), ...errorResponses(401, 404, 409) },
   }),
-  holdings: createRoute({
+  userCoupons: createRoute({
     ...client,
     operationId: 'listUserCoupons',
     method: 'get',
@@ -312,10 +312,10 @@ export function takeRoutes(): OpenAPIHono<AppEnv> {
     return result.ok ? c.json(liveOut(result.value), 200) : refuse(c, result);
   });
 
-  app.openapi(route.holdings, async (c) => {
+  app.openapi(route.userCoupons, async (c) => {
     const { userId } = c.req.valid('param');
-    const coupons = await holdingsOf(c.var.services.deps, userId);
-    return c.json({ userId, coupons: coupons.map(holdingOut) }, 200);
+    const coupons = await userCouponsOf(c.var.services.deps, userId);
+    return c.json({ userId, coupons: coupons.map(userCouponOut) }, 200);
   });
 
   return app;

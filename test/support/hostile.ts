@@ -10,7 +10,7 @@ import { expect } from 'vitest';
 import { CouponAdmin } from '../../src/coupon/admin.js';
 import { CouponLive } from '../../src/coupon/live.js';
 import { ERROR_CODES } from '../../src/coupon/errors.js';
-import { holdingsOf } from '../../src/coupon/holdings.js';
+import { userCouponsOf } from '../../src/coupon/user-coupons.js';
 import { STATUS } from '../../src/http/problem.js';
 import { ADMIN, type TestApp } from './app.js';
 import type { ProblemBody } from './fixtures.js';
@@ -145,7 +145,7 @@ export class Harness {
       more = cursor !== undefined;
     }
     const live = await Promise.all(this.liveIds.map((id) => this.live.read(id)));
-    const held = await Promise.all(this.users.map((u) => holdingsOf(this.t.deps, u)));
+    const held = await Promise.all(this.users.map((u) => userCouponsOf(this.t.deps, u)));
     const rows = (await this.t.db.db.execute(DIGEST)) as unknown as { rows: { digest: string }[] };
     return JSON.stringify({ pages, live, held, digest: rows.rows[0]?.digest, redisWrites });
   }
