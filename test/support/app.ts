@@ -12,7 +12,7 @@
  * — is checked against the OpenAPI document the app serves (`./openapi-contract.ts`): a status,
  * content type or body the document does not describe fails the request, so the test.
  */
-import { afterAll, beforeAll, describe, inject } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, inject } from 'vitest';
 import { startUpstashRest, type UpstashRest } from '../../scripts/upstash-rest/server.js';
 import { PostgresCouponRepository } from '../../src/adapters/postgres/coupon-repository.js';
 import { PostgresLedgerRepository } from '../../src/adapters/postgres/ledger-repository.js';
@@ -239,4 +239,29 @@ export function describeEachGauge(
     });
     fn(t, gauges);
   });
+}
+
+/**
+ * The HTTP suites' setup, once: a suite per gauge kind (see `describeEachGauge`) with its app,
+ * whose clock and time zone are put back after every test, so a test that moves time or sets a
+ * zone cannot leak it into the next one.
+ */
+export function useTestApp(
+  name: string,
+  fn: (t: TestApp, gauges: GaugeKind) => void,
+  kinds: GaugeKind[] = GAUGE_KINDS,
+  options: Omit<TestAppOptions, 'gauges'> = {},
+): void {
+  describeEachGauge(
+    name,
+    (t, gauges) => {
+      afterEach(() => {
+        t.setNow(null);
+        t.deps.periods = undefined;
+      });
+      fn(t, gauges);
+    },
+    kinds,
+    options,
+  );
 }

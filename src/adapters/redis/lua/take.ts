@@ -1,6 +1,6 @@
 /**
- * The take: the hot path's one round trip. Every argument is read once into a named local and
- * every item into a named table at the top, so the body reads by name, never by an offset.
+ * The take: the hot path's one round trip. Every argument is read into a named local at the top
+ * and every item's through one accessor, so the body reads by name, never by an offset.
  */
 import { GIVE_BACK } from './give-back.js';
 
@@ -42,19 +42,25 @@ local window, now, opId, fingerprint, idempotencyTtl = ARGV[1], tonumber(ARGV[2]
 local kind, subject, ref, amount, scope, value = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
 local prefix, holdUntil = ARGV[12], ARGV[13]
 
--- The items: gauge key, n (nil when not stated), the policy limit it enforces, whether a
--- missing gauge starts at that limit (lazy), and when a gauge created here expires ('' = never).
+-- The items: KEYS[ITEM_KEYS + i] is item i's gauge, ARGV[ITEM_ARGS + 4(i-1) + 1..4] its four
+-- arguments, read by name here (no table per item: a refused take allocates nothing for them).
 local ITEM_KEYS, ITEM_ARGS, ARGS_PER_ITEM = 4, 13, 4
-local items = {}
-for i = 1, #KEYS - ITEM_KEYS do
+local itemCount = #KEYS - ITEM_KEYS
+-- Item i: its gauge key, n (nil when not stated), the policy limit it enforces, whether a
+-- missing gauge starts at that limit (lazy), and when a gauge created here expires ('' = never).
+local function item(i)
   local a = ITEM_ARGS + (i - 1) * ARGS_PER_ITEM
-  items[i] = {key = KEYS[ITEM_KEYS + i], n = tonumber(ARGV[a + 1]), limit = ARGV[a + 2], lazy = ARGV[a + 3] == '1', expiry = ARGV[a + 4]}
+  return KEYS[ITEM_KEYS + i], tonumber(ARGV[a + 1]), ARGV[a + 2], ARGV[a + 3] == '1', ARGV[a + 4]
+end
+-- Item i's policy limit name alone (the policy read below needs only that).
+local function limitNameOf(i)
+  return ARGV[ITEM_ARGS + (i - 1) * ARGS_PER_ITEM + 2]
 end
 
 -- One read of the policy: its flags, the window's bounds, then each item's limit.
 local POLICY_FIELDS = 5
 local fields = {'open', 'sealed', 'e', 'w:' .. window .. ':s', 'w:' .. window .. ':e'}
-for i, item in ipairs(items) do fields[POLICY_FIELDS + i] = 'l:' .. item.limit end
+for i = 1, itemCount do fields[POLICY_FIELDS + i] = 'l:' .. limitNameOf(i) end
 local policy = redis.call('HMGET', policyKey, unpack(fields))
 local open, sealed, marked = policy[1], policy[2] == '1', policy[3] == '1'
 local windowStart, windowEnd = policy[4], policy[5]
@@ -89,53 +95,56 @@ if windowStart and windowStart ~= '' and now < tonumber(windowStart) then return
 if windowEnd and windowEnd ~= '' and now >= tonumber(windowEnd) then return {'ended'} end
 
 -- Check every item before writing anything: no transient negative, no compensation. An item
--- whose limit the policy lacks is unlimited and skipped (item.remain stays nil).
-for i, item in ipairs(items) do
+-- whose limit the policy lacks is unlimited and skipped (no plan).
+local plans = {}
+for i = 1, itemCount do
   local limit = policy[POLICY_FIELDS + i]
   if limit then
-    if not item.n then return {'unstated', i - 1, item.limit} end
-    local remain = redis.call('HGET', item.key, 'r')
+    local key, n, limitName, lazy, expiry = item(i)
+    if not n then return {'unstated', i - 1, limitName} end
+    local remain = redis.call('HGET', key, 'r')
+    local fresh = false
     if not remain then
-      if not item.lazy then return {'unavailable'} end
+      if not lazy then return {'unavailable'} end
       -- A lazy gauge that existed and is gone must not read as "nothing taken yet".
-      if lost(prefix, item.key, now, marked) then
+      if lost(prefix, key, now, marked) then
         report_lost(prefix)
         return {'unavailable'}
       end
       remain = limit
-      item.fresh = true
+      fresh = true
     end
     remain = tonumber(remain)
-    if item.n > 0 and remain < item.n then
+    if n > 0 and remain < n then
       -- Refusing while expired holds still wait to be given back could be a false sell-out.
       if unsettled(prefix, now) then return {'unsettled'} end
-      return {'insufficient', i - 1, item.limit}
+      return {'insufficient', i - 1, limitName}
     end
-    item.remain = remain - item.n
-    item.total = tonumber(limit)
+    plans[i] = {key = key, n = n, lazy = lazy, expiry = expiry, fresh = fresh, remain = remain - n, total = tonumber(limit)}
   end
 end
 
--- Write every item; the operation record keeps each applied item as the tuple
--- {key, n, index, lazy} that the give-back scripts read (a stored format).
+-- Write every planned item; the operation record keeps each as the tuple {key, n, index, lazy}
+-- that the give-back scripts read (a stored format).
 local reply = {'ok', opId, 0}
 local remains = {}
 local applied = {}
-for i, item in ipairs(items) do
-  if item.remain then
-    if item.fresh then
-      redis.call('HSET', item.key, 'r', item.remain, 't', item.total)
-      if item.expiry ~= '' then redis.call('PEXPIREAT', item.key, item.expiry) end
-      redis.call('HSET', prefix .. 'markers', item.key, item.expiry ~= '' and item.expiry or '0')
+for i = 1, itemCount do
+  local plan = plans[i]
+  if plan then
+    if plan.fresh then
+      redis.call('HSET', plan.key, 'r', plan.remain, 't', plan.total)
+      if plan.expiry ~= '' then redis.call('PEXPIREAT', plan.key, plan.expiry) end
+      redis.call('HSET', prefix .. 'markers', plan.key, plan.expiry ~= '' and plan.expiry or '0')
       if not marked then
         redis.call('HSET', policyKey, 'e', '1')
         marked = true
       end
     else
-      redis.call('HSET', item.key, 'r', item.remain)
+      redis.call('HSET', plan.key, 'r', plan.remain)
     end
-    remains[i] = item.remain
-    applied[#applied + 1] = {item.key, item.n, i - 1, item.lazy and 1 or 0}
+    remains[i] = plan.remain
+    applied[#applied + 1] = {plan.key, plan.n, i - 1, plan.lazy and 1 or 0}
   else
     remains[i] = -1
   end
