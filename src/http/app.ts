@@ -11,9 +11,9 @@ import { CouponAdmin } from '../coupon/admin.js';
 import { CouponLive } from '../coupon/live.js';
 import { CouponRecovery } from '../coupon/recovery.js';
 import type { CouponDeps } from '../coupon/deps.js';
-import type { FieldProblem } from '../coupon/errors.js';
 import { Maintenance } from '../coupon/maintenance.js';
 import { CouponTakes } from '../coupon/takes.js';
+import { validationHook } from './validation.js';
 import { adminPage } from './admin/admin-page.js';
 import { adminRoutes } from './admin-routes.js';
 import { bearerAuth, type Tokens } from './auth.js';
@@ -52,9 +52,20 @@ export interface AppOptions {
   metricsToken?: string;
 }
 
-/** Builds the services of a request. */
+const built = new WeakMap<CouponDeps, Services>();
+
+/**
+ * The services over `deps`, built once per deps object: once per process on Node (one scope for
+ * every request), per request on Workers (a scope per request, where a pool may not outlive it).
+ * They hold nothing but `deps`, so sharing them between requests shares nothing else.
+ */
 export function services(deps: CouponDeps): Services {
-  return { deps, admin: new CouponAdmin(deps), live: new CouponLive(deps), recovery: new CouponRecovery(deps), takes: new CouponTakes(deps), maintenance: new Maintenance(deps) };
+  let found = built.get(deps);
+  if (!found) {
+    found = { deps, admin: new CouponAdmin(deps), live: new CouponLive(deps), recovery: new CouponRecovery(deps), takes: new CouponTakes(deps), maintenance: new Maintenance(deps) };
+    built.set(deps, found);
+  }
+  return found;
 }
 
 /**
@@ -95,16 +106,7 @@ function describeError(error: unknown): string {
 export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
   const log = options.log ?? ((event, fields) => console.error(JSON.stringify({ at: new Date().toISOString(), event, ...fields })));
   const metrics = options.metrics ?? noMetrics;
-  const app = new OpenAPIHono<AppEnv>({
-    defaultHook: (result, c) => {
-      if (result.success) return;
-      const errors: FieldProblem[] = result.error.issues.map((issue) => ({
-        path: [result.target === 'json' ? 'body' : result.target, ...issue.path.map(String)].join('.'),
-        message: issue.message,
-      }));
-      return problem(c, 'VALIDATION_FAILED', errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors);
-    },
-  });
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
   app.use('*', requestId());
   app.use('*', observeRequests({ metrics, log }));

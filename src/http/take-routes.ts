@@ -8,14 +8,13 @@ import type { TakeOutcome } from '../observe/metrics.js';
 import { now } from '../coupon/deps.js';
 import type { ErrorCode } from '../coupon/errors.js';
 import { userCouponsOf } from '../coupon/user-coupons.js';
-import { ID_PATTERN } from '../coupon/ids.js';
 import { CHARTED_REFUSALS } from '../coupon/refusal-tally.js';
 import type { TakeInput } from '../coupon/take-types.js';
 import type { AppEnv } from './context.js';
 import { fingerprint } from './fingerprint.js';
 import { errorResponses, json } from './openapi.js';
 import { userCouponOut, liveOut } from './present.js';
-import { problem, refuse, STATUS } from './problem.js';
+import { refuse, STATUS } from './problem.js';
 import {
   BatchIssueRequestSchema,
   HoldRequestSchema,
@@ -192,8 +191,6 @@ const countTake =
     if (status === 409) countRefusal(c, c.req.param('id') ?? '', kind, c.get('problemCode'));
   };
 
-const unknownCoupon = (c: Context, id: string) => problem(c, 'NOT_FOUND', `coupon ${id} does not exist`);
-
 export function takeRoutes(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
   app.use('/v1/coupons/:id/issues', countTake('issue'));
@@ -202,7 +199,6 @@ export function takeRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(route.issue, async (c) => {
     const { id } = c.req.valid('param');
-    if (!ID_PATTERN.test(id)) return unknownCoupon(c, id);
     const result = await c.var.services.takes.issue(takeInput(c, id, c.req.valid('json')));
     if (!result.ok) return refuse(c, result);
     const { id: issueId, couponId, userId, remain, replayed } = result.value;
@@ -215,7 +211,6 @@ export function takeRoutes(): OpenAPIHono<AppEnv> {
   app.openAPIRegistry.registerPath(route.issueBatch);
   app.openapi({ ...route.issueBatch, hide: true, path: '/v1/coupons/{id}/{op{issues:batch}}' }, async (c) => {
     const { id } = c.req.valid('param');
-    if (!ID_PATTERN.test(id)) return unknownCoupon(c, id);
     const result = await c.var.services.takes.issueBatch({
       couponId: id,
       userIds: c.req.valid('json').userIds,
@@ -238,7 +233,6 @@ export function takeRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(route.use, async (c) => {
     const { id } = c.req.valid('param');
-    if (!ID_PATTERN.test(id)) return unknownCoupon(c, id);
     const result = await c.var.services.takes.use(takeInput(c, id, c.req.valid('json')));
     if (!result.ok) return refuse(c, result);
     const { id: useId, couponId, userId, remain, budgetRemain, replayed } = result.value;
@@ -248,7 +242,6 @@ export function takeRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(route.hold, async (c) => {
     const { id } = c.req.valid('param');
-    if (!ID_PATTERN.test(id)) return unknownCoupon(c, id);
     const body = c.req.valid('json');
     const result = await c.var.services.takes.hold({
       couponId: id,
@@ -267,8 +260,6 @@ export function takeRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(route.commitHold, async (c) => {
     const { id, holdId } = c.req.valid('param');
-    if (!ID_PATTERN.test(id)) return unknownCoupon(c, id);
-    if (!ID_PATTERN.test(holdId)) return problem(c, 'NOT_FOUND', `hold ${holdId} does not exist`);
     const result = await c.var.services.takes.commitHold(id, holdId);
     if (!result.ok) return refuse(c, result);
     const { couponId, userId, ownerId } = result.value;
@@ -277,8 +268,6 @@ export function takeRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(route.releaseHold, async (c) => {
     const { id, holdId } = c.req.valid('param');
-    if (!ID_PATTERN.test(id)) return unknownCoupon(c, id);
-    if (!ID_PATTERN.test(holdId)) return problem(c, 'NOT_FOUND', `hold ${holdId} does not exist`);
     const result = await c.var.services.takes.releaseHold(id, holdId);
     if (!result.ok) return refuse(c, result);
     const { couponId, userId, orderId, remain } = result.value;
@@ -287,8 +276,6 @@ export function takeRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(route.cancelIssue, async (c) => {
     const { id, issueId } = c.req.valid('param');
-    if (!ID_PATTERN.test(id)) return unknownCoupon(c, id);
-    if (!ID_PATTERN.test(issueId)) return problem(c, 'NOT_FOUND', `issue ${issueId} does not exist`);
     const result = await c.var.services.takes.cancelIssue(id, issueId);
     if (!result.ok) return refuse(c, result);
     const { couponId, userId, status, remain } = result.value;
@@ -297,8 +284,6 @@ export function takeRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(route.cancelUse, async (c) => {
     const { id, useId } = c.req.valid('param');
-    if (!ID_PATTERN.test(id)) return unknownCoupon(c, id);
-    if (!ID_PATTERN.test(useId)) return problem(c, 'NOT_FOUND', `use ${useId} does not exist`);
     const result = await c.var.services.takes.cancelUse(id, useId);
     if (!result.ok) return refuse(c, result);
     const { couponId, userId, orderId, status, remain } = result.value;
@@ -307,7 +292,6 @@ export function takeRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(route.live, async (c) => {
     const { id } = c.req.valid('param');
-    if (!ID_PATTERN.test(id)) return unknownCoupon(c, id);
     const result = await c.var.services.live.read(id);
     return result.ok ? c.json(liveOut(result.value), 200) : refuse(c, result);
   });

@@ -4,6 +4,7 @@
  */
 import { z } from '@hono/zod-openapi';
 import { ERROR_CODES } from '../../coupon/errors.js';
+import { ID_PATTERN } from '../../coupon/ids.js';
 
 /** Largest stock or delta accepted: well inside both Postgres bigint and a Lua double. */
 export const MAX_COUNT = 1_000_000_000_000;
@@ -27,9 +28,22 @@ export const UserIdSchema = text(128).openapi({ example: 'user-42' });
 
 export const InstantSchema = z.iso.datetime({ offset: true }).openapi({ example: '2026-12-01T00:00:00Z' });
 
-export const CouponParamsSchema = z.object({
-  id: z.string().openapi({ param: { name: 'id', in: 'path' }, example: 'cpn_01jq0000000000000000000000' }),
-});
+/**
+ * Path parameters that name a resource by its id, and the resource each names. An id of the
+ * wrong shape names nothing: the route answers 404 for it (see `unknownIdProblem`), as for an
+ * id of the right shape that is not there, before any store is asked.
+ */
+export const ID_PARAMS = { id: 'coupon', holdId: 'hold', issueId: 'issue', useId: 'use' } as const;
+export type IdParam = keyof typeof ID_PARAMS;
+
+/** The schema of id parameter `name` (its shape checked by a refinement, which the document does not show). */
+export const idParam = (name: IdParam, example?: string) =>
+  z
+    .string()
+    .refine((v) => ID_PATTERN.test(v), { message: `no ${ID_PARAMS[name]} has an id of this shape` })
+    .openapi({ param: { name, in: 'path' }, ...(example === undefined ? {} : { example }) });
+
+export const CouponParamsSchema = z.object({ id: idParam('id', 'cpn_01jq0000000000000000000000') });
 
 export const IdempotencyHeadersSchema = z.object({
   'idempotency-key': z

@@ -5,7 +5,7 @@
 import { z } from '@hono/zod-openapi';
 import { MAX_BATCH } from '../../coupon/batch.js';
 import { ERROR_CODES } from '../../coupon/errors.js';
-import { CouponParamsSchema, MAX_COUNT, text, UserIdSchema } from './common.js';
+import { CouponParamsSchema, idParam, MAX_COUNT, text, UserIdSchema } from './common.js';
 
 export const IssueRequestSchema = z.object({ userId: UserIdSchema }).strict().openapi('IssueRequest');
 
@@ -48,7 +48,7 @@ export const HoldSchema = z
   .openapi('Hold');
 
 export const HoldParamsSchema = CouponParamsSchema.extend({
-  holdId: z.string().openapi({ param: { name: 'holdId', in: 'path' } }),
+  holdId: idParam('holdId'),
 });
 
 export const HoldCommittedSchema = z
@@ -108,11 +108,11 @@ export const UseSchema = z
   .openapi('Use');
 
 export const IssueParamsSchema = CouponParamsSchema.extend({
-  issueId: z.string().openapi({ param: { name: 'issueId', in: 'path' } }),
+  issueId: idParam('issueId'),
 });
 
 export const UseParamsSchema = CouponParamsSchema.extend({
-  useId: z.string().openapi({ param: { name: 'useId', in: 'path' } }),
+  useId: idParam('useId'),
 });
 
 export const IssueCancelledSchema = z
