@@ -3,8 +3,7 @@
  * environment (`src/node.ts`, `src/worker.ts`).
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
-import type { Context, MiddlewareHandler } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
 import { CouponAdmin } from '../coupon/admin.js';
@@ -14,6 +13,7 @@ import type { CouponDeps } from '../coupon/deps.js';
 import { Maintenance } from '../coupon/maintenance.js';
 import { CouponTakes } from '../coupon/takes.js';
 import { validationHook } from './validation.js';
+import { limitBody } from './body-limit.js';
 import { adminPage } from './admin/admin-page.js';
 import { adminRoutes } from './admin-routes.js';
 import { bearerAuth, type Tokens } from './auth.js';
@@ -24,7 +24,7 @@ import { metricsRoute, observeRequests } from './observe.js';
 import { noMetrics, type Metrics } from '../observe/metrics.js';
 import { problem } from './problem.js';
 import { storeFailure } from './store-failure.js';
-import { takeRoutes } from './take-routes.js';
+import { TAKE_BODY_LIMITS, takeRoutes } from './take-routes.js';
 import { webhookRoutes } from './webhook-routes.js';
 
 /** What a request works with, and how to let go of it once the response is ready. */
@@ -89,9 +89,6 @@ const OPENAPI_INFO = {
   servers: [{ url: '/', description: 'The service that serves this document' }],
 };
 
-/** Body limit of a bulk issue: 1,000 user ids of 128 characters, each escaped to the worst case (`\\uXXXX`). */
-export const MAX_BATCH_BODY_BYTES = 1024 * 1024;
-
 const HTTP_CODES = { 400: 'VALIDATION_FAILED', 401: 'UNAUTHORIZED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE' } as const;
 
 /** An error and its causes on one line, for the logs only. */
@@ -110,26 +107,11 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
 
   app.use('*', requestId());
   app.use('*', observeRequests({ metrics, log }));
-  const maxSize = options.maxBodyBytes ?? 16 * 1024;
-  const limitOf = (max: number) => {
-    const tooLarge = (c: Context) => problem(c, 'PAYLOAD_TOO_LARGE', `the body exceeds ${max} bytes`);
-    return { max, tooLarge, streamed: bodyLimit({ maxSize: max, onError: tooLarge }) };
-  };
-  const single = limitOf(maxSize);
-  const batch = limitOf(MAX_BATCH_BODY_BYTES);
-  // A declared length is checked from the header alone. Hono's bodyLimit would first touch
-  // `req.body`, which on Node turns the request into a web stream (~10% of a take's CPU); it
-  // still counts the bytes of a chunked body, which declares no length. A bulk issue carries
-  // up to 1,000 user ids and gets the larger limit.
-  const limit: MiddlewareHandler = (c, next) => {
-    const { max, tooLarge, streamed } = c.req.path.endsWith('/issues:batch') ? batch : single;
-    const headers = c.req.raw.headers;
-    const length = headers.get('content-length');
-    if (length !== null && !headers.has('transfer-encoding')) return parseInt(length, 10) > max ? Promise.resolve(tooLarge(c)) : next();
-    return streamed(c, next);
-  };
+  // Routes with a limit of their own first (the bulk issue), then the default for the rest; the
+  // admin page's forms are far smaller still (`/admin/*` also matches `/admin`).
+  for (const { path, maxBytes } of TAKE_BODY_LIMITS) app.use(path, limitBody(maxBytes));
+  const limit = limitBody(options.maxBodyBytes ?? 16 * 1024);
   app.use('/v1/*', limit);
-  // The admin page's forms are far smaller still (`/admin/*` also matches `/admin`).
   app.use('/admin/*', limit);
   app.use('/v1/*', bearerAuth(options.tokens));
   app.use('*', async (c, next) => {

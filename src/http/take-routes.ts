@@ -10,6 +10,7 @@ import type { ErrorCode } from '../coupon/errors.js';
 import { userCouponsOf } from '../coupon/user-coupons.js';
 import { CHARTED_REFUSALS } from '../coupon/refusal-tally.js';
 import type { TakeInput } from '../coupon/take-types.js';
+import type { RouteBodyLimit } from './body-limit.js';
 import type { AppEnv } from './context.js';
 import { fingerprint } from './fingerprint.js';
 import { errorResponses, json } from './openapi.js';
@@ -39,6 +40,21 @@ import {
 } from './schemas.js';
 
 const client = { tags: ['takes'], security: [{ bearer: [] }] };
+
+/** Body limit of a bulk issue: 1,000 user ids of 128 characters, each escaped to the worst case (`\\uXXXX`). */
+export const MAX_BATCH_BODY_BYTES = 1024 * 1024;
+
+/**
+ * Hono would read `:batch` in the path as a parameter: the document gets the public path, the
+ * router the same path with the colon inside a pattern (`/:op{issues:batch}`).
+ */
+const BATCH_ROUTER_PATH = '/v1/coupons/{id}/{op{issues:batch}}';
+
+/** A route's path as the router serves it (`{id}` → `:id`), as `openapi()` registers it. */
+const routerPath = (path: string) => path.replaceAll(/\/{(.+?)}/g, '/:$1');
+
+/** The client routes whose body limit is not the default, at their router paths. */
+export const TAKE_BODY_LIMITS: RouteBodyLimit[] = [{ path: routerPath(BATCH_ROUTER_PATH), maxBytes: MAX_BATCH_BODY_BYTES }];
 
 const route = {
   issue: createRoute({
@@ -206,10 +222,8 @@ export function takeRoutes(): OpenAPIHono<AppEnv> {
     return c.json({ issueId, couponId, userId, remain }, 201);
   });
 
-  // Hono would read `:batch` in the path as a parameter: the document gets the public path, the
-  // router the same path with the colon inside a pattern (`/:op{issues:batch}`).
   app.openAPIRegistry.registerPath(route.issueBatch);
-  app.openapi({ ...route.issueBatch, hide: true, path: '/v1/coupons/{id}/{op{issues:batch}}' }, async (c) => {
+  app.openapi({ ...route.issueBatch, hide: true, path: BATCH_ROUTER_PATH }, async (c) => {
     const { id } = c.req.valid('param');
     const result = await c.var.services.takes.issueBatch({
       couponId: id,
