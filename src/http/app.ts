@@ -24,7 +24,8 @@ import { metricsRoute, observeRequests } from './observe.js';
 import { noMetrics, type Metrics } from '../observe/metrics.js';
 import { problem } from './problem.js';
 import { storeFailure } from './store-failure.js';
-import { TAKE_BODY_LIMITS, takeRoutes } from './take-routes.js';
+import { TAKE_BODY_LIMITS } from './take-route-defs.js';
+import { takeRoutes } from './take-routes.js';
 import { webhookRoutes } from './webhook-routes.js';
 
 /** What a request works with, and how to let go of it once the response is ready. */
