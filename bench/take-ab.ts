@@ -2,9 +2,10 @@
  * The take script of another checkout against this one's, in one run on one private
  * redis-server: `tsx bench/take-ab.ts <other checkout> [rounds]`. Both scripts get the same
  * keys and arguments (captured from this tree's `RedisGauge.take`; the ARGV layout must be the
- * same in both), rounds alternate A and B, and each run reads Redis' own time per call
- * (`INFO commandstats`, usec_per_call of EVALSHA) beside redis-benchmark's takes/s, on the
- * success path and on the sold-out path. Prints one line per run and the medians.
+ * same in both); each round runs A and B back to back, in turn first, and reads Redis' own time
+ * per call (`INFO commandstats`, usec_per_call of EVALSHA), on the success path and on the
+ * sold-out path. Prints each round and the median per-round ratio B/A, which cancels the load
+ * other processes put on a shared machine better than raw figures do.
  */
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
@@ -31,45 +32,52 @@ try {
   const redis = await startRedis(stack);
   const rest = await startRest(stack, redis);
   const gauge = new RedisGauge({ redis: redisClient({ url: rest.url, token: rest.token, retries: 0 }) });
-  const results = new Map<string, { success: number[]; soldOut: number[]; rps: number[] }>(variants.map((v) => [v.name, { success: [], soldOut: [], rps: [] }]));
   const usecPerCall = async () => {
     const info = String(await redis.resp.send(['INFO', 'commandstats']));
     return Number(/cmdstat_evalsha:calls=\d+,usec=\d+,usec_per_call=([0-9.]+)/.exec(info)?.[1] ?? NaN);
   };
-  const connections = 50;
+  const connections = 10;
+  // One run of `v` on `path`: a fresh coupon, `requests` takes, Redis' own µs per take.
+  const run = async (v: (typeof variants)[number], path: 'success' | 'soldOut', id: string) => {
+    const couponId = `cpn_ab${id}`;
+    await confirmSaleCoupon(gauge, couponId, path === 'success' ? 2_000_000_000 : 0);
+    const captured = await capturedTake(issueCommand(couponId, 'u__rand_int__', 'k__rand_int__', 'iss___rand_int__'));
+    await redis.resp.send(['CONFIG', 'RESETSTAT']);
+    await redisBenchmark(redis.port, connections, requests, 1, evalshaArgs({ ...captured, sha: sha(v.source) }));
+    const usec = await usecPerCall();
+    const taken = Number(await redis.resp.send(['XLEN', couponKeys(couponId).prefix + 'ledger']));
+    if (path === 'success' ? taken < requests * 0.99 : taken !== 0) throw new Error(`${v.name} ${path}: ${taken} of ${requests} taken`);
+    return usec;
+  };
+  // Each round runs A and B back to back (in turn first), so both see the same load: the
+  // per-round ratio B/A cancels what other processes do to the machine, the raw µs do not.
+  const [a, b] = variants;
+  if (!a || !b) throw new Error('two variants');
+  const out = { success: { a: [] as number[], b: [] as number[], ratio: [] as number[] }, soldOut: { a: [] as number[], b: [] as number[], ratio: [] as number[] } };
   for (let round = 1; round <= rounds; round++) {
-    for (const v of round % 2 ? variants : [...variants].reverse()) {
-      const r = results.get(v.name);
-      if (!r) continue;
-      for (const [path, stock] of [['success', 2_000_000_000], ['soldOut', 0]] as const) {
-        await redis.resp.send(['FLUSHALL']);
-        for (const s of variants) await redis.resp.send(['SCRIPT', 'LOAD', s.source]);
-        const couponId = `cpn_ab${round}${path}`;
-        await confirmSaleCoupon(gauge, couponId, stock);
-        const captured = await capturedTake(issueCommand(couponId, 'u__rand_int__', 'k__rand_int__', 'iss___rand_int__'));
-        const command = evalshaArgs({ ...captured, sha: sha(v.source) });
-        await redis.resp.send(['CONFIG', 'RESETSTAT']);
-        const run = await redisBenchmark(redis.port, connections, requests, 1, command);
-        const usec = await usecPerCall();
-        const taken = Number(await redis.resp.send(['XLEN', couponKeys(couponId).prefix + 'ledger']));
-        r[path].push(usec);
-        if (path === 'success') r.rps.push(run.perSecond);
-        console.log(`round ${round} ${v.name} ${path}: ${usec} µs/take in Redis, ${Math.round(run.perSecond)} takes/s, ${taken} taken`);
-      }
+    await redis.resp.send(['FLUSHALL']);
+    for (const v of variants) await redis.resp.send(['SCRIPT', 'LOAD', v.source]);
+    for (const path of ['success', 'soldOut'] as const) {
+      const first = round % 2 ? a : b;
+      const second = first === a ? b : a;
+      const x = await run(first, path, `${round}${path}1`);
+      const y = await run(second, path, `${round}${path}2`);
+      const [ua, ub] = first === a ? [x, y] : [y, x];
+      out[path].a.push(ua);
+      out[path].b.push(ub);
+      out[path].ratio.push(ub / ua);
+      console.log(`round ${round} ${path}: A ${ua} µs, B ${ub} µs, B/A ${(ub / ua).toFixed(3)}`);
     }
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-  // On a shared machine a run is only ever slowed down by others: the minimum is the script's
-  // own cost, the median what a busy machine gave.
-  const min = (xs: number[]) => Math.min(...xs);
-  console.log('\nRedis µs per EVALSHA take (median / min over rounds); redis-benchmark takes/s on the success path (median):');
-  for (const [name, r] of results) {
-    console.log(`${name}: success ${median(r.success)} / ${min(r.success)} µs, sold out ${median(r.soldOut)} / ${min(r.soldOut)} µs, ${Math.round(median(r.rps))} takes/s`);
-  }
-  const [a, b] = [...results.values()];
-  if (a && b) {
-    const ratio = (f: (xs: number[]) => number, k: 'success' | 'soldOut') => (f(b[k]) / f(a[k])).toFixed(3);
-    console.log(`B / A: success ${ratio(median, 'success')} (min ${ratio(min, 'success')}), sold out ${ratio(median, 'soldOut')} (min ${ratio(min, 'soldOut')})`);
+  const median = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)] ?? NaN;
+  const geomean = (xs: number[]) => Math.exp(xs.reduce((sum, x) => sum + Math.log(x), 0) / xs.length);
+  console.log(`\nA = ${a.name}, B = ${b.name}; Redis µs per EVALSHA take (INFO commandstats), ${rounds} rounds of ${requests} takes each:`);
+  for (const path of ['success', 'soldOut'] as const) {
+    const r = out[path];
+    console.log(
+      `${path}: A median ${median(r.a)} µs (min ${Math.min(...r.a)}), B median ${median(r.b)} µs (min ${Math.min(...r.b)}); ` +
+        `B/A per round: median ${median(r.ratio).toFixed(3)}, geometric mean ${geomean(r.ratio).toFixed(3)}`,
+    );
   }
 } finally {
   await stack.stopAll();
