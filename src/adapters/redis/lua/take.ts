@@ -1,6 +1,6 @@
 /**
- * The take: the hot path's one round trip. Every argument is read into a named local at the top
- * and every item's through one accessor, so the body reads by name, never by an offset.
+ * The take: the hot path's one round trip. Every argument is read into a named local at the top,
+ * and every item's by named offsets, so the body reads by name, never by a counted position.
  */
 import { GIVE_BACK } from './give-back.js';
 
@@ -42,25 +42,19 @@ local window, now, opId, fingerprint, idempotencyTtl = ARGV[1], tonumber(ARGV[2]
 local kind, subject, ref, amount, scope, value = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
 local prefix, holdUntil = ARGV[12], ARGV[13]
 
--- The items: KEYS[ITEM_KEYS + i] is item i's gauge, ARGV[ITEM_ARGS + 4(i-1) + 1..4] its four
--- arguments, read by name here (no table per item: a refused take allocates nothing for them).
+-- The items: KEYS[ITEM_KEYS + i] is item i's gauge; its four arguments start after ARGV[at],
+-- at = ITEM_ARGS + (i - 1) * ARGS_PER_ITEM, and are read by these offsets: n (nil when not
+-- stated), the policy limit it enforces, whether a missing gauge starts at that limit (lazy), and
+-- when a gauge created here expires ('' = never). Plain locals, no closure or table per item: a
+-- refused take (most takes of a flash sale) allocates nothing for its items.
 local ITEM_KEYS, ITEM_ARGS, ARGS_PER_ITEM = 4, 13, 4
+local N_ARG, LIMIT_ARG, LAZY_ARG, EXPIRY_ARG = 1, 2, 3, 4
 local itemCount = #KEYS - ITEM_KEYS
--- Item i: its gauge key, n (nil when not stated), the policy limit it enforces, whether a
--- missing gauge starts at that limit (lazy), and when a gauge created here expires ('' = never).
-local function item(i)
-  local a = ITEM_ARGS + (i - 1) * ARGS_PER_ITEM
-  return KEYS[ITEM_KEYS + i], tonumber(ARGV[a + 1]), ARGV[a + 2], ARGV[a + 3] == '1', ARGV[a + 4]
-end
--- Item i's policy limit name alone (the policy read below needs only that).
-local function limitNameOf(i)
-  return ARGV[ITEM_ARGS + (i - 1) * ARGS_PER_ITEM + 2]
-end
 
 -- One read of the policy: its flags, the window's bounds, then each item's limit.
 local POLICY_FIELDS = 5
 local fields = {'open', 'sealed', 'e', 'w:' .. window .. ':s', 'w:' .. window .. ':e'}
-for i = 1, itemCount do fields[POLICY_FIELDS + i] = 'l:' .. limitNameOf(i) end
+for i = 1, itemCount do fields[POLICY_FIELDS + i] = 'l:' .. ARGV[ITEM_ARGS + (i - 1) * ARGS_PER_ITEM + LIMIT_ARG] end
 local policy = redis.call('HMGET', policyKey, unpack(fields))
 local open, sealed, marked = policy[1], policy[2] == '1', policy[3] == '1'
 local windowStart, windowEnd = policy[4], policy[5]
@@ -100,7 +94,8 @@ local plans = {}
 for i = 1, itemCount do
   local limit = policy[POLICY_FIELDS + i]
   if limit then
-    local key, n, limitName, lazy, expiry = item(i)
+    local at = ITEM_ARGS + (i - 1) * ARGS_PER_ITEM
+    local key, n, limitName, lazy, expiry = KEYS[ITEM_KEYS + i], tonumber(ARGV[at + N_ARG]), ARGV[at + LIMIT_ARG], ARGV[at + LAZY_ARG] == '1', ARGV[at + EXPIRY_ARG]
     if not n then return {'unstated', i - 1, limitName} end
     local remain = redis.call('HGET', key, 'r')
     local fresh = false
