@@ -37,10 +37,12 @@ Reply, a Redis array:
   short     {'insufficient' | 'unstated', index, limit}: the item that fell short (or did not
             state its n), by its 0-based place in KEYS[5..] and by the policy limit it enforces
 ]]
-local policyKey, idempotencyKey, opKey, ledgerKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local window, now, opId, fingerprint, idempotencyTtl = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
-local kind, subject, ref, amount, scope, value = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
-local prefix, holdUntil = ARGV[12], ARGV[13]
+-- KEYS and ARGV are globals: read once into locals. What a refusal needs is named here; what
+-- only a take that goes through needs (the ledger facts) is named where it is written, so the
+-- refusals (most takes of a flash sale) read no more arguments than they use.
+local KEYS, ARGV = KEYS, ARGV
+local policyKey, idempotencyKey = KEYS[1], KEYS[2]
+local window, now, fingerprint, prefix, holdUntil = ARGV[1], tonumber(ARGV[2]), ARGV[4], ARGV[12], ARGV[13]
 
 -- The items: KEYS[ITEM_KEYS + i] is item i's gauge; its four arguments start after ARGV[at],
 -- at = ITEM_ARGS + (i - 1) * ARGS_PER_ITEM, and are read by these offsets: n (nil when not
@@ -121,6 +123,9 @@ end
 
 -- Write every planned item; the operation record keeps each as the tuple {key, n, index, lazy}
 -- that the give-back scripts read (a stored format).
+local opKey, ledgerKey = KEYS[3], KEYS[4]
+local opId, idempotencyTtl = ARGV[3], ARGV[5]
+local kind, subject, ref, amount, scope, value = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
 local reply = {'ok', opId, 0}
 local remains = {}
 local applied = {}
