@@ -43,7 +43,7 @@ export async function measureMemory(redis: PrivateRedis, gauge: GaugePort, scali
   checks.expect(taken.ok, 'memory: the sample take was refused');
   const userParts = {
     'issue counter': keys.userIssue(user),
-    'held counter': keys.held(user),
+    'held counter': keys.unusedIssues(user),
     'operation record': `${keys.prefix}o:${cmd.opId}`,
     'idempotency record': `${keys.prefix}i:${cmd.idempotencyKey}`,
   };

@@ -6,7 +6,8 @@
 import { createHash } from 'node:crypto';
 import { RedisGauge, type RedisClient } from '../src/adapters/redis/redis-gauge.js';
 import { TAKE } from '../src/adapters/redis/scripts.js';
-import { couponPolicy, issueItems, unlimitedSpec } from '../src/coupon/coupon.js';
+import { couponPolicy, unlimitedSpec } from '../src/coupon/coupon.js';
+import { issueItems } from '../src/coupon/items.js';
 import { currentPeriods } from '../src/coupon/deps.js';
 import { couponKeys } from '../src/coupon/keys.js';
 import type { GaugePort, TakeCommand } from '../src/stock/gauge.js';

@@ -13,7 +13,7 @@ import { RedisGauge, redisClient } from './adapters/redis/redis-gauge.js';
 import type { CouponDeps } from './coupon/deps.js';
 import { DrainThrottle, drainCoupons } from './coupon/drain.js';
 import { Maintenance } from './coupon/maintenance.js';
-import { RefusalTally } from './coupon/refusals.js';
+import { RefusalTally } from './coupon/refusal-tally.js';
 import { TargetPolicy } from './events/targets.js';
 import { createApp, type RequestScope } from './http/app.js';
 import { problemBody } from './http/problem.js';
@@ -45,7 +45,7 @@ function requestScope(config: WorkerConfig, waitUntil: (p: Promise<unknown>) => 
       }),
       { takeMs: config.TAKE_TIMEOUT_MS, adminMs: config.STORE_TIMEOUT_MS },
     ),
-    onTaken: (couponId) => {
+    onLedgerEvent: (couponId) => {
       if (drainThrottle.due(couponId, Date.now())) toDrain.add(couponId);
     },
     onRefused: (couponId, kind, at) => refusals.add(couponId, kind, at),

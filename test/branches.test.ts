@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { atomically } from '../src/adapters/postgres/gauge-sql.js';
 import { gaugePolicies, gauges as gaugeRows } from '../src/adapters/postgres/schema.js';
 import { CouponAdmin } from '../src/coupon/admin.js';
+import { CouponRecovery } from '../src/coupon/recovery.js';
 import { unlimitedSpec } from '../src/coupon/coupon.js';
 import { couponKeys } from '../src/coupon/keys.js';
 import { Maintenance } from '../src/coupon/maintenance.js';
@@ -47,7 +48,7 @@ describeEachGauge('branches without a test before', (t) => {
       const { holdId } = await expectJson<{ holdId: string }>(await hold(t, coupon.id, 'ann', 'o1'), 201);
       await forgetPolicy(t, coupon.id);
       await expectProblem(await t.call('POST', `/v1/coupons/${coupon.id}/holds/${holdId}/commit`, { token: CLIENT }), 503, 'STOCK_UNAVAILABLE');
-      await new CouponAdmin(t.deps).rebuildById(coupon.id);
+      await new CouponRecovery(t.deps).rebuildById(coupon.id);
       await expectJson(await t.call('POST', `/v1/coupons/${coupon.id}/archive`), 200);
       await expectProblem(await t.call('POST', `/v1/coupons/${coupon.id}/holds/${holdId}/commit`, { token: CLIENT }), 409, 'NOT_ACTIVE');
     });
@@ -102,7 +103,7 @@ describeEachGauge(
       const coupon = await createLive(t, { issueStock: { total: 3 } });
       const { issueId } = await issued(t, coupon.id, 'ann');
       await used(t, coupon.id, 'ann');
-      await redis().del(couponKeys(coupon.id).held('ann'));
+      await redis().del(couponKeys(coupon.id).unusedIssues('ann'));
       await expectProblem(await t.call('POST', `/v1/coupons/${coupon.id}/issues/${issueId}/cancel`, { token: CLIENT }), 503, 'STOCK_UNAVAILABLE');
       await new Maintenance(t.deps).run();
       await expectProblem(await t.call('POST', `/v1/coupons/${coupon.id}/issues/${issueId}/cancel`, { token: CLIENT }), 409, 'ALREADY_USED');

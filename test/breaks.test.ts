@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { Maintenance } from '../src/coupon/maintenance.js';
 import { CouponAdmin } from '../src/coupon/admin.js';
+import { CouponRecovery } from '../src/coupon/recovery.js';
 import { couponKeys } from '../src/coupon/keys.js';
 import { gauges as gaugeRows } from '../src/adapters/postgres/schema.js';
 import { eq } from 'drizzle-orm';
@@ -160,12 +161,12 @@ describeEachGauge('breaks between the tested paths', (t) => {
       await expectProblem(await t.call('POST', `/v1/coupons/${coupon.id}/resume`), 409, 'NOT_ACTIVE');
       await expectProblem(await issue(t, coupon.id, 'u1'), 409, 'NOT_ACTIVE');
       // A rebuild that read the coupon live before the archive: nothing comes back to life.
-      await new CouponAdmin(t.deps).rebuild(record);
+      await new CouponRecovery(t.deps).rebuild(record);
       await expectProblem(await issue(t, coupon.id, 'u1'), 409, 'NOT_ACTIVE');
       // The schedule finishes the archive it finds sealed.
       const summary = await maintain(t);
       expect(summary.archived).toContain(coupon.id);
-      await new CouponAdmin(t.deps).rebuild(record);
+      await new CouponRecovery(t.deps).rebuild(record);
       await expectProblem(await issue(t, coupon.id, 'u1'), 409, 'NOT_ACTIVE');
       expect((await getCoupon(t, coupon.id)).issueStock?.remain).toBe(3);
     });
@@ -309,9 +310,9 @@ describeEachGauge('breaks between the tested paths', (t) => {
       const coupon = await createLive(t, { issueStock: { total: 3 } });
       const stale = (await t.deps.coupons.get(coupon.id))!;
       await expectJson(await t.call('POST', `/v1/coupons/${coupon.id}/pause`), 200);
-      const admin = new CouponAdmin(t.deps);
-      await admin.ensureLive(stale);
-      await admin.rebuild(stale);
+      const recovery = new CouponRecovery(t.deps);
+      await recovery.ensureLive(stale);
+      await recovery.rebuild(stale);
       await expectProblem(await issue(t, coupon.id, 'u1'), 409, 'NOT_ACTIVE');
       await expectJson(await t.call('POST', `/v1/coupons/${coupon.id}/resume`), 200);
       await issued(t, coupon.id, 'u1');

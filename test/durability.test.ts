@@ -15,11 +15,14 @@ import { PostgresLedgerRepository } from '../src/adapters/postgres/ledger-reposi
 import * as schema from '../src/adapters/postgres/schema.js';
 import { RedisGauge, redisClient } from '../src/adapters/redis/redis-gauge.js';
 import { CouponAdmin } from '../src/coupon/admin.js';
+import { CouponLive } from '../src/coupon/live.js';
+import { CouponRecovery } from '../src/coupon/recovery.js';
 import { unlimitedSpec, type CouponSpec } from '../src/coupon/coupon.js';
 import type { CouponDeps } from '../src/coupon/deps.js';
 import { DRAIN_INTERVAL_MS, DrainScheduler, drainCoupons } from '../src/coupon/drain.js';
 import { Maintenance } from '../src/coupon/maintenance.js';
-import { CouponTakes, type TakeInput } from '../src/coupon/takes.js';
+import type { TakeInput } from '../src/coupon/take-types.js';
+import { CouponTakes } from '../src/coupon/takes.js';
 import type { LedgerEvent } from '../src/stock/gauge.js';
 import { postgresDb, type TestDb } from './support/db.js';
 import { startPrivateRedis, type PrivateRedis } from './support/redis-server.js';
@@ -34,6 +37,8 @@ let pool: pg.Pool;
 let clock = Date.now();
 let deps: CouponDeps;
 let admin: CouponAdmin;
+let live: CouponLive;
+let recovery: CouponRecovery;
 let takes: CouponTakes;
 let maintenance: Maintenance;
 let db: ReturnType<typeof drizzle<typeof schema>>;
@@ -55,6 +60,8 @@ beforeAll(async () => {
     clock: () => clock,
   };
   admin = new CouponAdmin(deps);
+  live = new CouponLive(deps);
+  recovery = new CouponRecovery(deps);
   takes = new CouponTakes(deps);
   maintenance = new Maintenance(deps);
 }, 60_000);
@@ -149,11 +156,11 @@ describe('nothing lost on the Redis path', () => {
 
     expect(await takes.issue(input(id, 'g'))).toMatchObject({ ok: false, code: 'STOCK_UNAVAILABLE' });
     expect(await takes.use(input(id, 'd'))).toMatchObject({ ok: false, code: 'STOCK_UNAVAILABLE' });
-    expect(await admin.live(id)).toMatchObject({ ok: false, code: 'STOCK_UNAVAILABLE' });
+    expect(await live.read(id)).toMatchObject({ ok: false, code: 'STOCK_UNAVAILABLE' });
 
     const summary = await maintenance.run();
     expect(summary.rebuilt).toContain(id);
-    expect(await admin.live(id)).toEqual({ ok: true, value: { issue: { total: 10, remain: 5 }, use: { total: 10, remain: 8 } } });
+    expect(await live.read(id)).toEqual({ ok: true, value: { issue: { total: 10, remain: 5 }, use: { total: 10, remain: 8 } } });
     expect(await takes.issue(input(id, 'a'))).toMatchObject({ ok: false, code: 'USER_LIMIT_REACHED' });
     expect(await takes.use(input(id, 'a'))).toMatchObject({ ok: false, code: 'NOT_ISSUED' });
     expect((await takes.use(input(id, 'd'))).ok).toBe(true);
@@ -174,9 +181,9 @@ describe('nothing lost on the Redis path', () => {
     await takes.issue(input(id, 'x'));
     await upstash().del(`cs:{c:${id}}:issue`);
     expect(await takes.issue(input(id, 'y'))).toMatchObject({ ok: false, code: 'STOCK_UNAVAILABLE' });
-    const rebuilt = await admin.rebuildById(id);
+    const rebuilt = await recovery.rebuildById(id);
     expect(rebuilt).toMatchObject({ ok: true, value: { rebuilt: true } });
-    expect(await admin.live(id)).toEqual({ ok: true, value: { issue: { total: 5, remain: 4 }, use: null } });
+    expect(await live.read(id)).toEqual({ ok: true, value: { issue: { total: 5, remain: 4 }, use: null } });
     expect(await takes.issue(input(id, 'x'))).toMatchObject({ ok: true, value: { remain: 3 } });
     expect(await takes.issue(input(id, 'x'))).toMatchObject({ ok: false, code: 'USER_LIMIT_REACHED' });
   });
@@ -207,7 +214,7 @@ describe('nothing lost on the Redis path', () => {
     for (const key of left) expect(await upstash().ttl(key)).toBeGreaterThan(0);
     expect(await upstash().hget(policy, 'sealed')).toBe('1');
     expect(await upstash().ttl(policy)).toBeGreaterThan(0);
-    expect(await admin.live(id)).toEqual({ ok: true, value: { issue: { total: 20, remain: 8 }, use: null } });
+    expect(await live.read(id)).toEqual({ ok: true, value: { issue: { total: 20, remain: 8 }, use: null } });
   });
 
   it('keeps the loss window small: while takes flow, at most about one drain interval of takes waits in Redis', async () => {
@@ -223,7 +230,7 @@ describe('nothing lost on the Redis path', () => {
       pending.push(drain);
       return drain;
     });
-    deps.onTaken = (couponId) => scheduler.taken(couponId);
+    deps.onLedgerEvent = (couponId) => scheduler.taken(couponId);
     const stream = `cs:{c:${id}}:ledger`;
     let maxWaiting = 0;
     let sampling = true;
@@ -282,7 +289,7 @@ describe('nothing lost on the Redis path', () => {
       expect(await deps.ledger.net(id)).toEqual({ issue: taken.length });
       expect(await ledgerOf(id)).toEqual(expectedRows(taken));
     } finally {
-      delete deps.onTaken;
+      delete deps.onLedgerEvent;
     }
   });
 

@@ -68,7 +68,7 @@ describe('GET /metrics and request logs (prom-client, Redis gauges)', () => {
       webhooks: webhookBacklog(t.db.db),
     });
     // No drain after takes here: events wait in Redis until the test drains them, so the backlog can be seen.
-    const deps = { ...t.deps, gauges: observedGauge(t.deps.gauges, metrics), onTaken: undefined };
+    const deps = { ...t.deps, gauges: observedGauge(t.deps.gauges, metrics), onLedgerEvent: undefined };
     app = createApp({
       tokens: { admin: ADMIN, client: CLIENT },
       info: { runtime: 'node', db: 'postgres' },

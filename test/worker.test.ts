@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { refusalCounts } from '../src/adapters/postgres/schema.js';
-import { REFUSAL_FLUSH_MS } from '../src/coupon/refusals.js';
+import { REFUSAL_FLUSH_MS } from '../src/coupon/refusal-tally.js';
 import { verifyWebhook } from '../src/events/signature.js';
 import { takeRequests } from './support/take-requests.js';
 import { CLIENT, startWorkerStack, type WorkerStack } from './support/worker-stack.js';

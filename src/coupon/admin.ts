@@ -1,45 +1,18 @@
 /**
- * Coupon administration: drafts, the lifecycle, live limits. Durable state first where a
- * failure halfway must leave the coupon closed rather than open.
+ * Coupon administration: drafts, the lifecycle, live limits (live reads: `live.ts`; rebuilding
+ * lost
+ * gauges: `recovery.ts`). Durable state first where a failure halfway must leave the coupon
+ * closed rather than open.
  */
 import { fail, ok, type Result } from './errors.js';
-import {
-  canTransition,
-  couponPolicy,
-  isIssued,
-  isLive,
-  periodExpiry,
-  periodLimit,
-  specProblems,
-  type CouponRecord,
-  type CouponSpec,
-  type CouponStatus,
-  type StockRowName,
-} from './coupon.js';
-import type { GaugeLoad } from '../stock/gauge.js';
-import { PERIODS, type Period } from '../stock/periods.js';
-import { currentPeriods, now, notFound, type CouponDeps } from './deps.js';
+import { canTransition, isLive, specProblems, type CouponRecord, type CouponSpec, type StockRowName } from './coupon.js';
+import { now, notFound, type CouponDeps } from './deps.js';
 import { newId } from './ids.js';
 import { couponKeys } from './keys.js';
+import type { LiveStock } from './live.js';
 import type { ListQuery, Page, StockRow } from './ports.js';
+import { CouponRecovery } from './recovery.js';
 
-/** Users whose counters are rebuilt per ledger query and gauge load. */
-const REBUILD_PAGE = 500;
-
-export interface RebuildReport {
-  couponId: string;
-  /** `false` when nothing was missing (only the policy was refreshed). */
-  rebuilt: boolean;
-  /** Gauges loaded (created only where absent). */
-  gauges: number;
-}
-
-export interface LiveStock {
-  total: number;
-  remain: number;
-}
-
-/** An adjust as asked: its id makes it happen once, its fingerprint says what was asked. */
 export interface AdjustInput {
   /** The client's `Idempotency-Key`, or `null` (then the id is new, and only the store client's own retries are covered). */
   idempotencyKey: string | null;
@@ -52,26 +25,12 @@ export interface Adjusted extends LiveStock {
   replayed: boolean;
 }
 
-/** The current period of a stock that resets: what is left of it, and when it starts again. */
-export interface LivePeriod extends LiveStock {
-  period: Period;
-  label: string;
-  resetsAt: Date;
-}
-
-/** Live numbers of a coupon; a period entry only for a stock with a period cap, a budget only where there is one. */
-export interface LiveStocks {
-  issue: LiveStock | null;
-  use: LiveStock | null;
-  budget?: LiveStock;
-  /** Holds standing now (their uses are taken until committed, released or expired). */
-  holds?: number;
-  issuePeriod?: LivePeriod;
-  usePeriod?: LivePeriod;
-}
-
 export class CouponAdmin {
-  constructor(private readonly deps: CouponDeps) {}
+  private readonly recovery: CouponRecovery;
+
+  constructor(private readonly deps: CouponDeps) {
+    this.recovery = new CouponRecovery(deps);
+  }
 
   /** Creates a draft. */
   async create(spec: CouponSpec): Promise<Result<CouponRecord>> {
@@ -128,7 +87,7 @@ export class CouponAdmin {
     const current = await this.deps.coupons.get(id);
     if (!current) return notFound(id);
     if (!isLive(current.status)) return fail('INVALID_STATE', `coupon ${id} is ${current.status}`);
-    await this.ensureLive(current);
+    await this.recovery.ensureLive(current);
     return ok(current);
   }
 
@@ -173,128 +132,6 @@ export class CouponAdmin {
     return ok({ total: adjusted.total, remain: adjusted.remain, replayed: adjusted.replayed });
   }
 
-  /** Live remains straight from the gauges; Postgres is asked only when the policy is missing. */
-  async live(id: string): Promise<Result<LiveStocks>> {
-    const keys = couponKeys(id);
-    const at = now(this.deps);
-    const periods = currentPeriods(this.deps, at);
-    // Every period gauge that could exist now, read in the same call (a cap's gauge appears with its first take).
-    const candidates = (['issue', 'use'] as const).flatMap((stock) => PERIODS.map((period) => ({ stock, period, key: keys.period(stock, period, periods[period].label) })));
-    const [policy, gauges, holds] = await Promise.all([
-      this.deps.gauges.getPolicy(keys.prefix),
-      this.deps.gauges.read([keys.issue, keys.use, keys.budget, ...candidates.map((c) => c.key)]),
-      this.deps.gauges.activeHolds(keys.prefix, at),
-    ]);
-    // A sealed scope is archived (or being archived): its numbers are the ones in Postgres.
-    if (policy && !policy.sealed) {
-      const [issue, use, budget] = gauges.slice(0, 3).map((g) => (g ? { total: g.total, remain: g.remain } : null));
-      if (('issue' in policy.limits && !issue) || ('use' in policy.limits && !use) || ('budget' in policy.limits && !budget)) {
-        return fail('STOCK_UNAVAILABLE', `the live stock of coupon ${id} is unavailable`);
-      }
-      const out: LiveStocks = { issue: issue ?? null, use: use ?? null, ...(budget ? { budget } : {}), ...(holds > 0 ? { holds } : {}) };
-      candidates.forEach((c, i) => {
-        const limit = policy.limits[periodLimit(c.stock, c.period)];
-        if (limit === undefined) return;
-        const w = periods[c.period];
-        // No gauge yet: nothing was taken in this period, all of it is left.
-        const found = gauges[3 + i];
-        const gauge = found ? { total: found.total, remain: found.remain } : { total: limit, remain: limit };
-        out[c.stock === 'issue' ? 'issuePeriod' : 'usePeriod'] = { ...gauge, period: c.period, label: w.label, resetsAt: new Date(w.end) };
-      });
-      return ok(out);
-    }
-    const coupon = await this.deps.coupons.get(id);
-    if (!coupon) return notFound(id);
-    if (coupon.status === 'draft') return fail('NOT_ACTIVE', `coupon ${id} is a draft; confirm it first`);
-    if (coupon.status === 'archived') {
-      const pick = (s: CouponRecord['stocks']['issue']) => (s ? { total: s.total, remain: s.remain } : null);
-      const budget = pick(coupon.stocks.budget);
-      return ok({ issue: pick(coupon.stocks.issue), use: pick(coupon.stocks.use), ...(budget ? { budget } : {}) });
-    }
-    return fail('STOCK_UNAVAILABLE', `the live stock of coupon ${id} is unavailable`);
-  }
-
-  /**
-   * Makes sure a live coupon's gauges and policy are there: refreshes the policy when they are,
-   * rebuilds from the ledger when any is missing (a confirm, or Redis lost them).
-   */
-  async ensureLive(coupon: CouponRecord): Promise<RebuildReport> {
-    const keys = couponKeys(coupon.id);
-    const [policy, [issue, use, budget]] = await Promise.all([
-      this.deps.gauges.getPolicy(keys.prefix),
-      this.deps.gauges.read([keys.issue, keys.use, keys.budget]),
-    ]);
-    if (policy && !policy.lost && (!coupon.stocks.issue || issue) && (!coupon.stocks.use || use) && (!coupon.stocks.budget || budget)) {
-      await this.deps.gauges.setPolicy(keys.prefix, couponPolicy(coupon));
-      return { couponId: coupon.id, rebuilt: false, gauges: 0 };
-    }
-    return this.rebuild(coupon);
-  }
-
-  /** The admin action: rebuilds a live coupon's missing gauges from the ledger. */
-  async rebuildById(id: string): Promise<Result<RebuildReport>> {
-    const coupon = await this.deps.coupons.get(id);
-    if (!coupon) return notFound(id);
-    if (!isLive(coupon.status)) return fail('INVALID_STATE', `coupon ${id} is ${coupon.status}; only live coupons have gauges`);
-    return ok(await this.rebuild(coupon));
-  }
-
-  /**
-   * Recovery: loads every missing gauge of a coupon from `total` and the Postgres ledger — the
-   * stocks (`total − net`), and per user the issue and use counters (`limit − net`) and the
-   * held count (`issues − uses`) — then writes the policy last, so takes stay refused (fail
-   * closed) until everything is back. Loading is only-if-absent: a gauge that survived is never
-   * reset. Events still in the gauges' streams are drained first.
-   */
-  async rebuild(coupon: CouponRecord): Promise<RebuildReport> {
-    const keys = couponKeys(coupon.id);
-    await this.deps.gauges.drain(keys.prefix, (events) => this.deps.ledger.append(events));
-    const net = await this.deps.ledger.net(coupon.id);
-    const stocks: GaugeLoad[] = (['issue', 'use'] as const).flatMap((name) => {
-      const stock = coupon.stocks[name];
-      if (!stock) return [];
-      return [{ key: keys[name], total: stock.total, remain: Math.max(0, stock.total - (net[name] ?? 0)), version: stock.totalVersion }];
-    });
-    // The budget's ledger is the discounts given (less those of cancelled uses).
-    if (coupon.stocks.budget) {
-      const given = await this.deps.ledger.netValue(coupon.id);
-      stocks.push({ key: keys.budget, total: coupon.stocks.budget.total, remain: Math.max(0, coupon.stocks.budget.total - given), version: coupon.stocks.budget.totalVersion });
-    }
-    // The current period of each period stock: its cap less what the ledger took in it.
-    const periods = currentPeriods(this.deps, now(this.deps));
-    for (const name of ['issue', 'use'] as const) {
-      const cap = name === 'issue' ? coupon.issuePeriodStock : coupon.usePeriodStock;
-      if (!cap) continue;
-      const w = periods[cap.period];
-      const taken = await this.deps.ledger.netTakenIn(coupon.id, name, new Date(w.start), new Date(w.end));
-      stocks.push({ key: keys.period(name, cap.period, w.label), total: cap.total, remain: Math.max(0, cap.total - taken), expiresAt: periodExpiry(w) });
-    }
-    await this.deps.gauges.load(stocks);
-    let loaded = stocks.length;
-    const issued = isIssued(coupon);
-    const counter = (key: string, limit: number, used: number) => ({ key, total: limit, remain: Math.max(0, limit - used) });
-    for (let after: string | null = null; ; ) {
-      const page = await this.deps.ledger.netBySubject(coupon.id, after, REBUILD_PAGE);
-      const users = page.flatMap(({ subject, net: n }) => {
-        const issues = n.issue ?? 0;
-        const uses = n.use ?? 0;
-        const gauges = [];
-        if (coupon.perUserIssueLimit !== null) gauges.push(counter(keys.userIssue(subject), coupon.perUserIssueLimit, issues));
-        if (coupon.perUserUseLimit !== null) gauges.push(counter(keys.userUse(subject), coupon.perUserUseLimit, uses));
-        if (issued) gauges.push({ key: keys.held(subject), total: 0, remain: Math.max(0, issues - uses) });
-        return gauges;
-      });
-      if (users.length > 0) await this.deps.gauges.load(users);
-      loaded += users.length;
-      if (page.length < REBUILD_PAGE) break;
-      after = page[page.length - 1]?.subject ?? null;
-    }
-    // Holds still standing are listed again (the list that finds expired ones may be what was lost).
-    await this.deps.gauges.relistHolds(keys.prefix);
-    await this.deps.gauges.setPolicy(keys.prefix, couponPolicy(coupon));
-    return { couponId: coupon.id, rebuilt: true, gauges: loaded };
-  }
-
   /**
    * Moves a live coupon between confirmed and paused: the status first (conditional, a new
    * version), then the gauge's open flag at that version, which a newer change has overridden
@@ -313,7 +150,7 @@ export class CouponAdmin {
     if (version === null) return fail('INVALID_STATE', `coupon ${id} is ${current.status} and cannot become ${to}`);
     const applied = await this.deps.gauges.setOpen(couponKeys(id).prefix, to === 'confirmed', version);
     if (applied === 'sealed') return fail('NOT_ACTIVE', `coupon ${id} is being archived`);
-    if (applied === 'missing') await this.ensureLive(current);
+    if (applied === 'missing') await this.recovery.ensureLive(current);
     // The answer says what this change did: a newer pause or resume that landed since is its own
     // answer's to tell (the coupon read now shows it).
     return ok(current.statusVersion === version ? current : { ...current, status: to, statusVersion: version });

@@ -1,19 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  BUDGET_ITEM,
-  canTransition,
-  couponPolicy,
-  hasEnded,
-  isIssued,
-  isLive,
-  issueItems,
-  PERIOD_ITEM,
-  specProblems,
-  STOCK_ITEM,
-  useItems,
-  unlimitedSpec,
-  type CouponSpec,
-} from './coupon.js';
+import { canTransition, couponPolicy, hasEnded, isIssued, isLive, specProblems, unlimitedSpec, type CouponSpec } from './coupon.js';
 import { ID_PATTERN, newId } from './ids.js';
 import { currentPeriods } from './deps.js';
 import { couponKeys } from './keys.js';
@@ -91,47 +77,10 @@ describe('windows', () => {
   });
 });
 
-describe('take items', () => {
-  const keys = couponKeys('cpn_x');
-
-  const periods = currentPeriods({}, Date.parse('2026-12-02T10:00:00Z'));
-  const DAY_END = Date.parse('2026-12-03T00:00:00Z');
-  const WEEK_END = Date.parse('2026-12-07T00:00:00Z');
-
-  it('issues take the issue stock and the user limit, give the user one held coupon, then count the day and the week', () => {
-    expect(issueItems(keys, 'u1', periods).map((i) => [i.key, i.n, i.limit, i.lazy])).toEqual([
-      ['cs:{c:cpn_x}:issue', 1, 'issue', false],
-      ['cs:{c:cpn_x}:ui:u1', 1, 'perUserIssue', true],
-      ['cs:{c:cpn_x}:uh:u1', -1, 'held', true],
-      ['cs:{c:cpn_x}:p:issue:d:2026-12-02', 1, 'issuePerDay', true],
-      ['cs:{c:cpn_x}:p:issue:w:2026-W49', 1, 'issuePerWeek', true],
-    ]);
-    expect(STOCK_ITEM.issue).toBe(0);
-    expect(PERIOD_ITEM).toBe(3);
-    // A period's gauge outlives its period by one more, for late cancels.
-    expect(issueItems(keys, 'u1', periods).map((i) => i.expiresAt)).toEqual([undefined, undefined, undefined, DAY_END + 86_400_000, WEEK_END + 7 * 86_400_000]);
-  });
-
-  it('uses take a held coupon first, then the use stock, the user limit, the day and the week', () => {
-    expect(useItems(keys, 'u1', periods).map((i) => [i.key, i.n, i.limit])).toEqual([
-      ['cs:{c:cpn_x}:uh:u1', 1, 'held'],
-      ['cs:{c:cpn_x}:use', 1, 'use'],
-      ['cs:{c:cpn_x}:uu:u1', 1, 'perUserUse'],
-      ['cs:{c:cpn_x}:p:use:d:2026-12-02', 1, 'usePerDay'],
-      ['cs:{c:cpn_x}:p:use:w:2026-W49', 1, 'usePerWeek'],
-      ['cs:{c:cpn_x}:budget', 0, 'budget'],
-    ]);
-    // Without a stated discount the budget item is marked so: refused where there is a budget.
-    expect(useItems(keys, 'u1', periods).at(BUDGET_ITEM)).toMatchObject({ n: 0, unstated: true });
-    expect(useItems(keys, 'u1', periods, 1500).at(BUDGET_ITEM)).toEqual({ key: 'cs:{c:cpn_x}:budget', n: 1500, limit: 'budget', lazy: false });
-    expect(STOCK_ITEM.use).toBe(1);
-  });
-});
-
 describe('keys', () => {
   it('puts every key of a coupon under one hash tag', () => {
     const keys = couponKeys('cpn_abc');
-    for (const key of [keys.issue, keys.use, keys.userIssue('{u}'), keys.userUse('*'), keys.held('a:b')]) {
+    for (const key of [keys.issue, keys.use, keys.userIssue('{u}'), keys.userUse('*'), keys.unusedIssues('a:b')]) {
       expect(key.startsWith('cs:{c:cpn_abc}:')).toBe(true);
     }
   });

@@ -1,9 +1,8 @@
 /**
  * The coupon: a consumer of the generic stock domain. Pure types and rules — no drivers, no HTTP.
  */
-import type { GaugeItem, Policy } from '../stock/gauge.js';
-import { PERIODS, type Period, type PeriodWindow } from '../stock/periods.js';
-import type { CouponKeys } from './keys.js';
+import type { Policy } from '../stock/gauge.js';
+import type { Period } from '../stock/periods.js';
 
 export const COUPON_STATUSES = ['draft', 'confirmed', 'paused', 'archived'] as const;
 export type CouponStatus = (typeof COUPON_STATUSES)[number];
@@ -159,7 +158,7 @@ export function couponPolicy(coupon: CouponSpec & Pick<CouponRecord, 'status' | 
   if (spec.budget) limits.budget = spec.budget.total;
   if (spec.perUserIssueLimit !== null) limits.perUserIssue = spec.perUserIssueLimit;
   if (spec.perUserUseLimit !== null) limits.perUserUse = spec.perUserUseLimit;
-  if (isIssued(spec)) limits.held = 0;
+  if (isIssued(spec)) limits[UNUSED_ISSUES] = 0;
   return {
     open: coupon.status === 'confirmed',
     version: coupon.statusVersion,
@@ -171,61 +170,13 @@ export function couponPolicy(coupon: CouponSpec & Pick<CouponRecord, 'status' | 
   };
 }
 
+/**
+ * The policy limit of a user's unused issues (issued, not yet used): present, at 0, on an
+ * issued coupon, so a use finds the user's count or is refused. Its stored name is `held`,
+ * kept so policies written by earlier releases stay valid; it has nothing to do with a
+ * checkout's hold.
+ */
+export const UNUSED_ISSUES = 'held';
+
 /** The policy limit of a period stock (`issuePerDay`, `usePerWeek`, …). */
-export const periodLimit = (stock: StockName, period: Period) => `${stock}Per${period === 'day' ? 'Day' : 'Week'}`;
-
-/** The current window of each period kind: what a take's period items are named after. */
-export type CurrentPeriods = Record<Period, PeriodWindow>;
-
-/**
- * The items of the current periods of a stock: every kind is always sent (the policy skips the
- * ones the coupon does not cap, so no trip to Postgres tells which). A period's gauge lives one
- * period past its end, so a cancel soon after still gives back to it.
- */
-function periodItems(keys: CouponKeys, stock: StockName, periods: CurrentPeriods): GaugeItem[] {
-  return PERIODS.map((period) => {
-    const w = periods[period];
-    return { key: keys.period(stock, period, w.label), n: 1, limit: periodLimit(stock, period), lazy: true, expiresAt: periodExpiry(w) };
-  });
-}
-
-/** When a period's gauge may be forgotten: one more period after it ends. */
-export const periodExpiry = (w: PeriodWindow): number => w.end + (w.end - w.start);
-
-/**
- * Items of an issue, in the order refusals are reported: the issue stock (SOLD_OUT), the
- * user's issue limit (USER_LIMIT_REACHED), then the current day's and week's caps
- * (PERIOD_SOLD_OUT); the user's held count is given one.
- */
-export function issueItems(keys: CouponKeys, userId: string, periods: CurrentPeriods): GaugeItem[] {
-  return [
-    { key: keys.issue, n: 1, limit: 'issue', lazy: false },
-    { key: keys.userIssue(userId), n: 1, limit: 'perUserIssue', lazy: true },
-    { key: keys.held(userId), n: -1, limit: 'held', lazy: true },
-    ...periodItems(keys, 'issue', periods),
-  ];
-}
-
-/**
- * Items of a use, in the order refusals are reported: the user's held count (NOT_ISSUED), the
- * use stock (SOLD_OUT), the user's use limit (USER_LIMIT_REACHED), the day's and week's caps
- * (PERIOD_SOLD_OUT), then the money budget (BUDGET_EXHAUSTED), which gives up `discount`; a
- * use that states no discount is refused where there is a budget.
- */
-export function useItems(keys: CouponKeys, userId: string, periods: CurrentPeriods, discount: number | null = null): GaugeItem[] {
-  const budget: GaugeItem = { key: keys.budget, n: discount ?? 0, limit: 'budget', lazy: false };
-  return [
-    { key: keys.held(userId), n: 1, limit: 'held', lazy: true },
-    { key: keys.use, n: 1, limit: 'use', lazy: false },
-    { key: keys.userUse(userId), n: 1, limit: 'perUserUse', lazy: true },
-    ...periodItems(keys, 'use', periods),
-    discount === null ? { ...budget, unstated: true } : budget,
-  ];
-}
-
-/** Index of the stock gauge within issue and use items (its remain is what a take answers). */
-export const STOCK_ITEM = { issue: 0, use: 1 } as const;
-/** Index of the first period item (day, then week) within issue and use items. */
-export const PERIOD_ITEM = 3;
-/** Index of the budget item within use items. */
-export const BUDGET_ITEM = 5;
+export const periodLimit = (stock: StockName, period: Period) => `${stock}Per${period === 'day' ? 'Day' : 'Week'}` as const;

@@ -1,8 +1,9 @@
 import type { GaugePort } from '../stock/gauge.js';
-import type { WebhookRepository } from '../events/webhooks.js';
+import type { WebhookRepository } from '../events/ports.js';
 import { PeriodClock } from '../stock/periods.js';
 import { fail, type Failure } from './errors.js';
-import type { CouponRecord, CurrentPeriods } from './coupon.js';
+import type { CouponRecord } from './coupon.js';
+import type { CurrentPeriods } from './items.js';
 import type { CouponRepository, LedgerRepository } from './ports.js';
 
 /** What the coupon services need; every runtime wires its own adapters into this. */
@@ -13,10 +14,10 @@ export interface CouponDeps {
   /** Milliseconds since the epoch; injectable so tests can move time. */
   clock?: () => number;
   /** Told after every successful take or restore (the runtime schedules a ledger drain). */
-  onTaken?: (couponId: string) => void;
+  onLedgerEvent?: (couponId: string) => void;
   /**
    * Told of every take the coupon's rules refused (`CHARTED_REFUSALS`), with its ledger kind and
-   * time: the runtime counts it for the sale chart (`src/coupon/refusals.ts`). Must stay cheap.
+   * time: the runtime counts it for the sale chart (`src/coupon/refusal-tally.ts`). Must stay cheap.
    */
   onRefused?: (couponId: string, kind: string, at: number) => void;
   /** The days and weeks of period stocks, in the service's time zone (default: UTC). */

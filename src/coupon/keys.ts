@@ -17,8 +17,8 @@ export interface CouponKeys {
   userIssue(userId: string): string;
   /** How many times the user used it (starts at the per-user use limit). */
   userUse(userId: string): string;
-  /** How many issued, unused coupons the user holds. */
-  held(userId: string): string;
+  /** How many issued, unused coupons the user has (its stored key part `uh` predates the name). */
+  unusedIssues(userId: string): string;
   /** The gauge of one period of a stock that resets (`label` names the period). */
   period(stock: 'issue' | 'use', period: Period, label: string): string;
 }
@@ -32,7 +32,7 @@ export function couponKeys(couponId: string): CouponKeys {
     budget: `${prefix}budget`,
     userIssue: (userId) => `${prefix}ui:${userId}`,
     userUse: (userId) => `${prefix}uu:${userId}`,
-    held: (userId) => `${prefix}uh:${userId}`,
+    unusedIssues: (userId) => `${prefix}uh:${userId}`,
     period: (stock, period, label) => `${prefix}p:${stock}:${period === 'day' ? 'd' : 'w'}:${label}`,
   };
 }

@@ -4,47 +4,14 @@
  * two schedules and a manual sync running at once cannot double-count or double-archive.
  */
 import type { LiveGauge } from '../stock/gauge.js';
-import { CouponAdmin } from './admin.js';
 import { archivedEvent, eventsOfSync, type NewEvent } from '../events/events.js';
 import { deliverDue, type DeliveryRun } from '../events/webhooks.js';
 import { hasEnded, isLive, STOCK_ROWS, type CouponRecord, type StockRowName } from './coupon.js';
+import type { StockSync, SyncReport } from './sync-report.js';
 import { now, notFound, type CouponDeps } from './deps.js';
 import { fail, ok, type Result } from './errors.js';
 import { couponKeys } from './keys.js';
-
-export interface StockSync {
-  total: number;
-  /** The live remain when the gauge answered, else the last snapshot. */
-  remain: number;
-  syncedAt: Date | null;
-  /** `true` when `remain` was read from the live gauge by this sync. */
-  live: boolean;
-  /** Net units the ledger records (takes − restores). */
-  ledger: number;
-  /** `(total − remain) − ledger`: 0 when the invariant holds. */
-  drift: number;
-}
-
-export interface SyncReport {
-  couponId: string;
-  status: CouponRecord['status'];
-  syncedAt: Date;
-  /** Ledger events moved into Postgres by this sync. */
-  drained: number;
-  issue: StockSync | null;
-  use: StockSync | null;
-  /** The money budget, when the coupon has one (its ledger: the discounts given). */
-  budget?: StockSync;
-  /** Stocks whose gauge was missing: reported, never written as 0. */
-  missing: StockRowName[];
-  /** Stocks whose invariant does not hold. */
-  drifted: StockRowName[];
-  /**
-   * Stocks whose durable total lagged the live one (an adjust whose answer was lost before
-   * Postgres took it) and was copied from the gauge by this sync.
-   */
-  repaired: StockRowName[];
-}
+import { CouponRecovery } from './recovery.js';
 
 export interface MaintenanceSummary {
   synced: number;
@@ -61,10 +28,10 @@ export interface MaintenanceSummary {
 const PAGE = 200;
 
 export class Maintenance {
-  private readonly admin: CouponAdmin;
+  private readonly recovery: CouponRecovery;
 
   constructor(private readonly deps: CouponDeps) {
-    this.admin = new CouponAdmin(deps);
+    this.recovery = new CouponRecovery(deps);
   }
 
   /** Drains the ledger, copies live remains into Postgres and checks `total − remain = ledger`. */
@@ -101,10 +68,10 @@ export class Maintenance {
     const keys = couponKeys(coupon.id);
     const at = now(this.deps);
     // A sealed scope loads nothing more, so whatever is missing comes back first.
-    if (!(await this.deps.gauges.getPolicy(keys.prefix))?.sealed) await this.admin.ensureLive({ ...coupon, status: 'paused' });
+    if (!(await this.deps.gauges.getPolicy(keys.prefix))?.sealed) await this.recovery.ensureLive({ ...coupon, status: 'paused' });
     const sealed = await this.deps.gauges.seal(keys.prefix, at);
     if (!sealed.found) {
-      await this.admin.ensureLive({ ...coupon, status: 'paused' });
+      await this.recovery.ensureLive({ ...coupon, status: 'paused' });
       await this.deps.gauges.seal(keys.prefix, at);
     }
     await this.syncRecord(coupon, { final: true });
@@ -160,7 +127,7 @@ export class Maintenance {
     // Recovery: gauges or policy gone, or a lost gauge found by a take (Redis flushed, evicted,
     // a failover), are rebuilt from the ledger.
     if (report.missing.length > 0 || !policy || policy.lost) {
-      await this.admin.rebuild(coupon);
+      await this.recovery.rebuild(coupon);
       summary.rebuilt.push(id);
     } else if (policy.open !== (coupon.status === 'confirmed')) {
       // A pause or resume whose gauge write failed: the status is the truth, by version.

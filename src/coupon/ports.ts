@@ -57,7 +57,7 @@ export interface CouponRepository {
 }
 
 /** One user's operations on one coupon, from the ledger. */
-export interface HoldingEntry {
+export interface SubjectOperation {
   opId: string;
   couponId: string;
   kind: string;
@@ -72,7 +72,7 @@ export interface LedgerRepository {
   /** Net amount (takes − restores) of each kind in a scope. */
   net(scope: string): Promise<Record<string, number>>;
   /** A subject's operations, newest first, at most `limit`. */
-  bySubject(subject: string, limit: number): Promise<HoldingEntry[]>;
+  bySubject(subject: string, limit: number): Promise<SubjectOperation[]>;
   /** One operation of a scope as the ledger knows it (its take, and whether it was restored); `null` when unknown. */
   operation(scope: string, opId: string): Promise<{ kind: string; restored: boolean } | null>;
   /** Net value (takes − restores) moved from value gauges in a scope: a money budget's ledger. */

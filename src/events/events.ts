@@ -4,7 +4,7 @@
  * has a dedupe key, so the same fact seen by many syncs is told once.
  */
 import type { CouponRecord, StockRowName } from '../coupon/coupon.js';
-import type { SyncReport } from '../coupon/maintenance.js';
+import type { SyncReport } from '../coupon/sync-report.js';
 
 export const EVENT_TYPES = ['stock.low', 'stock.sold_out', 'coupon.archived', 'ledger.drift'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];

@@ -9,64 +9,9 @@
  * nothing. Redirects are never followed: a 3xx is a failed attempt, so a public receiver cannot
  * bounce a delivery inward.
  */
-import type { EventSink, EventType } from './events.js';
+import type { DueDelivery, Outcome, WebhookRepository } from './ports.js';
 import { signWebhook } from './signature.js';
 import { DELIVERY_REFUSED, PUBLIC_ONLY, type TargetPolicy } from './targets.js';
-
-export interface Endpoint {
-  id: string;
-  url: string;
-  /** Event types sent to it; empty: all of them. */
-  events: EventType[];
-  secret: string;
-  createdAt: Date;
-}
-
-/** A delivery claimed for sending: where, with which secret, and the exact body. */
-export interface DueDelivery {
-  eventId: string;
-  endpointId: string;
-  url: string;
-  secret: string;
-  type: string;
-  body: string;
-  /** Attempts made before this one. */
-  attempts: number;
-}
-
-export interface DeliveryRecord {
-  eventId: string;
-  endpointId: string;
-  url: string;
-  type: string;
-  couponId: string;
-  status: 'pending' | 'delivered' | 'failed';
-  attempts: number;
-  nextAttemptAt: Date | null;
-  lastStatus: number | null;
-  lastError: string | null;
-  deliveredAt: Date | null;
-  createdAt: Date;
-}
-
-export type Outcome = { delivered: true; status: number } | { delivered: false; status: number | null; error: string; nextAttemptAt: Date | null };
-
-export interface WebhookRepository extends EventSink {
-  createEndpoint(endpoint: Endpoint): Promise<Endpoint>;
-  listEndpoints(): Promise<Endpoint[]>;
-  deleteEndpoint(id: string): Promise<boolean>;
-  /** Claims up to `limit` due deliveries for `leaseMs` (an overlapping schedule skips them). */
-  claimDue(now: Date, limit: number, leaseMs: number): Promise<DueDelivery[]>;
-  settle(delivery: DueDelivery, outcome: Outcome, now: Date): Promise<void>;
-  /** The newest deliveries, for the admin page and the API. */
-  recent(limit: number): Promise<DeliveryRecord[]>;
-  /**
-   * Where deliveries may go, checked when an endpoint is created and before every attempt. It
-   * travels with the repository because every runtime wires that one object into the app and
-   * the schedule. Absent: public addresses only, names checked as written.
-   */
-  readonly targets?: TargetPolicy;
-}
 
 /** Attempts before a delivery is given up as failed. */
 export const MAX_ATTEMPTS = 8;

@@ -3,26 +3,25 @@
  */
 import { createRoute, OpenAPIHono, type z } from '@hono/zod-openapi';
 import { unlimitedSpec, type CouponSpec, type Window } from '../coupon/coupon.js';
-import { ID_PATTERN } from '../coupon/ids.js';
 import { requireAdmin } from './auth.js';
 import type { AppEnv } from './context.js';
 import { errorResponses, json } from './openapi.js';
 import { couponOut, syncOut } from './present.js';
 import { problem, refuse } from './problem.js';
 import {
-  AdjustBody,
-  Adjusted,
-  Coupon,
-  CouponCreate,
-  CouponPage,
-  CouponParams,
-  CouponPatch,
-  IdempotencyHeaders,
-  ListQuery,
-  RebuildReport,
-  StockParams,
-  SyncReport,
-  type WindowIn,
+  AdjustRequestSchema,
+  AdjustedSchema,
+  CouponSchema,
+  CouponCreateSchema,
+  CouponPageSchema,
+  CouponParamsSchema,
+  CouponPatchSchema,
+  IdempotencyHeadersSchema,
+  ListQuerySchema,
+  RebuildReportSchema,
+  StockParamsSchema,
+  SyncReportSchema,
+  type WindowInputSchema,
 } from './schemas.js';
 
 const tags = ['coupons'];
@@ -36,8 +35,8 @@ const route = {
     method: 'post',
     path: '/v1/coupons',
     summary: 'Create a draft coupon',
-    request: { body: { required: true, content: { 'application/json': { schema: CouponCreate } } } },
-    responses: { 201: json(Coupon, 'The draft'), ...errorResponses(400, 401, 403, 415) },
+    request: { body: { required: true, content: { 'application/json': { schema: CouponCreateSchema } } } },
+    responses: { 201: json(CouponSchema, 'The draft'), ...errorResponses(400, 401, 403, 415) },
   }),
   list: createRoute({
     ...admin,
@@ -45,8 +44,8 @@ const route = {
     method: 'get',
     path: '/v1/coupons',
     summary: 'List coupons, newest first',
-    request: { query: ListQuery },
-    responses: { 200: json(CouponPage, 'A page of coupons'), ...errorResponses(400, 401, 403) },
+    request: { query: ListQuerySchema },
+    responses: { 200: json(CouponPageSchema, 'A page of coupons'), ...errorResponses(400, 401, 403) },
   }),
   get: createRoute({
     ...admin,
@@ -54,8 +53,8 @@ const route = {
     method: 'get',
     path: '/v1/coupons/{id}',
     summary: 'One coupon with its stocks',
-    request: { params: CouponParams },
-    responses: { 200: json(Coupon, 'The coupon'), ...errorResponses(401, 403, 404) },
+    request: { params: CouponParamsSchema },
+    responses: { 200: json(CouponSchema, 'The coupon'), ...errorResponses(401, 403, 404) },
   }),
   patch: createRoute({
     ...admin,
@@ -64,10 +63,10 @@ const route = {
     path: '/v1/coupons/{id}',
     summary: 'Change a draft',
     request: {
-      params: CouponParams,
-      body: { required: true, content: { 'application/json': { schema: CouponPatch } } },
+      params: CouponParamsSchema,
+      body: { required: true, content: { 'application/json': { schema: CouponPatchSchema } } },
     },
-    responses: { 200: json(Coupon, 'The draft'), ...errorResponses(400, 401, 403, 404, 409, 415) },
+    responses: { 200: json(CouponSchema, 'The draft'), ...errorResponses(400, 401, 403, 404, 409, 415) },
   }),
   remove: createRoute({
     ...admin,
@@ -75,7 +74,7 @@ const route = {
     method: 'delete',
     path: '/v1/coupons/{id}',
     summary: 'Delete a draft',
-    request: { params: CouponParams },
+    request: { params: CouponParamsSchema },
     responses: { 204: { description: 'Deleted' }, ...errorResponses(401, 403, 404, 409) },
   }),
   adjust: createRoute({
@@ -85,11 +84,11 @@ const route = {
     path: '/v1/coupons/{id}/stocks/{stock}/adjust',
     summary: 'Raise or lower a live limit (exactly once per Idempotency-Key)',
     request: {
-      params: StockParams,
-      headers: IdempotencyHeaders,
-      body: { required: true, content: { 'application/json': { schema: AdjustBody } } },
+      params: StockParamsSchema,
+      headers: IdempotencyHeadersSchema,
+      body: { required: true, content: { 'application/json': { schema: AdjustRequestSchema } } },
     },
-    responses: { 200: json(Adjusted, 'The live stock'), ...errorResponses(400, 401, 403, 404, 409, 415) },
+    responses: { 200: json(AdjustedSchema, 'The live stock'), ...errorResponses(400, 401, 403, 404, 409, 415) },
   }),
   rebuild: createRoute({
     ...admin,
@@ -97,8 +96,8 @@ const route = {
     method: 'post',
     path: '/v1/coupons/{id}/rebuild',
     summary: 'Recovery: rebuild missing gauges (stocks and per-user counters) from total and the ledger',
-    request: { params: CouponParams },
-    responses: { 200: json(RebuildReport, 'What was rebuilt'), ...errorResponses(401, 403, 404, 409) },
+    request: { params: CouponParamsSchema },
+    responses: { 200: json(RebuildReportSchema, 'What was rebuilt'), ...errorResponses(401, 403, 404, 409) },
   }),
   sync: createRoute({
     ...admin,
@@ -106,8 +105,8 @@ const route = {
     method: 'post',
     path: '/v1/coupons/{id}/stocks/sync',
     summary: 'Drain the ledger and copy live remains into Postgres now',
-    request: { params: CouponParams },
-    responses: { 200: json(SyncReport, 'Both stocks and any drift'), ...errorResponses(401, 403, 404, 409) },
+    request: { params: CouponParamsSchema },
+    responses: { 200: json(SyncReportSchema, 'Both stocks and any drift'), ...errorResponses(401, 403, 404, 409) },
   }),
 };
 
@@ -118,15 +117,15 @@ const lifecycle = (action: 'confirm' | 'pause' | 'resume' | 'archive', summary: 
     method: 'post',
     path: `/v1/coupons/{id}/${action}`,
     summary,
-    request: { params: CouponParams },
-    responses: { 200: json(Coupon, 'The coupon'), ...errorResponses(401, 403, 404, 409) },
+    request: { params: CouponParamsSchema },
+    responses: { 200: json(CouponSchema, 'The coupon'), ...errorResponses(401, 403, 404, 409) },
   });
 
 const date = (s: string | null | undefined): Date | null => (s ? new Date(s) : null);
-const windowIn = (w: z.infer<typeof WindowIn> | null | undefined): Window | null =>
+const windowIn = (w: z.infer<typeof WindowInputSchema> | null | undefined): Window | null =>
   w ? { start: date(w.start), end: date(w.end) } : null;
 
-type SpecInput = z.infer<typeof CouponPatch>;
+type SpecInput = z.infer<typeof CouponPatchSchema>;
 
 /** Applies a create or patch body onto a spec: absent = keep, `null` = unlimited / always open. */
 function mergeSpec(base: CouponSpec, body: SpecInput): CouponSpec {
@@ -161,22 +160,20 @@ export function adminRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(route.get, async (c) => {
     const { id } = c.req.valid('param');
-    if (!ID_PATTERN.test(id)) return problem(c, 'NOT_FOUND', `coupon ${id} does not exist`);
     const result = await c.var.services.admin.get(id);
     return result.ok ? c.json(couponOut(result.value), 200) : refuse(c, result);
   });
 
   app.openapi(route.patch, async (c) => {
     const { id } = c.req.valid('param');
-    const current = ID_PATTERN.test(id) ? await c.var.services.admin.get(id) : null;
-    if (!current?.ok) return problem(c, 'NOT_FOUND', `coupon ${id} does not exist`);
+    const current = await c.var.services.admin.get(id);
+    if (!current.ok) return problem(c, 'NOT_FOUND', `coupon ${id} does not exist`);
     const result = await c.var.services.admin.update(id, mergeSpec(current.value, c.req.valid('json')));
     return result.ok ? c.json(couponOut(result.value), 200) : refuse(c, result);
   });
 
   app.openapi(route.remove, async (c) => {
     const { id } = c.req.valid('param');
-    if (!ID_PATTERN.test(id)) return problem(c, 'NOT_FOUND', `coupon ${id} does not exist`);
     const result = await c.var.services.admin.remove(id);
     return result.ok ? c.body(null, 204) : refuse(c, result);
   });
@@ -189,7 +186,6 @@ export function adminRoutes(): OpenAPIHono<AppEnv> {
   ] as const) {
     app.openapi(lifecycle(action, summary), async (c) => {
       const { id } = c.req.valid('param');
-      if (!ID_PATTERN.test(id)) return problem(c, 'NOT_FOUND', `coupon ${id} does not exist`);
       const { admin: service, maintenance } = c.var.services;
       const result = action === 'archive' ? await maintenance.archive(id) : await service[action](id);
       return result.ok ? c.json(couponOut(result.value), 200) : refuse(c, result);
@@ -198,7 +194,6 @@ export function adminRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(route.adjust, async (c) => {
     const { id, stock } = c.req.valid('param');
-    if (!ID_PATTERN.test(id)) return problem(c, 'NOT_FOUND', `coupon ${id} does not exist`);
     const result = await c.var.services.admin.adjust(id, stock, c.req.valid('json').delta, {
       idempotencyKey: c.req.header('idempotency-key') ?? null,
       caller: c.get('caller'),
@@ -211,14 +206,12 @@ export function adminRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(route.rebuild, async (c) => {
     const { id } = c.req.valid('param');
-    if (!ID_PATTERN.test(id)) return problem(c, 'NOT_FOUND', `coupon ${id} does not exist`);
-    const result = await c.var.services.admin.rebuildById(id);
+    const result = await c.var.services.recovery.rebuildById(id);
     return result.ok ? c.json(result.value, 200) : refuse(c, result);
   });
 
   app.openapi(route.sync, async (c) => {
     const { id } = c.req.valid('param');
-    if (!ID_PATTERN.test(id)) return problem(c, 'NOT_FOUND', `coupon ${id} does not exist`);
     const result = await c.var.services.maintenance.sync(id);
     return result.ok ? c.json(syncOut(result.value), 200) : refuse(c, result);
   });

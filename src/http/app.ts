@@ -3,15 +3,17 @@
  * environment (`src/node.ts`, `src/worker.ts`).
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
-import type { Context, MiddlewareHandler } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
 import { CouponAdmin } from '../coupon/admin.js';
+import { CouponLive } from '../coupon/live.js';
+import { CouponRecovery } from '../coupon/recovery.js';
 import type { CouponDeps } from '../coupon/deps.js';
-import type { FieldProblem } from '../coupon/errors.js';
 import { Maintenance } from '../coupon/maintenance.js';
 import { CouponTakes } from '../coupon/takes.js';
+import { validationHook } from './validation.js';
+import { limitBody } from './body-limit.js';
 import { adminPage } from './admin/admin-page.js';
 import { adminRoutes } from './admin-routes.js';
 import { bearerAuth, type Tokens } from './auth.js';
@@ -22,6 +24,7 @@ import { metricsRoute, observeRequests } from './observe.js';
 import { noMetrics, type Metrics } from '../observe/metrics.js';
 import { problem } from './problem.js';
 import { storeFailure } from './store-failure.js';
+import { TAKE_BODY_LIMITS } from './take-route-defs.js';
 import { takeRoutes } from './take-routes.js';
 import { webhookRoutes } from './webhook-routes.js';
 
@@ -50,9 +53,20 @@ export interface AppOptions {
   metricsToken?: string;
 }
 
-/** Builds the services of a request. */
+const built = new WeakMap<CouponDeps, Services>();
+
+/**
+ * The services over `deps`, built once per deps object: once per process on Node (one scope for
+ * every request), per request on Workers (a scope per request, where a pool may not outlive it).
+ * They hold nothing but `deps`, so sharing them between requests shares nothing else.
+ */
 export function services(deps: CouponDeps): Services {
-  return { deps, admin: new CouponAdmin(deps), takes: new CouponTakes(deps), maintenance: new Maintenance(deps) };
+  let found = built.get(deps);
+  if (!found) {
+    found = { deps, admin: new CouponAdmin(deps), live: new CouponLive(deps), recovery: new CouponRecovery(deps), takes: new CouponTakes(deps), maintenance: new Maintenance(deps) };
+    built.set(deps, found);
+  }
+  return found;
 }
 
 /**
@@ -76,9 +90,6 @@ const OPENAPI_INFO = {
   servers: [{ url: '/', description: 'The service that serves this document' }],
 };
 
-/** Body limit of a bulk issue: 1,000 user ids of 128 characters, each escaped to the worst case (`\\uXXXX`). */
-export const MAX_BATCH_BODY_BYTES = 1024 * 1024;
-
 const HTTP_CODES = { 400: 'VALIDATION_FAILED', 401: 'UNAUTHORIZED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE' } as const;
 
 /** An error and its causes on one line, for the logs only. */
@@ -93,39 +104,15 @@ function describeError(error: unknown): string {
 export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
   const log = options.log ?? ((event, fields) => console.error(JSON.stringify({ at: new Date().toISOString(), event, ...fields })));
   const metrics = options.metrics ?? noMetrics;
-  const app = new OpenAPIHono<AppEnv>({
-    defaultHook: (result, c) => {
-      if (result.success) return;
-      const errors: FieldProblem[] = result.error.issues.map((issue) => ({
-        path: [result.target === 'json' ? 'body' : result.target, ...issue.path.map(String)].join('.'),
-        message: issue.message,
-      }));
-      return problem(c, 'VALIDATION_FAILED', errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors);
-    },
-  });
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
   app.use('*', requestId());
   app.use('*', observeRequests({ metrics, log }));
-  const maxSize = options.maxBodyBytes ?? 16 * 1024;
-  const limitOf = (max: number) => {
-    const tooLarge = (c: Context) => problem(c, 'PAYLOAD_TOO_LARGE', `the body exceeds ${max} bytes`);
-    return { max, tooLarge, streamed: bodyLimit({ maxSize: max, onError: tooLarge }) };
-  };
-  const single = limitOf(maxSize);
-  const batch = limitOf(MAX_BATCH_BODY_BYTES);
-  // A declared length is checked from the header alone. Hono's bodyLimit would first touch
-  // `req.body`, which on Node turns the request into a web stream (~10% of a take's CPU); it
-  // still counts the bytes of a chunked body, which declares no length. A bulk issue carries
-  // up to 1,000 user ids and gets the larger limit.
-  const limit: MiddlewareHandler = (c, next) => {
-    const { max, tooLarge, streamed } = c.req.path.endsWith('/issues:batch') ? batch : single;
-    const headers = c.req.raw.headers;
-    const length = headers.get('content-length');
-    if (length !== null && !headers.has('transfer-encoding')) return parseInt(length, 10) > max ? Promise.resolve(tooLarge(c)) : next();
-    return streamed(c, next);
-  };
+  // Routes with a limit of their own first (the bulk issue), then the default for the rest; the
+  // admin page's forms are far smaller still (`/admin/*` also matches `/admin`).
+  for (const { path, maxBytes } of TAKE_BODY_LIMITS) app.use(path, limitBody(maxBytes));
+  const limit = limitBody(options.maxBodyBytes ?? 16 * 1024);
   app.use('/v1/*', limit);
-  // The admin page's forms are far smaller still (`/admin/*` also matches `/admin`).
   app.use('/admin/*', limit);
   app.use('/v1/*', bearerAuth(options.tokens));
   app.use('*', async (c, next) => {

@@ -4,7 +4,7 @@
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from './context.js';
 import { json } from './openapi.js';
-import { Health } from './schemas.js';
+import { HealthSchema } from './schemas.js';
 
 export interface HealthInfo {
   runtime: 'node' | 'workerd';
@@ -31,11 +31,11 @@ const route = createRoute({
   // Public on purpose (load balancers and monitors call it without a token): declared, not forgotten.
   security: [],
   responses: {
-    200: json(Health, 'Every dependency answers'),
+    200: json(HealthSchema, 'Every dependency answers'),
     // The service itself answers nothing but 200 and 503 here; the HTTP server in front of it
     // (Node's, or Cloudflare's) refuses a request it cannot parse before the app sees it.
     '4XX': { description: 'Refused by the HTTP server before the service sees it (a malformed request, a URI or headers too large); no problem document' },
-    503: json(Health, 'A dependency is down'),
+    503: json(HealthSchema, 'A dependency is down'),
   },
 });
 

@@ -1,155 +1,21 @@
 /**
  * Client routes: issue, use, cancel, live stock, a user's coupons. The client token or the
- * admin token may call them.
+ * admin token may call them. Their definitions (paths, schemas, documented answers):
+ * `take-route-defs.ts`.
  */
-import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
+import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { TakeOutcome } from '../observe/metrics.js';
 import { now } from '../coupon/deps.js';
 import type { ErrorCode } from '../coupon/errors.js';
-import { holdingsOf } from '../coupon/holdings.js';
-import { ID_PATTERN } from '../coupon/ids.js';
-import { CHARTED_REFUSALS } from '../coupon/refusals.js';
-import type { TakeInput } from '../coupon/takes.js';
+import { userCouponsOf } from '../coupon/user-coupons.js';
+import { CHARTED_REFUSALS } from '../coupon/refusal-tally.js';
+import type { TakeInput } from '../coupon/take-types.js';
 import type { AppEnv } from './context.js';
 import { fingerprint } from './fingerprint.js';
-import { errorResponses, json } from './openapi.js';
-import { holdingOut, liveOut } from './present.js';
-import { problem, refuse, STATUS } from './problem.js';
-import {
-  BatchIssueBody,
-  HoldBody,
-  HoldCommitted,
-  HoldParams,
-  HoldReleased,
-  Held,
-  BatchIssueReport,
-  CouponParams,
-  Holdings,
-  IdempotencyHeaders,
-  IssueBody,
-  IssueCancelled,
-  IssueParams,
-  Issued,
-  Live,
-  UseBody,
-  UseCancelled,
-  Used,
-  UseParams,
-  UserParams,
-} from './schemas.js';
-
-const client = { tags: ['takes'], security: [{ bearer: [] }] };
-
-const route = {
-  issue: createRoute({
-    ...client,
-    operationId: 'issueCoupon',
-    method: 'post',
-    path: '/v1/coupons/{id}/issues',
-    summary: 'Issue the coupon to a user (exactly once per Idempotency-Key)',
-    request: {
-      params: CouponParams,
-      headers: IdempotencyHeaders,
-      body: { required: true, content: { 'application/json': { schema: IssueBody } } },
-    },
-    responses: { 201: json(Issued, 'Issued'), ...errorResponses(400, 401, 404, 409, 415) },
-  }),
-  issueBatch: createRoute({
-    ...client,
-    operationId: 'issueCouponBatch',
-    method: 'post',
-    path: '/v1/coupons/{id}/issues:batch',
-    summary: 'Issue the coupon to up to 1,000 users: one answer per user, each exactly once per Idempotency-Key',
-    description:
-      'Every user id is its own issue (all or nothing, in order; a repeated id is issued again, within the limits). ' +
-      'With an Idempotency-Key, each item is named by the key, its user id and how often that id came before in the ' +
-      'list, so retrying the batch (or any part of it) with the same key replays what was issued and runs the rest. ' +
-      'Answers 200 with per-item results; 404, 409 NOT_ACTIVE or 503 STOCK_UNAVAILABLE only when every item was refused so.',
-    request: {
-      params: CouponParams,
-      headers: IdempotencyHeaders,
-      body: { required: true, content: { 'application/json': { schema: BatchIssueBody } } },
-    },
-    responses: { 200: json(BatchIssueReport, 'One result per user id'), ...errorResponses(400, 401, 404, 409, 415) },
-  }),
-  hold: createRoute({
-    ...client,
-    operationId: 'holdCoupon',
-    method: 'post',
-    path: '/v1/coupons/{id}/holds',
-    summary: 'Hold a use for a checkout: taken now, given back by itself at expiresAt unless committed',
-    request: { params: CouponParams, body: { required: true, content: { 'application/json': { schema: HoldBody } } } },
-    responses: { 201: json(Held, 'The hold (the same one again for the same ownerId)'), ...errorResponses(400, 401, 404, 409, 415) },
-  }),
-  commitHold: createRoute({
-    ...client,
-    operationId: 'commitHold',
-    method: 'post',
-    path: '/v1/coupons/{id}/holds/{holdId}/commit',
-    summary: 'Commit a hold: it becomes a use (cancel it as a use); 409 HOLD_EXPIRED once it was given back',
-    request: { params: HoldParams },
-    responses: { 200: json(HoldCommitted, 'Committed (again: the same answer)'), ...errorResponses(401, 404, 409) },
-  }),
-  releaseHold: createRoute({
-    ...client,
-    operationId: 'releaseHold',
-    method: 'post',
-    path: '/v1/coupons/{id}/holds/{holdId}/release',
-    summary: 'Release a hold before its time: its stock comes back once',
-    request: { params: HoldParams },
-    responses: { 200: json(HoldReleased, 'Released'), ...errorResponses(401, 404, 409) },
-  }),
-  cancelIssue: createRoute({
-    ...client,
-    operationId: 'cancelIssue',
-    method: 'post',
-    path: '/v1/coupons/{id}/issues/{issueId}/cancel',
-    summary: 'Cancel an unused issue: its stock comes back once',
-    request: { params: IssueParams },
-    responses: { 200: json(IssueCancelled, 'Cancelled'), ...errorResponses(401, 404, 409) },
-  }),
-  use: createRoute({
-    ...client,
-    operationId: 'useCoupon',
-    method: 'post',
-    path: '/v1/coupons/{id}/uses',
-    summary: 'Use (redeem) the coupon (exactly once per Idempotency-Key)',
-    request: {
-      params: CouponParams,
-      headers: IdempotencyHeaders,
-      body: { required: true, content: { 'application/json': { schema: UseBody } } },
-    },
-    responses: { 201: json(Used, 'Used'), ...errorResponses(400, 401, 404, 409, 415) },
-  }),
-  cancelUse: createRoute({
-    ...client,
-    operationId: 'cancelUse',
-    method: 'post',
-    path: '/v1/coupons/{id}/uses/{useId}/cancel',
-    summary: 'Cancel a use (order cancelled): its stock comes back once',
-    request: { params: UseParams },
-    responses: { 200: json(UseCancelled, 'Cancelled'), ...errorResponses(401, 404, 409) },
-  }),
-  live: createRoute({
-    ...client,
-    operationId: 'getLiveStocks',
-    method: 'get',
-    path: '/v1/coupons/{id}/stocks/live',
-    summary: 'Live remains, straight from the gauges',
-    request: { params: CouponParams },
-    responses: { 200: json(Live, 'Live stocks (null = unlimited)'), ...errorResponses(401, 404, 409) },
-  }),
-  holdings: createRoute({
-    ...client,
-    operationId: 'listUserCoupons',
-    method: 'get',
-    path: '/v1/users/{userId}/coupons',
-    summary: "A user's coupons: issued, used, cancelled",
-    request: { params: UserParams },
-    responses: { 200: json(Holdings, 'The user’s coupons'), ...errorResponses(400, 401) },
-  }),
-};
+import { userCouponOut, liveOut } from './present.js';
+import { BATCH_ROUTER_PATH, route } from './take-route-defs.js';
+import { refuse, STATUS } from './problem.js';
 
 function takeInput(c: Context<AppEnv>, couponId: string, body: { userId: string; orderId?: string | null; discountAmount?: number }): TakeInput {
   const stated = body.discountAmount === undefined ? {} : { discountAmount: body.discountAmount };
@@ -192,8 +58,6 @@ const countTake =
     if (status === 409) countRefusal(c, c.req.param('id') ?? '', kind, c.get('problemCode'));
   };
 
-const unknownCoupon = (c: Context, id: string) => problem(c, 'NOT_FOUND', `coupon ${id} does not exist`);
-
 export function takeRoutes(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
   app.use('/v1/coupons/:id/issues', countTake('issue'));
@@ -202,7 +66,6 @@ export function takeRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(route.issue, async (c) => {
     const { id } = c.req.valid('param');
-    if (!ID_PATTERN.test(id)) return unknownCoupon(c, id);
     const result = await c.var.services.takes.issue(takeInput(c, id, c.req.valid('json')));
     if (!result.ok) return refuse(c, result);
     const { id: issueId, couponId, userId, remain, replayed } = result.value;
@@ -210,12 +73,9 @@ export function takeRoutes(): OpenAPIHono<AppEnv> {
     return c.json({ issueId, couponId, userId, remain }, 201);
   });
 
-  // Hono would read `:batch` in the path as a parameter: the document gets the public path, the
-  // router the same path with the colon inside a pattern (`/:op{issues:batch}`).
   app.openAPIRegistry.registerPath(route.issueBatch);
-  app.openapi({ ...route.issueBatch, hide: true, path: '/v1/coupons/{id}/{op{issues:batch}}' }, async (c) => {
+  app.openapi({ ...route.issueBatch, hide: true, path: BATCH_ROUTER_PATH }, async (c) => {
     const { id } = c.req.valid('param');
-    if (!ID_PATTERN.test(id)) return unknownCoupon(c, id);
     const result = await c.var.services.takes.issueBatch({
       couponId: id,
       userIds: c.req.valid('json').userIds,
@@ -238,7 +98,6 @@ export function takeRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(route.use, async (c) => {
     const { id } = c.req.valid('param');
-    if (!ID_PATTERN.test(id)) return unknownCoupon(c, id);
     const result = await c.var.services.takes.use(takeInput(c, id, c.req.valid('json')));
     if (!result.ok) return refuse(c, result);
     const { id: useId, couponId, userId, remain, budgetRemain, replayed } = result.value;
@@ -248,7 +107,6 @@ export function takeRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(route.hold, async (c) => {
     const { id } = c.req.valid('param');
-    if (!ID_PATTERN.test(id)) return unknownCoupon(c, id);
     const body = c.req.valid('json');
     const result = await c.var.services.takes.hold({
       couponId: id,
@@ -267,8 +125,6 @@ export function takeRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(route.commitHold, async (c) => {
     const { id, holdId } = c.req.valid('param');
-    if (!ID_PATTERN.test(id)) return unknownCoupon(c, id);
-    if (!ID_PATTERN.test(holdId)) return problem(c, 'NOT_FOUND', `hold ${holdId} does not exist`);
     const result = await c.var.services.takes.commitHold(id, holdId);
     if (!result.ok) return refuse(c, result);
     const { couponId, userId, ownerId } = result.value;
@@ -277,8 +133,6 @@ export function takeRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(route.releaseHold, async (c) => {
     const { id, holdId } = c.req.valid('param');
-    if (!ID_PATTERN.test(id)) return unknownCoupon(c, id);
-    if (!ID_PATTERN.test(holdId)) return problem(c, 'NOT_FOUND', `hold ${holdId} does not exist`);
     const result = await c.var.services.takes.releaseHold(id, holdId);
     if (!result.ok) return refuse(c, result);
     const { couponId, userId, orderId, remain } = result.value;
@@ -287,8 +141,6 @@ export function takeRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(route.cancelIssue, async (c) => {
     const { id, issueId } = c.req.valid('param');
-    if (!ID_PATTERN.test(id)) return unknownCoupon(c, id);
-    if (!ID_PATTERN.test(issueId)) return problem(c, 'NOT_FOUND', `issue ${issueId} does not exist`);
     const result = await c.var.services.takes.cancelIssue(id, issueId);
     if (!result.ok) return refuse(c, result);
     const { couponId, userId, status, remain } = result.value;
@@ -297,8 +149,6 @@ export function takeRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(route.cancelUse, async (c) => {
     const { id, useId } = c.req.valid('param');
-    if (!ID_PATTERN.test(id)) return unknownCoupon(c, id);
-    if (!ID_PATTERN.test(useId)) return problem(c, 'NOT_FOUND', `use ${useId} does not exist`);
     const result = await c.var.services.takes.cancelUse(id, useId);
     if (!result.ok) return refuse(c, result);
     const { couponId, userId, orderId, status, remain } = result.value;
@@ -307,15 +157,14 @@ export function takeRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(route.live, async (c) => {
     const { id } = c.req.valid('param');
-    if (!ID_PATTERN.test(id)) return unknownCoupon(c, id);
-    const result = await c.var.services.admin.live(id);
+    const result = await c.var.services.live.read(id);
     return result.ok ? c.json(liveOut(result.value), 200) : refuse(c, result);
   });
 
-  app.openapi(route.holdings, async (c) => {
+  app.openapi(route.userCoupons, async (c) => {
     const { userId } = c.req.valid('param');
-    const coupons = await holdingsOf(c.var.services.deps, userId);
-    return c.json({ userId, coupons: coupons.map(holdingOut) }, 200);
+    const coupons = await userCouponsOf(c.var.services.deps, userId);
+    return c.json({ userId, coupons: coupons.map(userCouponOut) }, 200);
   });
 
   return app;

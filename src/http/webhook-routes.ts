@@ -7,7 +7,7 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { ID_PATTERN, newId } from '../coupon/ids.js';
 import { EVENT_TYPES } from '../events/events.js';
 import { PUBLIC_ONLY } from '../events/targets.js';
-import type { DeliveryRecord, Endpoint } from '../events/webhooks.js';
+import type { DeliveryRecord, Endpoint } from '../events/ports.js';
 import { base64url } from './admin/secrets.js';
 import { requireAdmin } from './auth.js';
 import type { AppEnv } from './context.js';

@@ -25,7 +25,7 @@ import * as schema from '../adapters/postgres/schema.js';
 import type { CouponDeps } from '../coupon/deps.js';
 import { DrainScheduler, drainCoupons } from '../coupon/drain.js';
 import { Maintenance } from '../coupon/maintenance.js';
-import { RefusalRecorder } from '../coupon/refusals.js';
+import { RefusalRecorder } from '../coupon/refusal-tally.js';
 import { TargetPolicy } from '../events/targets.js';
 import { createApp } from '../http/app.js';
 import { withDeadline } from '../stock/deadline.js';
@@ -148,7 +148,7 @@ export async function startNodeHost(config: NodeConfig): Promise<NodeHost> {
   if (deps.gauges.name === 'redis') {
     // Ledger events wait in Redis streams; move them soon after the response, batched per coupon.
     const drains = new DrainScheduler((couponId) => drainCoupons(deps, [couponId]));
-    deps.onTaken = (couponId) => drains.taken(couponId);
+    deps.onLedgerEvent = (couponId) => drains.taken(couponId);
   }
   const scope = { deps };
   const app = createApp({

@@ -2,7 +2,7 @@
  * Soak: a bounded mixed workload on the Redis path for SOAK_SECONDS (default 60). The app is
  * built by createApp with the Redis gauge behind the local Upstash REST endpoint (real
  * redis-server) and the repositories on a real PostgreSQL; ledger events are drained after the
- * response as `npm start` does (onTaken + DrainThrottle) and the maintenance runs every few
+ * response as `npm start` does (onLedgerEvent + DrainThrottle) and the maintenance runs every few
  * seconds alongside. 50 requests in flight: issues and uses (half with an Idempotency-Key),
  * cancels of both (some twice), checkout holds of 1–3 s (committed, released, held again by
  * their owner, or left to run out), replays, syncs and reads, over 20 coupons and 500 users;
@@ -61,7 +61,7 @@ beforeAll(async () => {
   };
   // As src/node/host.ts: drain a coupon's ledger soon after a take, at most once per interval.
   const throttle = new DrainThrottle();
-  deps.onTaken = (couponId) => {
+  deps.onLedgerEvent = (couponId) => {
     if (!throttle.due(couponId, Date.now())) return;
     const drain = new Promise((resolve) => setImmediate(resolve)).then(() => drainCoupons(deps, [couponId]));
     drains.add(drain);

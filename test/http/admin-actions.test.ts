@@ -5,11 +5,11 @@
  */
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { AdminSecrets } from '../../src/http/admin/secrets.js';
-import { ADMIN, describeEachGauge } from '../support/app.js';
+import { ADMIN, useTestApp } from '../support/app.js';
 import { act, cell, csrfFor, flashOf, follow, login, pageHtml, shownStatus, submit } from '../support/admin-page.js';
 import { createDraft, createLive, expectJson, expectProblem, getCoupon, issued, live, loseGauges, type CouponBody, type PageBody } from '../support/fixtures.js';
 
-describeEachGauge('admin-actions', (t) => {
+useTestApp('admin-actions', (t) => {
   let cookie: string;
   beforeAll(async () => {
     cookie = await login(t);

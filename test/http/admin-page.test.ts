@@ -5,11 +5,11 @@
 import { describe, expect, it } from 'vitest';
 import { AdminSecrets, SESSION_SECONDS } from '../../src/http/admin/secrets.js';
 import { createApp } from '../../src/http/app.js';
-import { ADMIN, CLIENT, describeEachGauge } from '../support/app.js';
+import { ADMIN, CLIENT, useTestApp } from '../support/app.js';
 import { cookieOf, csrfFor, follow, getPage, login, ORIGIN, pageHtml, postLogin, submit } from '../support/admin-page.js';
 import { createDraft, expectJson, getCoupon, type CouponBody } from '../support/fixtures.js';
 
-describeEachGauge('admin-page', (t) => {
+useTestApp('admin-page', (t) => {
   const CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
 
   describe('getting in', () => {

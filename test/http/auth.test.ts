@@ -3,10 +3,10 @@
  * admin routes 401/401/403/ok, client routes 401/401/ok/ok, system routes open to anyone.
  */
 import { describe, expect, it } from 'vitest';
-import { ADMIN, CLIENT, describeEachGauge } from '../support/app.js';
+import { ADMIN, CLIENT, useTestApp } from '../support/app.js';
 import { createDraft, createLive, expectProblem, issued, used } from '../support/fixtures.js';
 
-describeEachGauge('auth', (t) => {
+useTestApp('auth', (t) => {
   interface Case {
     method: string;
     path: string;

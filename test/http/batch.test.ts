@@ -4,25 +4,15 @@
  * coupon-level refusals for the whole batch, validation and size limits that change nothing.
  */
 import { describe, expect, it } from 'vitest';
-import { ADMIN, CLIENT, describeEachGauge } from '../support/app.js';
+import { ADMIN, CLIENT, useTestApp } from '../support/app.js';
 import { createDraft, createLive, expectJson, expectProblem, issued, live, sync, UNKNOWN_COUPON } from '../support/fixtures.js';
+import type { BatchIssueReportJson } from '../../src/http/schemas.js';
 
-describeEachGauge('batch', (t) => {
-  interface Item {
-    userId: string;
-    status: number;
-    issueId?: string;
-    remain?: number | null;
-    replayed?: boolean;
-    code?: string;
-    detail?: string;
-  }
-  interface Report {
-    couponId: string;
-    issued: number;
-    refused: number;
-    results: Item[];
-  }
+useTestApp('batch', (t) => {
+  type Result = BatchIssueReportJson['results'][number];
+  /** An item as the tests read it: either answer's fields, absent where the other answer has them. */
+  type Item = Pick<Result, 'userId' | 'status'> & Partial<Omit<Extract<Result, { issueId: string }>, 'status'>> & Partial<Omit<Extract<Result, { code: string }>, 'status'>>;
+  type Report = Omit<BatchIssueReportJson, 'results'> & { results: Item[] };
 
   const batch = (couponId: string, body: unknown, key?: string, token: string | null = CLIENT) =>
     t.call('POST', `/v1/coupons/${couponId}/issues:batch`, { token, body, headers: key === undefined ? {} : { 'idempotency-key': key } });

@@ -5,21 +5,11 @@
  * `total − remain = discounts given`, adjust and recovery work on the budget like on any stock.
  */
 import { describe, expect, it } from 'vitest';
-import { CLIENT, describeEachGauge } from '../support/app.js';
+import { CLIENT, useTestApp } from '../support/app.js';
 import { createLive, expectJson, expectProblem, issued, live, loseGauges } from '../support/fixtures.js';
+import type { SyncReportJson, UseJson } from '../../src/http/schemas.js';
 
-describeEachGauge('budget', (t) => {
-  interface UsedBody {
-    useId: string;
-    remain: number | null;
-    budgetRemain?: number;
-  }
-  interface StockSync {
-    total: number;
-    remain: number;
-    ledger: number;
-    drift: number;
-  }
+useTestApp('budget', (t) => {
 
   const spend = (couponId: string, userId: string, discountAmount?: number, key?: string) =>
     t.call('POST', `/v1/coupons/${couponId}/uses`, {
@@ -27,9 +17,9 @@ describeEachGauge('budget', (t) => {
       body: { userId, orderId: `o-${userId}`, ...(discountAmount === undefined ? {} : { discountAmount }) },
       headers: key ? { 'idempotency-key': key } : {},
     });
-  const spent = async (couponId: string, userId: string, discountAmount: number, key?: string) => expectJson<UsedBody>(await spend(couponId, userId, discountAmount, key), 201);
+  const spent = async (couponId: string, userId: string, discountAmount: number, key?: string) => expectJson<UseJson>(await spend(couponId, userId, discountAmount, key), 201);
   const syncBudget = async (couponId: string) =>
-    (await expectJson<{ budget?: StockSync; drifted: string[] }>(await t.call('POST', `/v1/coupons/${couponId}/stocks/sync`), 200));
+    (await expectJson<SyncReportJson>(await t.call('POST', `/v1/coupons/${couponId}/stocks/sync`), 200));
 
   describe('money budgets', () => {
     it('takes each discount from the budget, never more than is left, and says what is left', async () => {

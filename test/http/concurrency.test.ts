@@ -4,11 +4,11 @@
  * per-user limits hold under concurrency.
  */
 import { describe, expect, it } from 'vitest';
-import { CLIENT, describeEachGauge } from '../support/app.js';
+import { CLIENT, useTestApp } from '../support/app.js';
 import { createLive, expectJson, issue, issued, live, sync, use, type IssuedBody, type ProblemBody } from '../support/fixtures.js';
 import { sellOutViolations, TakeLog } from '../support/sell-out.js';
 
-describeEachGauge('concurrency', (t) => {
+useTestApp('concurrency', (t) => {
   /** Status and parsed body of each response. */
   async function settle(responses: Promise<Response>[]) {
     return Promise.all(

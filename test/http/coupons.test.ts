@@ -1,8 +1,8 @@
 /**
  * Admin CRUD and the lifecycle (draft → confirmed ⇄ paused → archived) through the HTTP API.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { describeEachGauge } from '../support/app.js';
+import { describe, expect, it } from 'vitest';
+import { useTestApp } from '../support/app.js';
 import {
   at,
   createDraft,
@@ -20,8 +20,7 @@ import {
   type PageBody,
 } from '../support/fixtures.js';
 
-describeEachGauge('coupons', (t) => {
-  afterEach(() => t.setNow(null));
+useTestApp('coupons', (t) => {
 
   const T0 = Date.parse('2026-06-01T00:00:00Z');
 

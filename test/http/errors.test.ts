@@ -4,10 +4,10 @@
  * /openapi.json, /docs, /health; no stack traces, even for a 500.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { CLIENT, describeEachGauge, testApp } from '../support/app.js';
+import { CLIENT, useTestApp, testApp } from '../support/app.js';
 import { createDraft, createLive, expectJson, expectProblem, getCoupon, issued, live, type CouponBody } from '../support/fixtures.js';
 
-describeEachGauge('errors', (t, gauges) => {
+useTestApp('errors', (t, gauges) => {
   describe('validation', () => {
     it('lists every issue of a create body in errors[] at once', async () => {
       const res = await t.call('POST', '/v1/coupons', {

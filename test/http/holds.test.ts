@@ -4,26 +4,18 @@
  * gives everything back (lazily in the next take, and by the schedule) — a hold never leaks
  * stock; the same owner holding again gets its own hold back instead of "limit reached".
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Maintenance } from '../../src/coupon/maintenance.js';
 import { login, pageHtml } from '../support/admin-page.js';
-import { CLIENT, describeEachGauge } from '../support/app.js';
+import { CLIENT, useTestApp } from '../support/app.js';
 import { createLive, expectJson, expectProblem, issued, live, sync, used } from '../support/fixtures.js';
+import type { HoldJson } from '../../src/http/schemas.js';
 
-describeEachGauge('holds', (t) => {
-  afterEach(() => t.setNow(null));
+useTestApp('holds', (t) => {
 
   const T0 = Date.now() + 3_600_000;
 
-  interface HoldBody {
-    holdId: string;
-    couponId: string;
-    userId: string;
-    ownerId: string;
-    expiresAt: string;
-    remain: number | null;
-    budgetRemain?: number;
-  }
+  type HoldBody = HoldJson;
 
   const holdReq = (couponId: string, userId: string, ownerId: string, ttlSeconds = 600, extra: Record<string, unknown> = {}) =>
     t.call('POST', `/v1/coupons/${couponId}/holds`, { token: CLIENT, body: { userId, ownerId, ttlSeconds, ...extra } });

@@ -3,8 +3,8 @@
  * answer; another body is 409; keys are scoped to the token, the coupon and the route; only
  * successful takes are remembered.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { ADMIN, CLIENT, describeEachGauge } from '../support/app.js';
+import { describe, expect, it } from 'vitest';
+import { ADMIN, CLIENT, useTestApp } from '../support/app.js';
 import {
   createLive,
   DAY,
@@ -19,8 +19,7 @@ import {
   type IssuedBody,
 } from '../support/fixtures.js';
 
-describeEachGauge('idempotency', (t) => {
-  afterEach(() => t.setNow(null));
+useTestApp('idempotency', (t) => {
 
   describe('same key, same body', () => {
     it('replays the first status and body with Idempotent-Replayed: true and takes once', async () => {

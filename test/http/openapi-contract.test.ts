@@ -7,10 +7,10 @@
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { ADMIN, CLIENT, describeEachGauge, testApp } from '../support/app.js';
+import { ADMIN, CLIENT, useTestApp, testApp } from '../support/app.js';
 import type { OpenApiDocument } from '../support/openapi-contract.js';
 
-describeEachGauge('every response is checked against the OpenAPI document', (t) => {
+useTestApp('every response is checked against the OpenAPI document', (t) => {
   it('counts what it checked: operations, refusals outside the document, and the pages it leaves out', async () => {
     const before = { ...t.contract.counts };
     const created = await t.call('POST', '/v1/coupons', { body: { name: 'checked', issueStock: { total: 2 } } });

@@ -3,16 +3,12 @@
  * overall", each day starting afresh, in the service's time zone; a cancel gives back to its own
  * day; recovery rebuilds today's count from the ledger.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PeriodClock } from '../../src/stock/periods.js';
-import { CLIENT, describeEachGauge } from '../support/app.js';
+import { CLIENT, useTestApp } from '../support/app.js';
 import { createDraft, createLive, expectJson, expectProblem, issue, issued, live, loseGauges, use, used } from '../support/fixtures.js';
 
-describeEachGauge('periods', (t) => {
-  afterEach(() => {
-    t.setNow(null);
-    t.deps.periods = undefined;
-  });
+useTestApp('periods', (t) => {
 
   const DAY = 86_400_000;
   // Dates ahead of the real clock: on Redis a period's gauge expires by Redis' own clock, so a
@@ -34,13 +30,7 @@ describeEachGauge('periods', (t) => {
     return `${year}-W${String(week).padStart(2, '0')}`;
   };
 
-  interface LiveWithPeriods {
-    issue: { total: number; remain: number } | null;
-    use: { total: number; remain: number } | null;
-    issuePeriod?: { total: number; remain: number; period: string; label: string; resetsAt: string };
-    usePeriod?: { total: number; remain: number; period: string; label: string; resetsAt: string };
-  }
-  const liveNow = (id: string) => live(t, id) as Promise<LiveWithPeriods>;
+  const liveNow = (id: string) => live(t, id);
 
   describe('period stocks', () => {
     it('caps each day within the overall stock, and starts afresh the next day', async () => {
@@ -137,19 +127,14 @@ describeEachGauge('periods', (t) => {
 // On the Postgres gauge only: Redis expires a period's gauge on its own clock, which a test cannot
 // move back to 2026-09 (a gauge made there is gone at once and reads as lost). The periods are
 // the same domain code on both gauges.
-describeEachGauge('periods on a day that skips midnight', (t) => {
-  afterEach(() => {
-    t.setNow(null);
-    t.deps.periods = undefined;
-  });
+useTestApp('periods on a day that skips midnight', (t) => {
 
   // America/Santiago, 2026-09-06: at 04:00Z the clocks go from 23:59:59 -04 on the 5th to 01:00 -03
   // on the 6th. The 5th has 24 hours up to 04:00Z; the 6th starts then and ends at 03:00Z on the 7th.
   const EVE_2230 = Date.parse('2026-09-06T02:30:00Z');
   const EVE_2330 = Date.parse('2026-09-06T03:30:00Z');
   const DAY_START = Date.parse('2026-09-06T04:00:00Z'); // 01:00 -03, the first instant of the 6th
-  type Period = { total: number; remain: number; label: string; resetsAt: string };
-  const dayCap = async (id: string) => ((await live(t, id)) as { issuePeriod?: Period }).issuePeriod;
+  const dayCap = async (id: string) => (await live(t, id)).issuePeriod;
 
   it('keeps the eve of a skipped midnight until 01:00, and says the skipped day starts again at the next midnight', async () => {
     t.deps.periods = new PeriodClock('America/Santiago');

@@ -5,7 +5,7 @@
  * live view is a meta refresh, and the CSP is unchanged.
  */
 import { describe, expect, it } from 'vitest';
-import { ADMIN, describeEachGauge } from '../support/app.js';
+import { ADMIN, useTestApp, type TestApp } from '../support/app.js';
 import { createDraft, createLive, expectJson, expectProblem, issue, issued } from '../support/fixtures.js';
 
 const MINUTE = 60_000;
@@ -28,14 +28,14 @@ function chartPoints(html: string, couponId: string, kind: 'issue' | 'use'): Cha
   return points.map((m) => ({ minute: m[1] ?? '', takes: Number(m[2]), refusals: Number(m[3]), restores: Number(m[4]), remain: m[5] === undefined ? null : Number(m[5]) }));
 }
 
-const adminPage = async (t: Parameters<Parameters<typeof describeEachGauge>[1]>[0], query = '') => {
+const adminPage = async (t: TestApp, query = '') => {
   const res = await t.call('GET', `/admin${query}`, { token: ADMIN });
   expect(res.status).toBe(200);
   expect(res.headers.get('content-security-policy')).toBe(CSP);
   return res.text();
 };
 
-describeEachGauge('sale chart on the admin page', (t) => {
+useTestApp('sale chart on the admin page', (t) => {
   it('charts takes, refusals, cancels and what was left per minute of a sale, from the ledger', async () => {
     // Three whole minutes a little ahead of the real clock (Redis expiries stay in the future).
     const m0 = Math.ceil(Date.now() / MINUTE) * MINUTE;

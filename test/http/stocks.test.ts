@@ -3,7 +3,7 @@
  * afterwards) and failing closed when a gauge is gone.
  */
 import { describe, expect, it } from 'vitest';
-import { CLIENT, describeEachGauge } from '../support/app.js';
+import { CLIENT, useTestApp } from '../support/app.js';
 import {
   createDraft,
   createLive,
@@ -21,14 +21,10 @@ import {
   type CouponBody,
   type LiveBody,
 } from '../support/fixtures.js';
+import type { AdjustedJson } from '../../src/http/schemas.js';
 
-describeEachGauge('stocks', (t) => {
-  interface AdjustedBody {
-    couponId: string;
-    stock: 'issue' | 'use';
-    total: number;
-    remain: number;
-  }
+useTestApp('stocks', (t) => {
+  type AdjustedBody = AdjustedJson;
 
   const adjust = (id: string, stock: string, delta: unknown) =>
     t.call('POST', `/v1/coupons/${id}/stocks/${stock}/adjust`, { body: { delta } });

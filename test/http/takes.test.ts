@@ -1,8 +1,8 @@
 /**
  * Issue, use, cancel, live stock and a user's coupons through the HTTP API.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { CLIENT, describeEachGauge } from '../support/app.js';
+import { describe, expect, it } from 'vitest';
+import { CLIENT, useTestApp } from '../support/app.js';
 import {
   at,
   createDraft,
@@ -20,19 +20,11 @@ import {
   use,
   used,
 } from '../support/fixtures.js';
+import type { IssueCancelledJson, UseCancelledJson, UserCouponsJson } from '../../src/http/schemas.js';
 
-describeEachGauge('takes', (t) => {
-  afterEach(() => t.setNow(null));
+useTestApp('takes', (t) => {
 
-  interface CancelledBody {
-    couponId: string;
-    userId: string;
-    status: 'cancelled';
-    remain: number | null;
-    issueId?: string;
-    useId?: string;
-    orderId?: string | null;
-  }
+  type CancelledBody = Partial<IssueCancelledJson & UseCancelledJson> & Pick<IssueCancelledJson, 'couponId' | 'userId' | 'status' | 'remain'>;
 
   const cancel = (couponId: string, kind: 'issues' | 'uses', id: string) =>
     t.call('POST', `/v1/coupons/${couponId}/${kind}/${id}/cancel`, { token: CLIENT });
@@ -198,17 +190,7 @@ describeEachGauge('takes', (t) => {
   });
 
   describe('GET /v1/users/{userId}/coupons', () => {
-    interface HoldingsBody {
-      userId: string;
-      coupons: {
-        couponId: string;
-        issued: number;
-        used: number;
-        cancelled: number;
-        issues: { id: string; orderId: string | null; at: string; status: string; cancelledAt: string | null }[];
-        uses: { id: string; orderId: string | null; at: string; status: string; cancelledAt: string | null }[];
-      }[];
-    }
+    type HoldingsBody = UserCouponsJson;
 
     it('lists what the user holds: issued, used, cancelled', async () => {
       const user = `holder-${Date.now()}`;

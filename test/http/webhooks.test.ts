@@ -13,7 +13,7 @@ import { newId } from '../../src/coupon/ids.js';
 import { Maintenance } from '../../src/coupon/maintenance.js';
 import { verifyWebhook } from '../../src/events/signature.js';
 import { backoffMs, MAX_ATTEMPTS } from '../../src/events/webhooks.js';
-import { CLIENT, describeEachGauge, GAUGE_KINDS, testApp, type TestApp } from '../support/app.js';
+import { CLIENT, useTestApp, GAUGE_KINDS, testApp, type TestApp } from '../support/app.js';
 import { createLive, expectJson, expectProblem, issued, sync } from '../support/fixtures.js';
 import { login, pageHtml } from '../support/admin-page.js';
 
@@ -69,7 +69,7 @@ beforeEach(() => {
 const bodyOf = (r: Received) => JSON.parse(r.body) as { id: string; type: string; createdAt: string; data: Record<string, unknown> };
 
 // Local receivers: allowed only because the test says so, as WEBHOOK_ALLOW_PRIVATE=true would.
-describeEachGauge('webhooks', (t) => {
+useTestApp('webhooks', (t) => {
   let endpoints: string[] = [];
   afterEach(async () => {
     t.setNow(null);

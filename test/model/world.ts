@@ -154,7 +154,7 @@ export async function startWorld(kind: GaugeKind): Promise<World> {
         drains.add(drain);
         return drain.finally(() => drains.delete(drain));
       });
-      deps.onTaken = (couponId) => scheduler.taken(couponId);
+      deps.onLedgerEvent = (couponId) => scheduler.taken(couponId);
     }
     const app = createApp({
       tokens: { admin: ADMIN, client: CLIENT },

@@ -6,13 +6,13 @@
  * - `redis`: the production hot path as the Node host runs it — `RedisGauge` with the host's
  *   coalescer behind the local Upstash REST endpoint over the real redis-server of the global
  *   setup, the durable store on a private database of the real PostgreSQL, and ledger events
- *   drained after takes (`onTaken` + `DrainScheduler`, as `src/node/host.ts`).
+ *   drained after takes (`onLedgerEvent` + `DrainScheduler`, as `src/node/host.ts`).
  *
  * Every response of a test app — through `t.call`, `t.app.request` or the app served over HTTP
  * — is checked against the OpenAPI document the app serves (`./openapi-contract.ts`): a status,
  * content type or body the document does not describe fails the request, so the test.
  */
-import { afterAll, beforeAll, describe, inject } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, inject } from 'vitest';
 import { startUpstashRest, type UpstashRest } from '../../scripts/upstash-rest/server.js';
 import { PostgresCouponRepository } from '../../src/adapters/postgres/coupon-repository.js';
 import { PostgresLedgerRepository } from '../../src/adapters/postgres/ledger-repository.js';
@@ -24,7 +24,7 @@ import { RedisGauge, redisClient } from '../../src/adapters/redis/redis-gauge.js
 import { withDeadline } from '../../src/stock/deadline.js';
 import type { CouponDeps } from '../../src/coupon/deps.js';
 import { DrainScheduler, drainCoupons } from '../../src/coupon/drain.js';
-import { RefusalRecorder } from '../../src/coupon/refusals.js';
+import { RefusalRecorder } from '../../src/coupon/refusal-tally.js';
 import { TargetPolicy, type TargetPolicyOptions } from '../../src/events/targets.js';
 import { createApp } from '../../src/http/app.js';
 import { pgliteDb, postgresDb, type TestDb } from './db.js';
@@ -117,7 +117,7 @@ export async function testApp(options: TestAppOptions | (() => Promise<TestDb>) 
       drains.add(drain);
       return drain.finally(() => drains.delete(drain));
     });
-    deps.onTaken = (couponId) => {
+    deps.onLedgerEvent = (couponId) => {
       pending.add(couponId);
       scheduler.taken(couponId);
     };
@@ -239,4 +239,29 @@ export function describeEachGauge(
     });
     fn(t, gauges);
   });
+}
+
+/**
+ * The HTTP suites' setup, once: a suite per gauge kind (see `describeEachGauge`) with its app,
+ * whose clock and time zone are put back after every test, so a test that moves time or sets a
+ * zone cannot leak it into the next one.
+ */
+export function useTestApp(
+  name: string,
+  fn: (t: TestApp, gauges: GaugeKind) => void,
+  kinds: GaugeKind[] = GAUGE_KINDS,
+  options: Omit<TestAppOptions, 'gauges'> = {},
+): void {
+  describeEachGauge(
+    name,
+    (t, gauges) => {
+      afterEach(() => {
+        t.setNow(null);
+        t.deps.periods = undefined;
+      });
+      fn(t, gauges);
+    },
+    kinds,
+    options,
+  );
 }

@@ -4,88 +4,24 @@
  */
 import { expect } from 'vitest';
 import { couponKeys } from '../../src/coupon/keys.js';
+import type { CouponJson, CouponPageJson, IssueJson, LiveJson, Problem, SyncReportJson, UseJson } from '../../src/http/schemas.js';
 import { CLIENT, type TestApp } from './app.js';
 
-export interface StockBody {
-  total: number;
-  remain: number;
-  syncedAt: string | null;
-}
-
-export interface WindowBody {
-  start: string | null;
-  end: string | null;
-}
-
-export interface CouponBody {
-  id: string;
-  name: string;
-  status: 'draft' | 'confirmed' | 'paused' | 'archived';
-  issueStock: StockBody | null;
-  useStock: StockBody | null;
-  budget: (StockBody & { currency: string }) | null;
-  issuePeriodStock: { total: number; period: 'day' | 'week' } | null;
-  usePeriodStock: { total: number; period: 'day' | 'week' } | null;
-  perUserIssueLimit: number | null;
-  perUserUseLimit: number | null;
-  issueWindow: WindowBody | null;
-  useWindow: WindowBody | null;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface PageBody {
-  items: CouponBody[];
-  nextCursor: string | null;
-}
-
-export interface IssuedBody {
-  issueId: string;
-  couponId: string;
-  userId: string;
-  remain: number | null;
-}
-
-export interface UsedBody {
-  useId: string;
-  couponId: string;
-  userId: string;
-  remain: number | null;
-}
-
-export interface LiveBody {
-  issue: { total: number; remain: number } | null;
-  use: { total: number; remain: number } | null;
-  budget?: { total: number; remain: number };
-  holds?: number;
-}
-
-export interface StockSyncBody extends StockBody {
-  live: boolean;
-  ledger: number;
-  drift: number;
-}
-
-export interface SyncBody {
-  couponId: string;
-  status: CouponBody['status'];
-  syncedAt: string;
-  drained: number;
-  issue: StockSyncBody | null;
-  use: StockSyncBody | null;
-  missing: ('issue' | 'use')[];
-  drifted: ('issue' | 'use')[];
-}
-
-export interface ProblemBody {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  code: string;
-  requestId: string;
-  errors?: { path: string; message: string }[];
-}
+/**
+ * The contract's bodies, inferred from the schemas the app validates and documents with
+ * (`src/http/schemas/`), never written again here: a field the contract gains (a budget) is one
+ * the tests see.
+ */
+export type CouponBody = CouponJson;
+export type StockBody = NonNullable<CouponJson['issueStock']>;
+export type WindowBody = NonNullable<CouponJson['issueWindow']>;
+export type PageBody = CouponPageJson;
+export type IssuedBody = IssueJson;
+export type UsedBody = UseJson;
+export type LiveBody = LiveJson;
+export type StockSyncBody = NonNullable<SyncReportJson['issue']>;
+export type SyncBody = SyncReportJson;
+export type ProblemBody = Problem;
 
 /** The body of a response, typed by the caller (the contract, not the compiler, says what it is). */
 export async function body<T>(res: Response): Promise<T> {

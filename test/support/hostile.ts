@@ -8,8 +8,9 @@ import { sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import { expect } from 'vitest';
 import { CouponAdmin } from '../../src/coupon/admin.js';
+import { CouponLive } from '../../src/coupon/live.js';
 import { ERROR_CODES } from '../../src/coupon/errors.js';
-import { holdingsOf } from '../../src/coupon/holdings.js';
+import { userCouponsOf } from '../../src/coupon/user-coupons.js';
 import { STATUS } from '../../src/http/problem.js';
 import { ADMIN, type TestApp } from './app.js';
 import type { ProblemBody } from './fixtures.js';
@@ -95,6 +96,7 @@ export class Harness {
   sent = 0;
   private last: string | null = null;
   private readonly admin: CouponAdmin;
+  private readonly live: CouponLive;
 
   /**
    * @param writes Writes the app's redis-server has made (on the Redis gauges, a private server):
@@ -107,6 +109,7 @@ export class Harness {
     private readonly writes?: () => Promise<number>,
   ) {
     this.admin = new CouponAdmin(t.deps);
+    this.live = new CouponLive(t.deps);
   }
 
   async send(method: string, path: string, options: SendOptions = {}): Promise<Sent> {
@@ -141,8 +144,8 @@ export class Harness {
       cursor = page.nextCursor ?? undefined;
       more = cursor !== undefined;
     }
-    const live = await Promise.all(this.liveIds.map((id) => this.admin.live(id)));
-    const held = await Promise.all(this.users.map((u) => holdingsOf(this.t.deps, u)));
+    const live = await Promise.all(this.liveIds.map((id) => this.live.read(id)));
+    const held = await Promise.all(this.users.map((u) => userCouponsOf(this.t.deps, u)));
     const rows = (await this.t.db.db.execute(DIGEST)) as unknown as { rows: { digest: string }[] };
     return JSON.stringify({ pages, live, held, digest: rows.rows[0]?.digest, redisWrites });
   }

@@ -4,7 +4,7 @@
  */
 import { and, asc, desc, eq, gt, gte, inArray, isNotNull, lt, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
-import type { ActivityRow, HoldingEntry, LedgerRepository, SubjectNet } from '../../coupon/ports.js';
+import type { ActivityRow, SubjectOperation, LedgerRepository, SubjectNet } from '../../coupon/ports.js';
 import type { LedgerEvent } from '../../stock/gauge.js';
 import type { Db } from './db.js';
 import { ledger, refusalCounts } from './schema.js';
@@ -145,7 +145,7 @@ export class PostgresLedgerRepository implements LedgerRepository {
     return take ? { kind: take.kind, restored: rows.some((r) => r.action === 'restore') } : null;
   }
 
-  async bySubject(subject: string, limit: number): Promise<HoldingEntry[]> {
+  async bySubject(subject: string, limit: number): Promise<SubjectOperation[]> {
     const restore = alias(ledger, 'restore');
     const rows = await this.db
       .select({

@@ -8,7 +8,7 @@ import { and, desc, eq, inArray, lte, sql } from 'drizzle-orm';
 import { newId } from '../../coupon/ids.js';
 import type { EventType, NewEvent } from '../../events/events.js';
 import type { TargetPolicy } from '../../events/targets.js';
-import type { DeliveryRecord, DueDelivery, Endpoint, Outcome, WebhookRepository } from '../../events/webhooks.js';
+import type { DeliveryRecord, DueDelivery, Endpoint, Outcome, WebhookRepository } from '../../events/ports.js';
 import type { Db } from './db.js';
 import { webhookDeliveries, webhookEndpoints, webhookEvents } from './schema.js';
 

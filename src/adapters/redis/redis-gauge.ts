@@ -20,6 +20,7 @@ import type {
   TakeCommand,
   TakeResult,
 } from '../../stock/gauge.js';
+import { globEscape, names, policyOf, prefixOf, restoreResult, takeResult, toEvent, type Reply } from './replies.js';
 import { ADJUST, COMMIT, DROP_POLICY, EXPIRE_HOLDS, GET_POLICY, LEDGER_READ, LOAD, READ, RELIST_HOLDS, RESTORE, SEAL, SET_OPEN, SET_POLICY, TAKE } from './scripts.js';
 
 /**
@@ -36,7 +37,6 @@ export interface ScriptRunner {
   createScript(source: string): { exec(keys: string[], args: string[]): Promise<unknown> };
 }
 
-type Reply = (string | number | Reply)[];
 
 export interface RedisClientOptions {
   url: string;
@@ -83,32 +83,6 @@ const SEAL_RELISTS = 3;
 
 /** Holds given back per script call by the sweep and by an archive's seal. */
 const HOLD_BATCH = 500;
-
-const names = (prefix: string) => ({
-  policy: `${prefix}policy`,
-  ledger: `${prefix}ledger`,
-  markers: `${prefix}markers`,
-  idempotency: (key: string) => `${prefix}i:${key}`,
-  op: (opId: string) => `${prefix}o:${opId}`,
-  adjust: (opId: string) => `${prefix}a:${opId}`,
-});
-
-/**
- * The scope prefix of a key named `…{tag}:…`: everything up to and including the first `}:`
- * (`load` is given keys only; each key's scope holds its policy and markers).
- */
-const prefixOf = (key: string) => {
-  const end = key.indexOf('}:');
-  return end < 0 ? '' : key.slice(0, end + 2);
-};
-
-const remainOf = (v: Reply[number] | undefined): number | null => {
-  const n = Number(v);
-  return n < 0 || Number.isNaN(n) ? null : n;
-};
-
-/** Escapes glob metacharacters so SCAN MATCH sees the prefix literally. */
-const globEscape = (s: string) => s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 
 export class RedisGauge implements GaugePort {
   readonly name = 'redis' as const;
@@ -165,17 +139,7 @@ export class RedisGauge implements GaugePort {
       ...cmd.items.flatMap((i) => [i.unstated ? '' : String(i.n), i.limit, i.lazy ? '1' : '0', i.expiresAt === undefined ? '' : String(i.expiresAt)]),
     ];
     const reply = (await this.scripts.take.exec(keys, args)) as Reply;
-    const [status] = reply;
-    if (status === 'ok') {
-      const end = 3 + cmd.items.length;
-      const hold = Number(reply[end]);
-      return { ok: true, opId: String(reply[1]), replayed: reply[2] === 1, remains: reply.slice(3, end).map(remainOf), holdExpiresAt: hold >= 0 ? hold : null };
-    }
-    if (status === 'insufficient' || status === 'unstated') return { ok: false, reason: status, index: Number(reply[1]) };
-    if (status === 'closed' || status === 'not_started' || status === 'ended' || status === 'conflict' || status === 'sealed' || status === 'unsettled') {
-      return { ok: false, reason: status };
-    }
-    return { ok: false, reason: 'unavailable' };
+    return takeResult(reply, cmd.items.length);
   }
 
   async restore(cmd: RestoreCommand): Promise<RestoreResult> {
@@ -184,29 +148,7 @@ export class RedisGauge implements GaugePort {
       [k.policy, k.op(cmd.opId), k.ledger],
       [cmd.kind, String(cmd.now), cmd.opId, cmd.mode ?? 'any', cmd.prefix],
     )) as Reply;
-    const [status] = reply;
-    if (status === 'not_found') return { ok: false, reason: 'not_found' };
-    if (status === 'not_hold') return { ok: false, reason: 'not_hold' };
-    if (status === 'committed') return { ok: false, reason: 'committed' };
-    if (status === 'sealed') return { ok: false, reason: 'sealed' };
-    if (status === 'insufficient') return { ok: false, reason: 'insufficient', index: Number(reply[1]) };
-    if (status !== 'ok') return { ok: false, reason: 'unavailable' };
-    const [, restored, kind, subject, ref, amount, at, restoredAt, scope] = reply;
-    return {
-      ok: true,
-      restored: restored === 1,
-      remains: reply.slice(9).map(remainOf),
-      op: {
-        opId: cmd.opId,
-        kind: String(kind),
-        scope: String(scope),
-        subject: String(subject),
-        ref: ref === '' || ref === undefined ? null : String(ref),
-        amount: Number(amount),
-        at: Number(at),
-        restoredAt: Number(restoredAt),
-      },
-    };
+    return restoreResult(reply, cmd.opId);
   }
 
   async commit(cmd: CommitCommand): Promise<CommitResult> {
@@ -312,29 +254,7 @@ export class RedisGauge implements GaugePort {
 
   async getPolicy(prefix: string): Promise<Policy | null> {
     const flat = (await this.scripts.getPolicy.exec([names(prefix).policy], [])) as Reply;
-    // A hash without `open` is no policy (a tombstone's remains, or markers written ahead of it).
-    if (flat.length === 0 || !flat.some((f, i) => i % 2 === 0 && f === 'open')) return null;
-    const policy: Policy = { open: false, version: 0, windows: {}, limits: {} };
-    for (let i = 0; i < flat.length; i += 2) {
-      const field = String(flat[i]);
-      const value = String(flat[i + 1]);
-      const window = /^w:(.+):([se])$/.exec(field);
-      if (field === 'open') {
-        policy.open = value === '1';
-      } else if (field === 'v') {
-        policy.version = Number(value);
-      } else if (field === 'sealed') {
-        policy.sealed = value === '1';
-      } else if (field === 'lost') {
-        policy.lost = value === '1';
-      } else if (window?.[1]) {
-        const w = (policy.windows[window[1]] ??= { start: null, end: null });
-        w[window[2] === 's' ? 'start' : 'end'] = value === '' ? null : Number(value);
-      } else if (field.startsWith('l:')) {
-        policy.limits[field.slice(2)] = Number(value);
-      }
-    }
-    return policy;
+    return policyOf(flat);
   }
 
   async drain(prefix: string, write: (events: LedgerEvent[]) => Promise<void>): Promise<number> {
@@ -371,22 +291,4 @@ export class RedisGauge implements GaugePort {
   async ping(): Promise<void> {
     await this.redis.ping();
   }
-}
-
-/** A ledger stream entry (flat field/value list) as an event. */
-function toEvent(flat: Reply): LedgerEvent {
-  const fields: Record<string, string> = {};
-  for (let i = 0; i < flat.length; i += 2) fields[String(flat[i])] = String(flat[i + 1]);
-  const ref = fields.f ?? '';
-  return {
-    opId: String(fields.o),
-    action: fields.a === 'restore' ? 'restore' : 'take',
-    scope: String(fields.c),
-    kind: String(fields.k),
-    subject: String(fields.s),
-    ref: ref === '' ? null : ref,
-    amount: Number(fields.n),
-    value: fields.v === undefined || fields.v === '' ? null : Number(fields.v),
-    at: Number(fields.t),
-  };
 }

@@ -13,7 +13,7 @@ import { configuredTotal, COUPON_STATUSES, isLive, type CouponRecord, type Coupo
 import { now } from '../../coupon/deps.js';
 import { fail, type Result } from '../../coupon/errors.js';
 import { ID_PATTERN } from '../../coupon/ids.js';
-import type { BatchItem } from '../../coupon/takes.js';
+import type { BatchItem } from '../../coupon/batch.js';
 import type { Tokens } from '../auth.js';
 import type { Services } from '../context.js';
 import { AdminPage, LIVE_REFRESH_SECONDS } from './admin-view.js';
@@ -68,7 +68,7 @@ const COUPON_ACTIONS: Record<CouponAction, (s: Services, id: string, form: FormB
   archive: async (s, id) => outcome(await s.maintenance.archive(id), id, (c) => `Archived “${c.name}”: synced a last time, live counters removed.`),
   delete: async (s, id) => outcome(await s.admin.remove(id), id, () => `Deleted the draft ${id}.`),
   rebuild: async (s, id) =>
-    outcome(await s.admin.rebuildById(id), id, (r) => `Rebuilt ${id}: ${r.gauges} gauges loaded from total and the ledger (gauges that survived were kept).`),
+    outcome(await s.recovery.rebuildById(id), id, (r) => `Rebuilt ${id}: ${r.gauges} gauges loaded from total and the ledger (gauges that survived were kept).`),
   sync: async (s, id) => {
     const result = await s.maintenance.sync(id);
     return result.ok ? syncFlash(result.value) : outcome(result, id, () => '');
@@ -100,7 +100,7 @@ function bulkFlash(id: string, items: BatchItem[]): string {
 async function liveState(services: Services, coupon: CouponRecord, log: Log, requestId: string): Promise<LiveState> {
   if (!isLive(coupon.status)) return { state: 'not-live' };
   try {
-    const result = await services.admin.live(coupon.id);
+    const result = await services.live.read(coupon.id);
     return result.ok ? { state: 'live', ...result.value } : { state: 'unavailable', reason: result.code };
   } catch (error) {
     log('admin_live_read_failed', { requestId, couponId: coupon.id, error: error instanceof Error ? error.message : String(error) });

@@ -3,7 +3,7 @@
  * status filter (a GET form) and the coupons, newest first, a page at a time.
  */
 import { COUPON_STATUSES, type CouponStatus } from '../../coupon/coupon.js';
-import type { DeliveryRecord } from '../../events/webhooks.js';
+import type { DeliveryRecord } from '../../events/ports.js';
 import { CouponCard, type CouponView } from './coupon-card.js';
 import type { Flash } from './flash.js';
 import type { AdminSession, CsrfTokens } from './guard.js';

@@ -3,7 +3,7 @@
  * what is left, and the actions its status allows (plain POST forms, each with its CSRF token).
  */
 import { configuredTotal as totalOf, STOCK_ROWS, type CouponRecord, type StockName, type StockRowName, type Window } from '../../coupon/coupon.js';
-import type { LiveStocks } from '../../coupon/admin.js';
+import type { LiveStocks } from '../../coupon/live.js';
 import type { ErrorCode } from '../../coupon/errors.js';
 import type { Flash } from './flash.js';
 import type { Action, CsrfTokens } from './guard.js';

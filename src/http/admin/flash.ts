@@ -5,7 +5,7 @@
  */
 import { STOCK_ROWS, type StockRowName } from '../../coupon/coupon.js';
 import type { ErrorCode, FieldProblem } from '../../coupon/errors.js';
-import type { SyncReport } from '../../coupon/maintenance.js';
+import type { SyncReport } from '../../coupon/sync-report.js';
 import { base64url, fromBase64url, type AdminSecrets } from './secrets.js';
 
 /** One stock's line of a sync report, as the page shows it. */

@@ -5,7 +5,7 @@
  */
 import { STOCK_ROWS, type Budget, type CouponSpec, type PeriodStock, type StockRowName, type Window } from '../../coupon/coupon.js';
 import { fail, ok, type FieldProblem, type Result } from '../../coupon/errors.js';
-import { BatchIssueBody, CouponCreate, IdempotencyHeaders, MAX_COUNT } from '../schemas.js';
+import { BatchIssueRequestSchema, CouponCreateSchema, IdempotencyHeadersSchema, MAX_COUNT } from '../schemas.js';
 
 /** What `c.req.parseBody()` gives. */
 export type FormBody = Record<string, string | File | (string | File)[]>;
@@ -85,7 +85,7 @@ export function couponSpecFrom(form: FormBody): Result<CouponSpec> {
   const read = new FormReader(form);
   const name = field(form, 'name');
   // The API's own rule for names (length, no control characters), so both refuse the same.
-  const named = CouponCreate.shape.name.safeParse(name);
+  const named = CouponCreateSchema.shape.name.safeParse(name);
   if (!named.success) read.problems.push({ path: 'name', message: named.error.issues.map((i) => i.message).join('; ') });
   const issueTotal = read.count('issueTotal', 0);
   const useTotal = read.count('useTotal', 0);
@@ -128,10 +128,10 @@ export function bulkIssueFrom(form: FormBody): Result<{ userIds: string[]; key: 
     .split(/[\r\n,]+/)
     .map((id) => id.trim())
     .filter((id) => id !== '');
-  const parsed = BatchIssueBody.safeParse({ userIds });
+  const parsed = BatchIssueRequestSchema.safeParse({ userIds });
   if (!parsed.success) {
     return refused(parsed.error.issues.map((i) => ({ path: ['userIds', ...i.path.slice(1).map((n) => (typeof n === 'number' ? n + 1 : String(n)))].join(' line '), message: i.message })));
   }
-  const key = IdempotencyHeaders.shape['idempotency-key'].safeParse(field(form, 'key') || undefined);
+  const key = IdempotencyHeadersSchema.shape['idempotency-key'].safeParse(field(form, 'key') || undefined);
   return ok({ userIds: parsed.data.userIds, key: key.success ? (key.data ?? null) : null });
 }

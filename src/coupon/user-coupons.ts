@@ -4,7 +4,7 @@
  */
 import type { CouponDeps } from './deps.js';
 
-export interface HoldingRecord {
+export interface UserCouponOperation {
   id: string;
   orderId: string | null;
   at: Date;
@@ -12,7 +12,7 @@ export interface HoldingRecord {
   cancelledAt: Date | null;
 }
 
-export interface CouponHolding {
+export interface UserCoupon {
   couponId: string;
   /** Issues not cancelled. */
   issued: number;
@@ -20,37 +20,37 @@ export interface CouponHolding {
   used: number;
   /** Issues and uses that were cancelled. */
   cancelled: number;
-  issues: HoldingRecord[];
-  uses: HoldingRecord[];
+  issues: UserCouponOperation[];
+  uses: UserCouponOperation[];
 }
 
 /** At most this many operations of one user are reported. */
-export const HOLDINGS_LIMIT = 1000;
+export const USER_COUPONS_LIMIT = 1000;
 
-export async function holdingsOf(deps: CouponDeps, userId: string): Promise<CouponHolding[]> {
-  const entries = await deps.ledger.bySubject(userId, HOLDINGS_LIMIT);
-  const byCoupon = new Map<string, CouponHolding>();
+export async function userCouponsOf(deps: CouponDeps, userId: string): Promise<UserCoupon[]> {
+  const entries = await deps.ledger.bySubject(userId, USER_COUPONS_LIMIT);
+  const byCoupon = new Map<string, UserCoupon>();
   for (const entry of entries) {
-    let holding = byCoupon.get(entry.couponId);
-    if (!holding) {
-      holding = { couponId: entry.couponId, issued: 0, used: 0, cancelled: 0, issues: [], uses: [] };
-      byCoupon.set(entry.couponId, holding);
+    let coupon = byCoupon.get(entry.couponId);
+    if (!coupon) {
+      coupon = { couponId: entry.couponId, issued: 0, used: 0, cancelled: 0, issues: [], uses: [] };
+      byCoupon.set(entry.couponId, coupon);
     }
     const cancelled = entry.cancelledAt !== null;
-    const record: HoldingRecord = {
+    const record: UserCouponOperation = {
       id: entry.opId,
       orderId: entry.ref,
       at: entry.at,
       status: cancelled ? 'cancelled' : 'active',
       cancelledAt: entry.cancelledAt,
     };
-    if (cancelled) holding.cancelled += 1;
+    if (cancelled) coupon.cancelled += 1;
     if (entry.kind === 'issue') {
-      holding.issues.push(record);
-      if (!cancelled) holding.issued += 1;
+      coupon.issues.push(record);
+      if (!cancelled) coupon.issued += 1;
     } else {
-      holding.uses.push(record);
-      if (!cancelled) holding.used += 1;
+      coupon.uses.push(record);
+      if (!cancelled) coupon.used += 1;
     }
   }
   return [...byCoupon.values()];

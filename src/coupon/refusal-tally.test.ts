@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RefusalCount } from './ports.js';
-import { RefusalRecorder, RefusalTally } from './refusals.js';
+import { RefusalRecorder, RefusalTally } from './refusal-tally.js';
 
 const MINUTE = 60_000;
 const T = Date.parse('2026-06-01T10:00:00Z');
