@@ -137,9 +137,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
     for (const port of ports) {
       if (!alive(port)) continue;
       try {
-        const ranges = (await node(port).cluster('SLOTS')) as [number, number, [string, number, string]][];
+        const ranges = await node(port).cluster('SLOTS');
         const range = ranges.find(([from, to]) => slot >= from && slot <= to);
-        if (range) return Number(range[2][1]);
+        if (range?.[2]) return Number(range[2][1]);
       } catch {
         // Ask the next node.
       }
