@@ -66,8 +66,10 @@ export interface TestAppOptions {
   gauges?: GaugeConfig;
   /** The database (default: PGlite for `postgres`, a private database on the real PostgreSQL for `redis`). */
   open?: () => Promise<TestDb>;
-  /** The redis-server of a `redis` app (default: the shared one of the global setup). */
+  /** The redis-server of a `redis` or `resp` app (default: the shared one of the global setup). */
   redisUrl?: string;
+  /** Seed nodes (`host:port,…`) of a `cluster` app (default: the global setup's cluster). */
+  clusterNodes?: string;
   /** Where webhooks may go (default: public addresses only, as in production). */
   webhookTargets?: TargetPolicyOptions;
   /** Changes the document responses are checked against (default: as served): the check's own self-test. */
@@ -113,7 +115,7 @@ export interface TestApp {
 const REDIS_TOKEN = 'test-upstash-token';
 
 export async function testApp(options: TestAppOptions | (() => Promise<TestDb>) = {}): Promise<TestApp> {
-  const { gauges: config = 'postgres', redisUrl, webhookTargets, openapi } = typeof options === 'function' ? {} : options;
+  const { gauges: config = 'postgres', redisUrl, clusterNodes, webhookTargets, openapi } = typeof options === 'function' ? {} : options;
   const gauges = storeOf(config);
   const { open = gauges === 'redis' ? postgresDb : pgliteDb } = typeof options === 'function' ? { open: options } : options;
   const db = await open();
@@ -134,7 +136,7 @@ export async function testApp(options: TestAppOptions | (() => Promise<TestDb>) 
   /** Coupons whose stream may hold events no drain has moved yet. */
   const pending = new Set<string>();
   if (config === 'resp' || config === 'cluster') {
-    const seeds = config === 'cluster' ? inject('redisCluster') : '';
+    const seeds = config === 'cluster' ? (clusterNodes ?? inject('redisCluster')) : '';
     if (config === 'cluster' && !seeds) throw new Error('no test cluster: set TEST_GAUGES to include cluster (the global setup starts one)');
     resp = respRedis(config === 'cluster' ? { cluster: parseClusterNodes(seeds) } : { url: redisUrl ?? inject('redisUrl') });
     // As src/node/host.ts, with the generous deadline of the `redis` configuration below.

@@ -160,6 +160,10 @@ export function respRedis(options: RespOptions): RespRedis {
       const sha = createHash('sha1').update(source).digest('hex');
       return {
         async exec(keys: string[], args: string[]): Promise<unknown> {
+          // Refused here, not by the cluster: ioredis would fail every call sharing its pipeline.
+          if (client instanceof Cluster && keys.some((k) => slotOf(k) !== slotOf(keys[0] ?? ''))) {
+            throw new Error("CROSSSLOT Keys in request don't hash to the same slot");
+          }
           let reply: unknown;
           try {
             reply = await client.evalsha(sha, keys.length, ...keys, ...args);
