@@ -85,6 +85,9 @@ export function respRedis(options: RespOptions): RespRedis {
     autoResendUnfulfilledCommands: true,
     maxRetriesPerRequest: 3,
     lazyConnect: false,
+    // RESP2, as the scripts' replies are shaped on every transport (Upstash answers RESP2
+    // shapes only); it also keeps Redis before 6 and RESP2-only proxies in reach (no HELLO 3).
+    protocol: 2,
   } as const;
   let client: Redis | Cluster;
   let mode: RespRedis['mode'];
