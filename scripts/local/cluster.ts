@@ -42,6 +42,14 @@ export interface LocalCluster {
   node(port: number): Redis;
   /** `kill -9` one node. */
   kill(port: number): Promise<void>;
+  /** Freezes a node (SIGSTOP): a replica that falls behind its master, a master that hangs. */
+  pause(port: number): void;
+  /** Lets a frozen node run again (SIGCONT). */
+  resume(port: number): void;
+  /** The ports of the replicas of the master on `port`. */
+  replicasOf(port: number): Promise<number[]>;
+  /** Starts a killed node again on its port and directory: it rejoins (a failed-over master as a replica). */
+  restart(port: number): Promise<void>;
   /** Resolves once every slot is served by a live master and the cluster says ok. */
   waitHealthy(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -61,6 +69,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
     if (port + 10_000 < 65_536 && !ports.includes(port) && !(await portOpen('127.0.0.1', port + 10_000))) ports.push(port);
   }
   const children = new Map<number, ChildProcess>();
+  const argsOf = new Map<number, string[]>();
   const clients = new Map<number, Redis>();
   const node = (port: number) => {
     let c = clients.get(port);
@@ -91,6 +100,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
       args.push('--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', String(options.nodeTimeoutMs ?? 1_000));
       // The other masters' coupons keep being served while one master's slots fail over.
       args.push('--cluster-require-full-coverage', 'no', '--maxmemory-policy', 'noeviction');
+      argsOf.set(port, args);
       children.set(port, spawn('redis-server', args, { stdio: 'ignore' }));
     }
     const deadline = Date.now() + 15_000;
@@ -174,6 +184,36 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGKILL');
       await exited;
+    },
+    pause: (port) => void children.get(port)?.kill('SIGSTOP'),
+    resume: (port) => void children.get(port)?.kill('SIGCONT'),
+    replicasOf: async (port) => {
+      const all = await nodes();
+      const master = all.find((n) => n.port === port);
+      for (const p of ports) {
+        if (!alive(p) || p === port) continue;
+        try {
+          const text = String(await node(p).cluster('NODES'));
+          return text
+            .trim()
+            .split('\n')
+            .map((line) => line.split(' '))
+            .filter(([, , flags = '', masterId = '']) => flags.includes('slave') && masterId === master?.id)
+            .map(([, address = '']) => Number(address.split('@')[0]?.split(':')[1]));
+        } catch {
+          // Ask the next node.
+        }
+      }
+      return [];
+    },
+    restart: async (port) => {
+      if (alive(port)) return;
+      children.set(port, spawn('redis-server', argsOf.get(port) ?? [], { stdio: 'ignore' }));
+      const until = Date.now() + 15_000;
+      while (!(await portOpen('127.0.0.1', port))) {
+        if (Date.now() > until) throw new Error(`cluster node ${port} did not start again`);
+        await sleep(20);
+      }
     },
     waitHealthy,
     stop,

@@ -28,7 +28,7 @@ import { PostgresRefusalRepository } from '../../src/adapters/postgres/refusal-r
 import { PostgresWebhookRepository } from '../../src/adapters/postgres/webhook-repository.js';
 import { coalescedRunner, type ScriptCoalescer } from '../../src/adapters/redis/coalesce.js';
 import { RedisGauge, redisClient } from '../../src/adapters/redis/redis-gauge.js';
-import { parseClusterNodes, respRedis, type RespRedis } from '../../src/adapters/redis/resp.js';
+import { parseClusterNodes, respRedis, type RespOptions, type RespRedis } from '../../src/adapters/redis/resp.js';
 import { withDeadline } from '../../src/stock/deadline.js';
 import type { CouponDeps } from '../../src/coupon/deps.js';
 import { DrainScheduler, drainCoupons } from '../../src/coupon/drain.js';
@@ -70,6 +70,8 @@ export interface TestAppOptions {
   redisUrl?: string;
   /** Seed nodes (`host:port,…`) of a `cluster` app (default: the global setup's cluster). */
   clusterNodes?: string;
+  /** More options of a `resp` or `cluster` app's connection (e.g. `waitReplicas`). */
+  respOptions?: Omit<RespOptions, 'url' | 'cluster'>;
   /** Where webhooks may go (default: public addresses only, as in production). */
   webhookTargets?: TargetPolicyOptions;
   /** Changes the document responses are checked against (default: as served): the check's own self-test. */
@@ -115,7 +117,7 @@ export interface TestApp {
 const REDIS_TOKEN = 'test-upstash-token';
 
 export async function testApp(options: TestAppOptions | (() => Promise<TestDb>) = {}): Promise<TestApp> {
-  const { gauges: config = 'postgres', redisUrl, clusterNodes, webhookTargets, openapi } = typeof options === 'function' ? {} : options;
+  const { gauges: config = 'postgres', redisUrl, clusterNodes, respOptions, webhookTargets, openapi } = typeof options === 'function' ? {} : options;
   const gauges = storeOf(config);
   const { open = gauges === 'redis' ? postgresDb : pgliteDb } = typeof options === 'function' ? { open: options } : options;
   const db = await open();
@@ -138,7 +140,7 @@ export async function testApp(options: TestAppOptions | (() => Promise<TestDb>) 
   if (config === 'resp' || config === 'cluster') {
     const seeds = config === 'cluster' ? (clusterNodes ?? inject('redisCluster')) : '';
     if (config === 'cluster' && !seeds) throw new Error('no test cluster: set TEST_GAUGES to include cluster (the global setup starts one)');
-    resp = respRedis(config === 'cluster' ? { cluster: parseClusterNodes(seeds) } : { url: redisUrl ?? inject('redisUrl') });
+    resp = respRedis({ ...respOptions, ...(config === 'cluster' ? { cluster: parseClusterNodes(seeds) } : { url: redisUrl ?? inject('redisUrl') }) });
     // As src/node/host.ts, with the generous deadline of the `redis` configuration below.
     deps.gauges = withDeadline(new RedisGauge({ redis: resp.redis, scripts: resp.scripts }), { takeMs: 30_000, adminMs: 30_000 });
   }
