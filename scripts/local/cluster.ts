@@ -15,7 +15,7 @@ import { Redis } from 'ioredis';
 import { freePort, portOpen } from './servers.js';
 
 export interface ClusterOptions {
-  /** Masters (default 3). */
+  /** Masters (default 3; 1 without replicas makes a one-node cluster that holds every slot). */
   masters?: number;
   /** Replicas per master (default 0). */
   replicas?: number;
@@ -110,11 +110,17 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
         await sleep(20);
       }
     }
-    const created = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', String(replicas), '--cluster-yes'], {
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
-    if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`.slice(0, 2_000));
+    if (masters === 1 && replicas === 0) {
+      // `redis-cli --cluster create` wants 3 masters; one node takes every slot by itself.
+      const one = spawnSync('redis-cli', ['-p', String(ports[0]), 'CLUSTER', 'ADDSLOTSRANGE', '0', String(16_383)], { encoding: 'utf8', timeout: 10_000 });
+      if (one.status !== 0 || !one.stdout.includes('OK')) throw new Error(`CLUSTER ADDSLOTSRANGE failed: ${one.stdout}${one.stderr}`);
+    } else {
+      const created = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', String(replicas), '--cluster-yes'], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`.slice(0, 2_000));
+    }
   } catch (error) {
     await stop();
     throw error;
