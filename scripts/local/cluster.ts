@@ -100,6 +100,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
       args.push('--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', String(options.nodeTimeoutMs ?? 1_000));
       // The other masters' coupons keep being served while one master's slots fail over.
       args.push('--cluster-require-full-coverage', 'no', '--maxmemory-policy', 'noeviction');
+      // A node learns its own address from its peers; a one-node cluster has none to tell it.
+      args.push('--cluster-announce-ip', '127.0.0.1');
       argsOf.set(port, args);
       children.set(port, spawn('redis-server', args, { stdio: 'ignore' }));
     }

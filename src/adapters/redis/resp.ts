@@ -79,8 +79,9 @@ export function respRedis(options: RespOptions): RespRedis {
   const commandTimeout = options.commandTimeoutMs ?? 5_000;
   const common = {
     enableAutoPipelining: true,
-    commandTimeout,
-    connectTimeout: commandTimeout,
+    // 0: no timeout of the client's own (the callers' deadlines still apply).
+    commandTimeout: commandTimeout > 0 ? commandTimeout : undefined,
+    connectTimeout: commandTimeout > 0 ? commandTimeout : 10_000,
     // Every script is idempotent, so a command resent after a reconnect is safe.
     autoResendUnfulfilledCommands: true,
     maxRetriesPerRequest: 3,
