@@ -58,6 +58,9 @@ function configsFromEnv(value = process.env.TEST_GAUGES): GaugeConfig[] {
 }
 export const GAUGE_KINDS: GaugeConfig[] = configsFromEnv();
 
+/** What `/health` calls each configuration's `gaugeMode`. */
+const GAUGE_MODES = { redis: 'upstash', resp: 'redis', cluster: 'cluster', postgres: 'postgres' } as const;
+
 /** The store a configuration keeps its gauges in (what `/health` calls `gauges`). */
 export const storeOf = (config: GaugeConfig): GaugeKind => (config === 'postgres' ? 'postgres' : 'redis');
 
@@ -177,7 +180,7 @@ export async function testApp(options: TestAppOptions | (() => Promise<TestDb>) 
   };
   const app = createApp({
     tokens: { admin: ADMIN, client: CLIENT },
-    info: { runtime: 'node', db: db.name === 'pglite' ? 'pglite' : 'postgres' },
+    info: { runtime: 'node', db: db.name === 'pglite' ? 'pglite' : 'postgres', gaugeMode: GAUGE_MODES[config] },
     deps: () => ({ deps }),
     log: () => {},
   });
