@@ -122,6 +122,27 @@ describeEachGauge('breaks between the tested paths', (t) => {
       expect(await t.deps.ledger.operation(coupon.id, held.holdId)).toMatchObject({ kind: 'use', restored: true });
     });
 
+    it('a hold whose time was up at the archive is answered as if a sweep had given it back: its owner gets NOT_ACTIVE, whether a sweep ran or not', async () => {
+      const base = Date.now();
+      t.setNow(base);
+      try {
+        const coupon = await createLive(t, { useStock: { total: 15 } });
+        const hold = (owner: string, ttlSeconds = 1) => t.call('POST', `/v1/coupons/${coupon.id}/holds`, { token: CLIENT, body: { userId: 'ann', ownerId: owner, ttlSeconds } });
+        await expectJson(await hold('swept', 1), 201);
+        await expectJson(await hold('unswept', 3), 201);
+        t.setNow(base + 2_000);
+        await sync(t, coupon.id);
+        expect((await live(t, coupon.id)).use).toMatchObject({ remain: 14 });
+        t.setNow(base + 5_000);
+        await expectJson(await t.call('POST', `/v1/coupons/${coupon.id}/archive`), 200);
+        await expectProblem(await hold('swept', 1), 409, 'NOT_ACTIVE');
+        await expectProblem(await hold('unswept', 3), 409, 'NOT_ACTIVE');
+        expect((await getCoupon(t, coupon.id)).useStock?.remain).toBe(15);
+      } finally {
+        t.setNow(null);
+      }
+    });
+
     it('gives back standing holds at archive, and refuses commit, release and adjust once sealed', async () => {
       const coupon = await createLive(t, { useStock: { total: 5 } });
       const held = await body<{ holdId: string }>(
@@ -477,6 +498,17 @@ describeEachGauge(
       expect((await expectProblem(res, 503, 'STOCK_UNAVAILABLE')).detail).toMatch(/lost/);
       await expectProblem(await t.call('POST', `/v1/coupons/${coupon.id}/issues/iss_0000000000zzzzzzzzzzzzzzzz/cancel`, { token: CLIENT }), 404, 'NOT_FOUND');
       expect((await report(t, coupon.id)).issue).toMatchObject({ remain: 2, ledger: 1, drift: 0 });
+    });
+
+    it('4. a hold retried after its operation record is gone fails closed (503), never a 201 with an expiry made up (found by the model-based test)', async () => {
+      const coupon = await createLive(t, { useStock: { total: 3 } });
+      const hold = () => t.call('POST', `/v1/coupons/${coupon.id}/holds`, { token: CLIENT, body: { userId: 'ann', ownerId: 'cart-1', ttlSeconds: 120 } });
+      const held = await expectJson<{ holdId: string }>(await hold(), 201);
+      await redis().client.del(`${couponKeys(coupon.id).prefix}o:${held.holdId}`);
+      // Its idempotency record still names the hold, but not when it runs out: no answer can be given.
+      await expectProblem(await hold(), 503, 'STOCK_UNAVAILABLE');
+      // Other owners go on.
+      await expectJson(await t.call('POST', `/v1/coupons/${coupon.id}/holds`, { token: CLIENT, body: { userId: 'bob', ownerId: 'cart-2', ttlSeconds: 120 } }), 201);
     });
 
     it('4. the markers themselves gone while the policy says they were made: everything lazy fails closed', async () => {

@@ -65,6 +65,7 @@ export async function lifecycle(ctx: Ctx, op: { t: 'pause' | 'resume' | 'archive
       if (a.body.status !== to) run.violate('unexpected-answer', `${op.t} of coupon ${book.index} answered 200 with status ${String(a.body.status)}`);
       // Fired with others, the order is not known: the status is read back at rest.
       book.status = ctx.together || book.pendingStatus > 0 ? 'unknown' : to;
+      if (book.status === 'archived') book.archivedAt = run.now;
     },
   });
 }

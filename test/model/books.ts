@@ -76,6 +76,10 @@ export interface Book {
   pending: number;
   /** Status changes not answered yet. */
   pendingStatus: number;
+  /** Ids whose live operation record a fault deleted, known as takes or not yet (a late answer may name one). */
+  lostRecords: Set<string>;
+  /** The service's clock when it was archived, once known (an archive's seal keeps the holds still standing then to replay). */
+  archivedAt: number | null;
   /** A key of the coupon was deleted: `until-rebuild` for gauges the ledger rebuilds, `for-good` for records it cannot. */
   damaged: 'no' | 'until-rebuild' | 'for-good';
   /** Hold owners: the same owner holding again (same user, same discount) is re-entrant. */
@@ -94,6 +98,8 @@ export const newBook = (index: number, id: string, plan: Plan, startedAt: number
   status: 'confirmed',
   pending: 0,
   pendingStatus: 0,
+    archivedAt: null,
+    lostRecords: new Set(),
   damaged: 'no',
   owners: [],
 });

@@ -112,7 +112,11 @@ async function atRest(run: Run, op: Op): Promise<void> {
     if (!moved && book.status !== 'unknown') continue;
     const record = await run.world.inspect.coupon(book.id);
     const durable = record?.status;
-    if (book.status === 'unknown' && book.pendingStatus === 0 && durable && durable !== 'draft') book.status = durable;
+    if (book.status === 'unknown' && book.pendingStatus === 0 && durable && durable !== 'draft') {
+      book.status = durable;
+      // The archive's transition is its last write to the record: its clock is the seal's.
+      if (durable === 'archived' && record) book.archivedAt = record.updatedAt.getTime();
+    }
     if (book.status === 'unknown' || book.pendingStatus > 0 || !durable) continue;
     if (durable !== book.status) run.violate('status-mismatch', `coupon ${book.index}: the last answers say ${book.status}, Postgres says ${durable}`);
     const open = await run.world.inspect.policyOpen(book.id);

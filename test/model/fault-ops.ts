@@ -35,7 +35,9 @@ export async function deleteKey(ctx: Ctx, op: { c: number; cat: KeyCategory; k: 
   // Gauges and the policy come back from the ledger; hold lists and operation records do not.
   book.damaged = op.cat === 'holds' || op.cat === 'op' || book.damaged === 'for-good' ? 'for-good' : 'until-rebuild';
   if (op.cat === 'op') {
-    const take = book.takes.get(key.slice(key.lastIndexOf(':o:') + 3));
+    const id = key.slice(key.lastIndexOf(':o:') + 3);
+    book.lostRecords.add(id);
+    const take = book.takes.get(id);
     if (take) take.recordLost = true;
   }
   trace(run, `DELETED ${key}`);

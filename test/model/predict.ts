@@ -59,12 +59,16 @@ export function heldByOwner(book: Book, owner: string, user: string, now: number
   return null;
 }
 
-export function expectHold(book: Book, user: string, owner: string, discount: number | null, now: number): Expected {
+export function expectHold(book: Book, user: string, owner: string, discount: number | null, now: number): Expected | null {
   // An owner's hold is replayed before the coupon's state is looked at. The archive gave back
-  // every hold not committed; a committed one's record stays to replay it.
+  // every hold not committed; a committed one's record stays to replay it, and so does one that
+  // still stood at the archive (a hold whose answer was lost before it replays its 201).
   if (book.status === 'archived') {
-    const kept = [...book.takes.values()].find((t) => t.hold?.owner === owner && t.user === user && t.restored === 'no' && t.committed === 'yes');
-    return kept ? { ok: true, replayOf: kept.id } : refuse('NOT_ACTIVE');
+    const mine = [...book.takes.values()].find((t) => t.hold?.owner === owner && t.user === user && t.restored === 'no');
+    if (!mine?.hold) return refuse('NOT_ACTIVE');
+    if (mine.committed === 'yes') return { ok: true, replayOf: mine.id };
+    if (mine.committed === 'maybe' || book.archivedAt === null) return null;
+    return mine.hold.expiresAt > book.archivedAt ? { ok: true, replayOf: mine.id } : refuse('NOT_ACTIVE');
   }
   const own = heldByOwner(book, owner, user, now);
   if (own) return { ok: true, replayOf: own.id };

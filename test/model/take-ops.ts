@@ -22,11 +22,12 @@ export function recordTake(ctx: Ctx, book: Book, take: Take, answer: { replayed:
   }
   // A fresh key may be answered as a replay: the Upstash client resends a request whose answer
   // it lost, and the script's second run replays the first. The ledger check proves it ran once.
+  if (book.lostRecords.has(take.id)) take.recordLost = true;
   book.takes.set(take.id, take);
   if (closedBefore && !doubted && !answer.replayed) run.violate('accepted-while-closed', `${what}: took ${take.id} while the coupon was ${book.status}${book.endsAt !== null && run.now >= book.endsAt ? ' (windows ended)' : ''}`);
 }
 
-const predict = (ctx: Ctx, book: Book, expect: () => Expected): Expected | null => (!ctx.together && exact(book) ? expect() : null);
+const predict = (ctx: Ctx, book: Book, expect: () => Expected | null): Expected | null => (!ctx.together && exact(book) ? expect() : null);
 
 export async function issue(ctx: Ctx, op: { c: number; u: number }): Promise<void> {
   const { run } = ctx;
@@ -110,15 +111,19 @@ export async function hold(ctx: Ctx, op: { c: number; u: number; holder: boolean
         // In a concurrent moment a release may be answered first yet have run after this hold.
         if (known.restored === 'yes' && !ctx.together) run.violate('hold-reentrance', `${what}: replayed ${id}, which was given back already`);
         // A re-hold must never hand back a hold whose time is up as if it stood.
-        if (known.hold && known.committed !== 'yes' && known.hold.expiresAt <= run.now) {
+        // (On an archived coupon the record of a hold that stood at the archive replays it, its time up or not.)
+        if (known.hold && known.committed !== 'yes' && known.hold.expiresAt <= run.now && book.status !== 'archived') {
           run.violate('hold-reentrance', `${what}: replayed ${id} whose expiresAt ${new Date(known.hold.expiresAt).toISOString()} is past (now ${new Date(run.now).toISOString()}): it should have been given back`);
         }
-        if (expected?.ok && expected.replayOf !== undefined && expected.replayOf !== id) run.violate('hold-reentrance', `${what}: expected its hold ${expected.replayOf}, got ${id}`);
+        // (A late answer was retried past later commands: what was expected when it was sent may have changed.)
+        if (!late && expected?.ok && expected.replayOf !== undefined && expected.replayOf !== id) run.violate('hold-reentrance', `${what}: expected its hold ${expected.replayOf}, got ${id}`);
         return;
       }
       // Fired with others, a release of that hold may have run first.
       if (standing && !doubted && !ctx.together) run.violate('hold-reentrance', `${what}: a second hold ${id} while its hold ${standing.id} stands`);
-      if (!doubted && expiresAt !== at + op.ttl * 1000) run.violate('unexpected-answer', `${what}: expiresAt ${String(a.body.expiresAt)} is not now + ${op.ttl} s`);
+      // Fired with others, or after an earlier hold of this owner whose answer was lost, the
+      // owner's other hold (another ttl) may have been made first: this is its replay.
+      if (!doubted && !ownerDoubted && !ctx.together && expiresAt !== at + op.ttl * 1000) run.violate('unexpected-answer', `${what}: expiresAt ${String(a.body.expiresAt)} is not now + ${op.ttl} s`);
       const take: Take = { id, kind: 'use', user, ref: owner, discount, at, doubted, hold: { owner, expiresAt }, committed: 'no', restored: 'no', replay: null };
       recordTake(ctx, book, take, a, doubted || ownerDoubted, closed, what);
     },

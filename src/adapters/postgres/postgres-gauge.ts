@@ -311,10 +311,12 @@ export class PostgresGauge implements GaugePort {
       after.set(a.key, remain);
     }
     const restoredAt = new Date(cmd.now);
-    // A hold given back frees its owner's key: the same order may hold again. Not when sealing:
-    // no one holds again on an archived scope, and a hold whose answer was lost before the
-    // archive replays its 201 when retried after it (the ledger has it), never NOT_ACTIVE.
-    const key = op.holdExpiresAt && !sealing ? { idempotencyKey: `${op.idempotencyKey}#${op.opId}` } : {};
+    // A hold given back frees its owner's key: the same order may hold again. Not when sealing a
+    // hold that still stood: no one holds again on an archived scope, and a hold whose answer was
+    // lost before the archive replays its 201 when retried after it (the ledger has it), never
+    // NOT_ACTIVE. (One whose time was up is answered as if a sweep had given it back.)
+    const stood = sealing && op.holdExpiresAt !== null && op.holdExpiresAt.getTime() > cmd.now;
+    const key = op.holdExpiresAt && !stood ? { idempotencyKey: `${op.idempotencyKey}#${op.opId}` } : {};
     await tx.update(gaugeOperations).set({ restoredAt, ...key }).where(eq(gaugeOperations.opId, op.opId));
     await tx.insert(ledger).values(
       ledgerRow({ opId: op.opId, action: 'restore', scope: op.scope, kind: op.kind, subject: op.subject, ref: op.ref, amount: op.amount, value: op.value, at: cmd.now }),

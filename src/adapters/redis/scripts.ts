@@ -11,7 +11,7 @@
  *                       loaded gauge: a lazy gauge that is missing but marked was lost (evicted,
  *                       a failover), never "nothing taken yet"
  *   P a:<opId>    string "<fingerprint>\n<total>,<remain>,<version>"  an adjust, replayed (TTL)
- *   P i:<key>     string "<fingerprint>\n<opId>\n<remain,…>"   idempotency record (TTL)
+ *   P i:<key>     string "<fingerprint>\n<opId>\n<remain,…>[\n<hold expiry>]"   idempotency record (TTL)
  *   P o:<opId>    string JSON {k kind, s subject, f ref, a amount, c scope, v value, t at,
  *                               i = {{key, n, index, lazy}…} applied items, r = {remain…}, x = restoredAt}
  *   P ledger      stream  one entry per take / restore, drained into Postgres
@@ -84,9 +84,10 @@ local function give_back(prefix, opId, op, now, sealing)
   op.x = now
   if op.h then
     unlist(prefix, opId)
-    -- Frees the owner's key so it may hold again; not when sealing, where no one holds again and
-    -- a hold whose answer was lost before the archive replays its 201 when retried after it.
-    if op.q and not sealing then redis.call('DEL', op.q) end
+    -- Frees the owner's key so it may hold again. Not when sealing a hold that still stood: no
+    -- one holds again there, and a hold whose answer was lost before the archive replays its 201
+    -- when retried after it. (One whose time was up is answered as if a sweep had given it back.)
+    if op.q and not (sealing and op.h > now) then redis.call('DEL', op.q) end
   end
   redis.call('SET', prefix .. 'o:' .. opId, cjson.encode(op))
   redis.call('XADD', prefix .. 'ledger', '*', 'o', opId, 'a', 'restore', 'c', op.c, 'k', op.k, 's', op.s, 'f', op.f, 'n', op.a, 'v', op.v or '', 't', now)
@@ -158,15 +159,18 @@ local sealed = p[2] == '1'
 if p[1] and not sealed then give_back_holds(prefix, now, now, 1000) end
 local rec = redis.call('GET', KEYS[2])
 if rec then
-  local fp, op, remains = string.match(rec, '^([^\\n]*)\\n([^\\n]*)\\n(.*)$')
+  local fp, op, remains, expiry = string.match(rec, '^([^\\n]*)\\n([^\\n]*)\\n([^\\n]*)\\n?(.*)$')
   if fp ~= ARGV[4] then return {'conflict'} end
   local hold = -1
   if ARGV[13] ~= '' then
     local first = redis.call('GET', prefix .. 'o:' .. op)
     local o = first and cjson.decode(first)
+    -- The hold's record is gone while its scope lives: lost (it is not rebuilt), so whether the
+    -- hold stands and until when is unknown. Fail closed. (An archive drops the records it sealed.)
+    if not o and not sealed then return {'unavailable'} end
     -- A hold whose time is up but which could not be given back yet is no hold to hand out again.
     if o and o.h and not o.m and not o.x and o.h <= now then return {'unsettled'} end
-    hold = o and o.h or -1
+    hold = (o and o.h) or tonumber(expiry) or -1
   end
   local out = {'ok', op, 1}
   for v in string.gmatch(remains, '[^,]+') do out[#out + 1] = tonumber(v) end
@@ -242,7 +246,7 @@ if ARGV[13] ~= '' then
 end
 out[#out + 1] = record.h or -1
 redis.call('SET', KEYS[3], cjson.encode(record))
-redis.call('SET', KEYS[2], ARGV[4] .. '\\n' .. ARGV[3] .. '\\n' .. table.concat(remains, ','), 'EX', ARGV[5])
+redis.call('SET', KEYS[2], ARGV[4] .. '\\n' .. ARGV[3] .. '\\n' .. table.concat(remains, ',') .. (record.h and ('\\n' .. record.h) or ''), 'EX', ARGV[5])
 redis.call('XADD', KEYS[4], '*', 'o', ARGV[3], 'a', 'take', 'c', ARGV[10], 'k', ARGV[6], 's', ARGV[7], 'f', ARGV[8], 'n', ARGV[9], 'v', ARGV[11], 't', ARGV[2])
 return out
 `;
