@@ -11,7 +11,9 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { coalescedRunner } from '../src/adapters/redis/coalesce.js';
 import { redisClient, RedisGauge } from '../src/adapters/redis/redis-gauge.js';
+import { respRedis } from '../src/adapters/redis/resp.js';
 import { chart } from './chart.js';
+import { measureCluster } from './cluster.js';
 import { flashSale } from './end-to-end.js';
 import { measureGauge, measurePostgresGauge } from './gauge-layer.js';
 import { measureMemory } from './memory.js';
@@ -44,6 +46,7 @@ interface Sale {
   id: string;
   what: string;
   rest?: RestEndpoint;
+  redisUrl?: string;
   databaseUrl?: string;
 }
 
@@ -61,6 +64,13 @@ async function measure(): Promise<number> {
   const pipelineClient = redisClient({ url: rest.url, token: rest.token, retries: 0 });
   const coalesced = new RedisGauge({ redis: pipelineClient, scripts: coalescedRunner({ redis: pipelineClient }) });
   rows.push(await measureGauge('gauge-redis-coalesced', 'Redis gauge via Upstash REST, coalesced per turn (Node host)', coalesced, options, checks));
+  // Over RESP (REDIS_URL): ioredis, auto-pipelined, straight to redis-server.
+  const resp = respRedis({ url: redis.url });
+  try {
+    rows.push(await measureGauge('gauge-resp', 'Redis gauge over RESP (ioredis, REDIS_URL)', new RedisGauge({ redis: resp.redis, scripts: resp.scripts }), options, checks));
+  } finally {
+    await resp.close();
+  }
   await redis.resp.send(['FLUSHALL']);
   say('gauge layer: opening PGlite (the first open runs initdb)');
   rows.push(await measurePostgresGauge('gauge-pglite', 'Postgres gauge on PGlite (embedded)', () => openPglite(stack), options, checks));
@@ -75,6 +85,7 @@ async function measure(): Promise<number> {
 
   const sales: Sale[] = [
     { id: 'e2e-redis', what: 'Redis gauges (Upstash REST), PGlite store', rest },
+    { id: 'e2e-resp', what: 'Redis gauges over RESP (REDIS_URL), PGlite store', redisUrl: redis.url },
     { id: 'e2e-pglite', what: 'Postgres gauges on PGlite (npm start default)' },
   ];
   if (database && options.sale.realPostgres) sales.push({ id: 'e2e-postgres', what: 'Postgres gauges on PostgreSQL', databaseUrl: database.url });
@@ -83,6 +94,7 @@ async function measure(): Promise<number> {
     const service = await startService(stack, {
       name: sale.id,
       ...(sale.rest ? { rest: sale.rest } : {}),
+      ...(sale.redisUrl ? { redisUrl: sale.redisUrl } : {}),
       ...(sale.databaseUrl ? { databaseUrl: sale.databaseUrl } : {}),
       ...(options.cpuProf ? { cpuProfDir: profileDir } : {}),
     });
@@ -93,6 +105,8 @@ async function measure(): Promise<number> {
     }
     if (options.cpuProf) process.stderr.write(`${await summarizeProfile(join(profileDir, sale.id), 25)}\n`);
   }
+
+  rows.push(...(await measureCluster(options, checks)));
 
   const scaling = await measureScaling({ redis, gauge, options, checks });
   rows.push(...scaling.rows);

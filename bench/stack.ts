@@ -127,6 +127,8 @@ export interface ServiceOptions {
   name: string;
   /** Redis gauges through this endpoint; the Postgres gauge when absent. */
   rest?: RestEndpoint;
+  /** Redis gauges over RESP (`REDIS_URL`) on this redis-server instead. */
+  redisUrl?: string;
   /** The durable store; embedded PGlite in the run's directory when absent. */
   databaseUrl?: string;
   /** Directory under which `<name>/` receives the V8 CPU profiles of the service when it exits. */
@@ -155,6 +157,7 @@ export async function startService(stack: Stack, options: ServiceOptions): Promi
     env.UPSTASH_REDIS_REST_URL = options.rest.url;
     env.UPSTASH_REDIS_REST_TOKEN = options.rest.token;
   }
+  if (options.redisUrl) env.REDIS_URL = options.redisUrl;
   if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;
   // One profile per thread (tsx runs its loader in a worker): a folder per service keeps them apart.
   const nodeArgs = [...(options.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', join(options.cpuProfDir, options.name)] : []), ...(options.nodeArgs ?? [])];

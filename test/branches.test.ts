@@ -19,11 +19,13 @@ import { createLive, expectJson, expectProblem, getCoupon, issue, issued, live, 
 /** Loses a coupon's gauge or policy in whichever store holds it. */
 async function forgetGauge(t: TestApp, key: string): Promise<void> {
   if (t.redis) await t.redis.client.del(key);
+  else if (t.resp) await t.resp.client.del(key);
   else await t.db.db.delete(gaugeRows).where(eq(gaugeRows.key, key));
 }
 async function forgetPolicy(t: TestApp, couponId: string): Promise<void> {
   const prefix = couponKeys(couponId).prefix;
   if (t.redis) await t.redis.client.del(`${prefix}policy`);
+  else if (t.resp) await t.resp.client.del(`${prefix}policy`);
   else await t.db.db.delete(gaugePolicies).where(eq(gaugePolicies.prefix, prefix));
 }
 

@@ -31,6 +31,10 @@ async function deleteKeys(t: TestApp, keys: string[]): Promise<void> {
     await t.redis.client.del(...keys);
     return;
   }
+  if (t.resp) {
+    await t.resp.client.del(...keys);
+    return;
+  }
   for (const key of keys) await t.db.db.delete(gaugeRows).where(eq(gaugeRows.key, key));
 }
 

@@ -3,6 +3,7 @@
  * URLs to the tests. A missing server fails the run with one clear line; nothing is skipped.
  */
 import type { TestProject } from 'vitest/node';
+import { startCluster } from '../scripts/local/cluster.js';
 import { ensurePostgres, ensureRedis } from '../scripts/local/servers.js';
 
 declare module 'vitest' {
@@ -11,14 +12,18 @@ declare module 'vitest' {
     postgresUrl: string;
     /** URL of a real redis-server. */
     redisUrl: string;
+    /** Seed nodes (`host:port,…`) of a 3-master Redis Cluster; '' unless `TEST_GAUGES` names `cluster`. */
+    redisCluster: string;
   }
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const [postgres, redis] = await Promise.all([ensurePostgres(), ensureRedis()]);
+  const wantsCluster = (process.env.TEST_GAUGES ?? '').split(',').some((c) => c.trim() === 'cluster');
+  const [postgres, redis, cluster] = await Promise.all([ensurePostgres(), ensureRedis(), wantsCluster ? startCluster({ masters: 3 }) : null]);
   project.provide('postgresUrl', postgres.url);
   project.provide('redisUrl', redis.url);
+  project.provide('redisCluster', cluster?.seeds ?? '');
   return async () => {
-    await Promise.all([postgres.stop(), redis.stop()]);
+    await Promise.all([postgres.stop(), redis.stop(), cluster?.stop()]);
   };
 }

@@ -413,6 +413,8 @@ export interface components {
             /** @enum {string} */
             gauges: "redis" | "postgres";
             /** @enum {string} */
+            gaugeMode: "upstash" | "redis" | "cluster" | "postgres";
+            /** @enum {string} */
             db: "postgres" | "pglite";
             checks: {
                 /** @enum {string} */

@@ -9,6 +9,8 @@ import { HealthSchema } from './schemas.js';
 export interface HealthInfo {
   runtime: 'node' | 'workerd';
   db: 'postgres' | 'pglite';
+  /** How the gauges are reached (default: `upstash` for Redis gauges, `postgres` for the Postgres gauge). */
+  gaugeMode?: 'upstash' | 'redis' | 'cluster' | 'postgres';
   /**
    * How long a check that found every store up answers for later probes (default 0: every probe
    * checks). On Workers a check is an Upstash request and a Postgres query per probe, from every
@@ -90,7 +92,7 @@ export function healthRoutes(info: HealthInfo): OpenAPIHono<AppEnv> {
     };
     const checks = await cache.get(Date.now(), run);
     const up = checks.gauges === 'up' && checks.db === 'up';
-    const body = { status: up ? ('ok' as const) : ('unavailable' as const), runtime: info.runtime, gauges: gauges.name, db: info.db, checks };
+    const body = { status: up ? ('ok' as const) : ('unavailable' as const), runtime: info.runtime, gauges: gauges.name, gaugeMode: info.gaugeMode ?? (gauges.name === 'redis' ? 'upstash' : 'postgres'), db: info.db, checks };
     return up ? c.json(body, 200) : c.json(body, 503);
   });
   return app;

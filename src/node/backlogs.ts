@@ -4,6 +4,7 @@
  * kept up to date on the hot path) and bounded, so a scrape costs a few queries whatever the load.
  */
 import type { Redis } from '@upstash/redis';
+import type { RespRedis } from '../adapters/redis/resp.js';
 import { inArray, sql } from 'drizzle-orm';
 import type { Db } from '../adapters/postgres/db.js';
 import { webhookDeliveries } from '../adapters/postgres/schema.js';
@@ -27,7 +28,7 @@ return {n, redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1][1]}
  * the age of the oldest (from its stream id, which is the time Redis wrote it). On the Postgres
  * gauge nothing waits: the ledger row is written in the take's own transaction.
  */
-export function redisLedgerBacklog(options: { redis: Redis; coupons: CouponRepository; now?: () => number }) {
+export function redisLedgerBacklog(options: { redis: Pick<Redis, 'pipeline'> | RespRedis['backlog']; coupons: CouponRepository; now?: () => number }) {
   const { redis, coupons, now = Date.now } = options;
   return async (): Promise<{ events: number; oldestSeconds: number }> => {
     const ids = await coupons.liveIds(null, LEDGER_SCAN_LIMIT);

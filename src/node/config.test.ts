@@ -127,3 +127,23 @@ describe('describeTokens', () => {
     expect(text).toContain('admin from the environment; client generated now and kept in ./.data/tokens.json');
   });
 });
+
+describe('Redis over RESP', () => {
+  it('names the gauge mode from the one Redis variable set', async () => {
+    const { gaugeMode } = await import('./config.js');
+    const mode = (env: Record<string, string>) => {
+      const parsed = parseEnv(env);
+      if (!parsed.ok) throw new Error(parsed.message);
+      return gaugeMode(parsed.config);
+    };
+    expect(mode({})).toBe('postgres');
+    expect(mode({ REDIS_URL: 'redis://127.0.0.1:6380/0' })).toBe('redis');
+    expect(mode({ REDIS_URL: 'rediss://u:p@redis.example:6380' })).toBe('redis');
+    expect(mode({ REDIS_CLUSTER_NODES: '10.0.0.1:7000,10.0.0.2:7000' })).toBe('cluster');
+    expect(mode({ UPSTASH_REDIS_REST_URL: 'https://x.upstash.io', UPSTASH_REDIS_REST_TOKEN: 't' })).toBe('upstash');
+    const both = parseEnv({ REDIS_URL: 'redis://h:1', UPSTASH_REDIS_REST_URL: 'https://x.upstash.io', UPSTASH_REDIS_REST_TOKEN: 't' });
+    expect(!both.ok && both.message).toContain('set one of UPSTASH_REDIS_REST_URL, REDIS_URL and REDIS_CLUSTER_NODES');
+    const wait = parseEnv({ REDIS_CLUSTER_NODES: 'h:1', REDIS_WAIT_REPLICAS: '1' });
+    expect(wait.ok && wait.config.REDIS_WAIT_REPLICAS).toBe(1);
+  });
+});

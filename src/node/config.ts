@@ -5,6 +5,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { parseClusterNodes } from '../adapters/redis/resp.js';
 import { LowStockPercent, MetricsToken, StoreTimeoutMs, TakeTimeoutMs, TimeZone, WebhookAllowPrivate } from '../config/settings.js';
 
 const Token = z.string().min(16, 'must be at least 16 characters').regex(/^[\x21-\x7e]+$/, 'must be visible ASCII');
@@ -17,6 +18,30 @@ export const NodeEnv = z
     DATABASE_URL: z.url().optional(),
     UPSTASH_REDIS_REST_URL: z.url().optional(),
     UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
+    /** One Redis over RESP: `redis://[user:password@]host:port[/db]` or `rediss://…` (TLS). */
+    REDIS_URL: z
+      .url()
+      .refine((u) => /^rediss?:\/\/[^/?#]+/.test(u), 'must be redis://host:port or rediss://host:port')
+      .optional(),
+    /** A Redis Cluster: `host:port,host:port,…` (seed nodes; the others are discovered). */
+    REDIS_CLUSTER_NODES: z
+      .string()
+      .transform((value, ctx) => {
+        try {
+          return parseClusterNodes(value);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: `must be host:port,host:port,… (${error instanceof Error ? error.message : String(error)})` });
+          return z.NEVER;
+        }
+      })
+      .optional(),
+    /** Password (and user) of every cluster node; with REDIS_URL they go in the URL. */
+    REDIS_PASSWORD: z.string().min(1).optional(),
+    REDIS_USERNAME: z.string().min(1).optional(),
+    /** Replicas that must confirm a script's writes (`WAIT`) before its answer; 0 = asynchronous (default). */
+    REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(16).default(0),
+    /** How long that `WAIT` may take before the call fails (503, retry with the same key). */
+    REDIS_WAIT_TIMEOUT_MS: z.coerce.number().int().min(1).max(10_000).default(200),
     ADMIN_API_TOKEN: Token.optional(),
     CLIENT_API_TOKEN: Token.optional(),
     METRICS_TOKEN: MetricsToken,
@@ -30,7 +55,19 @@ export const NodeEnv = z
   .refine((env) => (env.UPSTASH_REDIS_REST_URL === undefined) === (env.UPSTASH_REDIS_REST_TOKEN === undefined), {
     path: ['UPSTASH_REDIS_REST_TOKEN'],
     message: 'set both UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, or neither',
+  })
+  .refine((env) => [env.UPSTASH_REDIS_REST_URL, env.REDIS_URL, env.REDIS_CLUSTER_NODES].filter((v) => v !== undefined).length <= 1, {
+    path: ['REDIS_URL'],
+    message: 'set one of UPSTASH_REDIS_REST_URL, REDIS_URL and REDIS_CLUSTER_NODES',
   });
+
+/** Where the Node host keeps its live gauges. */
+export function gaugeMode(config: Pick<NodeConfig, 'UPSTASH_REDIS_REST_URL' | 'REDIS_URL' | 'REDIS_CLUSTER_NODES'>): 'upstash' | 'redis' | 'cluster' | 'postgres' {
+  if (config.UPSTASH_REDIS_REST_URL) return 'upstash';
+  if (config.REDIS_URL) return 'redis';
+  if (config.REDIS_CLUSTER_NODES) return 'cluster';
+  return 'postgres';
+}
 
 export type NodeConfig = z.infer<typeof NodeEnv>;
 

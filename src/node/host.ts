@@ -1,7 +1,7 @@
 /**
  * The Node host: `@hono/node-server` over the app, PGlite in `DATA_DIR` (or the PostgreSQL
  * named by `DATABASE_URL`), gauges in that database (or in Upstash Redis when `UPSTASH_*` are
- * set), migrations applied at start, the scheduled maintenance on an
+ * set, in a Redis over RESP with `REDIS_URL`, in a Redis Cluster with `REDIS_CLUSTER_NODES`), migrations applied at start, the scheduled maintenance on an
  * interval, and a clean shutdown that lets requests and maintenance finish before the
  * database closes.
  */
@@ -21,6 +21,7 @@ import { PostgresWebhookRepository } from '../adapters/postgres/webhook-reposito
 import { coalescedRunner } from '../adapters/redis/coalesce.js';
 import { evictionPolicy, mayEvict } from '../adapters/redis/eviction.js';
 import { RedisGauge, redisClient } from '../adapters/redis/redis-gauge.js';
+import { respRedis, type RespRedis } from '../adapters/redis/resp.js';
 import * as schema from '../adapters/postgres/schema.js';
 import type { CouponDeps } from '../coupon/deps.js';
 import { DrainScheduler, drainCoupons } from '../coupon/drain.js';
@@ -36,7 +37,7 @@ import { redisLedgerBacklog, webhookBacklog } from './backlogs.js';
 import { nodeDocsAssets } from './docs-assets.js';
 import { resolveAll } from './dns.js';
 import { prometheusMetrics } from './prometheus.js';
-import { ensureDataDir, loadTokens, type NodeConfig, type TokenPair } from './config.js';
+import { ensureDataDir, gaugeMode, loadTokens, type NodeConfig, type TokenPair } from './config.js';
 
 export interface NodeHost {
   url: string;
@@ -89,8 +90,12 @@ function redisGauge(url: string, token: string, config: NodeConfig): RedisGauge 
  * gauge's take is a transaction that waits its turn for a connection (a flash sale on PGlite
  * answers in ~1 s at p50, README), so its takes get `STORE_TIMEOUT_MS` like every other query.
  */
-function gauges(config: NodeConfig, store: Store): GaugePort {
+function gauges(config: NodeConfig, store: Store, resp: RespRedis | null): GaugePort {
   const adminMs = config.STORE_TIMEOUT_MS;
+  if (resp) {
+    // ioredis pipelines the scripts of one event-loop turn itself (enableAutoPipelining).
+    return withDeadline(new RedisGauge({ redis: resp.redis, scripts: resp.scripts }), { takeMs: config.TAKE_TIMEOUT_MS, adminMs });
+  }
   if (config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN) {
     return withDeadline(redisGauge(config.UPSTASH_REDIS_REST_URL, config.UPSTASH_REDIS_REST_TOKEN, config), { takeMs: config.TAKE_TIMEOUT_MS, adminMs });
   }
@@ -105,7 +110,19 @@ const log = (event: string, fields: Record<string, unknown>) =>
  * never be something memory pressure can cause. Where the policy cannot be read (Upstash) the
  * README says what to check.
  */
-async function refuseEviction(config: NodeConfig): Promise<void> {
+async function refuseEviction(config: NodeConfig, resp: RespRedis | null): Promise<void> {
+  if (resp) {
+    // Every node of a cluster (replicas too: a promoted replica must not evict either).
+    let policies: { node: string; policy: string | null }[];
+    try {
+      policies = await withTimeout(resp.evictionPolicies(), config.STORE_TIMEOUT_MS);
+    } catch (error) {
+      throw new Error(`Redis (${resp.mode}) did not answer: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const evicting = policies.find((p) => p.policy !== null && mayEvict(p.policy));
+    if (evicting) throw new Error(`Redis maxmemory-policy is ${evicting.policy} on ${evicting.node}: it may evict counters and idempotency records; set it to noeviction`);
+    return;
+  }
   if (!config.UPSTASH_REDIS_REST_URL || !config.UPSTASH_REDIS_REST_TOKEN) return;
   const policy = await evictionPolicy(config.UPSTASH_REDIS_REST_URL, config.UPSTASH_REDIS_REST_TOKEN);
   if (policy !== null && mayEvict(policy)) {
@@ -113,16 +130,47 @@ async function refuseEviction(config: NodeConfig): Promise<void> {
   }
 }
 
+/** `promise`, or a rejection after `ms`. */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The RESP connection when `REDIS_URL` or `REDIS_CLUSTER_NODES` is set. */
+function openResp(config: NodeConfig): RespRedis | null {
+  if (!config.REDIS_URL && !config.REDIS_CLUSTER_NODES) return null;
+  return respRedis({
+    url: config.REDIS_URL,
+    cluster: config.REDIS_CLUSTER_NODES,
+    password: config.REDIS_PASSWORD,
+    username: config.REDIS_USERNAME,
+    commandTimeoutMs: config.STORE_TIMEOUT_MS,
+    waitReplicas: config.REDIS_WAIT_REPLICAS,
+    waitTimeoutMs: config.REDIS_WAIT_TIMEOUT_MS,
+  });
+}
+
 export async function startNodeHost(config: NodeConfig): Promise<NodeHost> {
   // Before anything writes there (tokens.json, PGlite, which creates only its own folder).
   await ensureDataDir(config);
-  await refuseEviction(config);
+  const resp = openResp(config);
+  try {
+    await refuseEviction(config, resp);
+  } catch (error) {
+    await resp?.close();
+    throw error;
+  }
   const tokens = await loadTokens(config);
   const store = await openStore(config);
   const upstash = config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN ? { url: config.UPSTASH_REDIS_REST_URL, token: config.UPSTASH_REDIS_REST_TOKEN } : null;
   // Backlogs are read when Prometheus scrapes. On the Postgres gauge no ledger event waits: the
   // take writes its ledger row in its own transaction.
-  const ledgerBacklog = upstash
+  const ledgerBacklog = resp
+    ? redisLedgerBacklog({ redis: resp.backlog, coupons: new PostgresCouponRepository({ db: store.db }) })
+    : upstash
     ? redisLedgerBacklog({ redis: redisClient({ ...upstash, timeoutMs: config.STORE_TIMEOUT_MS }), coupons: new PostgresCouponRepository({ db: store.db }) })
     : () => Promise.resolve({ events: 0, oldestSeconds: 0 });
   const metrics = prometheusMetrics({ ledger: ledgerBacklog, webhooks: webhookBacklog(store.db) });
@@ -130,12 +178,12 @@ export async function startNodeHost(config: NodeConfig): Promise<NodeHost> {
     coupons: new PostgresCouponRepository({ db: store.db }),
     ledger: new PostgresLedgerRepository({ db: store.db }),
     // Upstash when configured (the production hot path), else gauges in the same database.
-    gauges: observedGauge(gauges(config, store), metrics),
+    gauges: observedGauge(gauges(config, store, resp), metrics),
     periods: new PeriodClock(config.TIME_ZONE),
     webhooks: new PostgresWebhookRepository({
       db: store.db,
       // Public targets only (unless WEBHOOK_ALLOW_PRIVATE), checked on every address a name resolves to; never our own stores.
-      targets: new TargetPolicy({ allowPrivate: config.WEBHOOK_ALLOW_PRIVATE, resolve: resolveAll, deny: [config.UPSTASH_REDIS_REST_URL, config.DATABASE_URL] }),
+      targets: new TargetPolicy({ allowPrivate: config.WEBHOOK_ALLOW_PRIVATE, resolve: resolveAll, deny: [config.UPSTASH_REDIS_REST_URL, config.DATABASE_URL, config.REDIS_URL, ...(config.REDIS_CLUSTER_NODES ?? []).map((n) => `redis://${n.host.includes(':') ? `[${n.host}]` : n.host}:${n.port}`)] }),
     }),
     lowStockPercent: config.LOW_STOCK_PERCENT,
   };
@@ -153,7 +201,7 @@ export async function startNodeHost(config: NodeConfig): Promise<NodeHost> {
   const scope = { deps };
   const app = createApp({
     tokens,
-    info: { runtime: 'node', db: store.kind },
+    info: { runtime: 'node', db: store.kind, gaugeMode: gaugeMode(config) },
     deps: () => scope,
     docs: await nodeDocsAssets(),
     log: (event, fields) => log(event, fields),
@@ -200,6 +248,7 @@ export async function startNodeHost(config: NodeConfig): Promise<NodeHost> {
       await running;
       await refusals.flush();
       await store.close();
+      await resp?.close();
     })());
 
   return { url: `http://${shownHost}:${port}`, port, tokens, maintain, stop };

@@ -226,7 +226,7 @@ export interface GaugePort {
   activeHolds(prefix: string, now: number): Promise<number>;
   /** Changes a gauge's total and remain by `delta`, once per `opId`; refused when remain would go below zero. */
   adjust(cmd: AdjustCommand): Promise<AdjustResult>;
-  /** Live values, `null` for a missing gauge. */
+  /** Live values, `null` for a missing gauge. The keys of one scope (on Redis Cluster: one slot). */
   read(keys: string[]): Promise<(LiveGauge | null)[]>;
   /**
    * Hands the scope's ledger events that are not yet durable to `write`, oldest first, in

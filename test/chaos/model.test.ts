@@ -9,9 +9,12 @@ import { checkModel, optionsFromEnv } from '../model/runner.js';
 import { Stats } from '../model/state.js';
 import { startWorld, type GaugeKind, type World } from '../model/world.js';
 
-const options = optionsFromEnv({ runs: 150, maxCommands: 50, shrinkSeconds: 300 });
+const full = optionsFromEnv({ runs: 150, maxCommands: 50, shrinkSeconds: 300 });
+// Over RESP (the same gauge and scripts as `redis`, another transport and other lost answers): 60 runs.
+const resp = optionsFromEnv({ runs: 60, maxCommands: 50, shrinkSeconds: 300 });
 
-for (const kind of ['redis', 'postgres'] as const satisfies readonly GaugeKind[]) {
+for (const kind of ['redis', 'postgres', 'resp'] as const satisfies readonly GaugeKind[]) {
+  const options = kind === 'resp' ? resp : full;
   describe(`model-based fault search on the ${kind} gauge`, () => {
     let world: World;
     const stats = new Stats();

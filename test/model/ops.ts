@@ -103,7 +103,7 @@ function adminOps(kind: GaugeKind): fc.Arbitrary<Op> {
     { arbitrary: fc.constant<Op>({ t: 'maintenance' }), weight: 2 },
     { arbitrary: adjust, weight: 2 },
     { arbitrary: blip, weight: 1 },
-    ...(kind === 'redis' ? [{ arbitrary: remove, weight: 2 }, { arbitrary: lose, weight: 2 }] : []),
+    ...(kind !== 'postgres' ? [{ arbitrary: remove, weight: 2 }, { arbitrary: lose, weight: 2 }] : []),
   );
 }
 
@@ -127,7 +127,7 @@ function concurrentOps(kind: GaugeKind): fc.Arbitrary<Op> {
     { arbitrary: coupon('rebuild'), weight: 1 },
     { arbitrary: fc.constant<Op>({ t: 'maintenance' }), weight: 1 },
     { arbitrary: blip, weight: 1 },
-    ...(kind === 'redis' ? [{ arbitrary: remove, weight: 1 }, { arbitrary: lose, weight: 1 }] : []),
+    ...(kind !== 'postgres' ? [{ arbitrary: remove, weight: 1 }, { arbitrary: lose, weight: 1 }] : []),
   );
 }
 
@@ -142,7 +142,7 @@ export function opArbitrary(kind: GaugeKind): fc.Arbitrary<Op> {
     .tuple(adminOps(kind), offset, fc.array(fc.tuple(clientOps, offset), { minLength: 2, maxLength: 7 }))
     .map(([admin, at, crowd]): Op => ({ t: 'together', ops: [admin, ...crowd.map(([op]) => op)], offsets: [at, ...crowd.map(([, o]) => o)] }));
   const redisOnly: fc.WeightedArbitrary<Op>[] =
-    kind === 'redis'
+    kind !== 'postgres'
       ? [
           { arbitrary: remove, weight: 4 },
           { arbitrary: lose, weight: 5 },

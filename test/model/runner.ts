@@ -145,7 +145,7 @@ export async function checkModel(world: World, stats: Stats, options: ModelOptio
   const examples =
     process.env.MODEL_SCENARIOS === '0'
       ? []
-      : SCENARIOS.filter((s) => (!s.only || s.only === world.kind) && (!only || s.name.includes(only))).map((s): [Plan[], ModelCommand[]] => [s.plans, s.ops.map((op) => new ModelCommand(op))]);
+      : SCENARIOS.filter((s) => (!s.only || s.only === world.kind || (s.only === 'redis' && world.kind === 'resp')) && (!only || s.name.includes(only))).map((s): [Plan[], ModelCommand[]] => [s.plans, s.ops.map((op) => new ModelCommand(op))]);
   const numRuns = only ? examples.length : options.runs + examples.length;
   if (numRuns === 0) return;
   await fc.assert(modelProperty(world, stats, options), { numRuns, seed, examples, ...(path ? { path, endOnFailure: true } : {}) });

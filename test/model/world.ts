@@ -5,6 +5,8 @@
  * - `redis`: the Redis gauge (`RedisGauge` + `coalescedRunner`, as `src/node/host.ts` wires it,
  *   the Upstash client's own retries left on) → a fault proxy that can lose answers → the local
  *   Upstash REST endpoint → the real redis-server; ledger drained after takes as the host does.
+ * - `resp`: the same gauge over RESP (ioredis, as `REDIS_URL` wires it) → a RESP fault proxy
+ *   that can lose script answers (`test/support/resp-fault-proxy.ts`) → the real redis-server.
  * - `postgres`: the Postgres gauge.
  *
  * Both keep coupons and the ledger in a private database on the real PostgreSQL, reached through
@@ -21,6 +23,7 @@ import { PostgresGauge } from '../../src/adapters/postgres/postgres-gauge.js';
 import * as schema from '../../src/adapters/postgres/schema.js';
 import { coalescedRunner } from '../../src/adapters/redis/coalesce.js';
 import { RedisGauge, redisClient } from '../../src/adapters/redis/redis-gauge.js';
+import { respRedis, type RespRedis } from '../../src/adapters/redis/resp.js';
 import type { CouponRecord } from '../../src/coupon/coupon.js';
 import type { CouponDeps } from '../../src/coupon/deps.js';
 import { DrainScheduler, drainCoupons } from '../../src/coupon/drain.js';
@@ -31,10 +34,11 @@ import { Maintenance } from '../../src/coupon/maintenance.js';
 import { createApp } from '../../src/http/app.js';
 import type { GaugePort } from '../../src/stock/gauge.js';
 import { postgresDb, type TestDb } from '../support/db.js';
+import { startRespFaultProxy } from '../support/resp-fault-proxy.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
 
-export type GaugeKind = 'redis' | 'postgres';
+export type GaugeKind = 'redis' | 'postgres' | 'resp';
 
 export const ADMIN = 'model-admin-token-0123456789';
 export const CLIENT = 'model-client-token-0123456789';
@@ -113,6 +117,8 @@ interface Service {
   maintenance: Maintenance;
   pool: pg.Pool;
   drains: Set<Promise<unknown>>;
+  /** The service's own RESP connection (`resp` only). */
+  resp: RespRedis | null;
 }
 
 export async function startWorld(kind: GaugeKind): Promise<World> {
@@ -121,9 +127,21 @@ export async function startWorld(kind: GaugeKind): Promise<World> {
   const link = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
   const coupons = new PostgresCouponRepository({ db: database.db });
   const rest: UpstashRest | null = kind === 'redis' ? await startUpstashRest({ redisUrl: inject('redisUrl'), token: TOKEN }) : null;
-  const proxy: FaultProxy | null = rest ? await startFaultProxy(rest.url) : null;
+  const redisUrl = new URL(inject('redisUrl'));
+  const proxy: FaultProxy | null = rest
+    ? await startFaultProxy(rest.url)
+    : kind === 'resp'
+      ? await startRespFaultProxy({ host: redisUrl.hostname, port: Number(redisUrl.port) })
+      : null;
+  // Around the faults: the REST endpoint itself, or a RESP connection straight to redis-server.
+  const around = kind === 'resp' ? respRedis({ url: inject('redisUrl') }) : null;
   const plain = rest ? redisClient({ url: rest.url, token: TOKEN, retries: 0 }) : null;
-  const direct: GaugePort = plain ? new RedisGauge({ redis: plain }) : new PostgresGauge({ db: database.db });
+  const scanner = plain ?? around?.redis ?? null;
+  const direct: GaugePort = around
+    ? new RedisGauge({ redis: around.redis, scripts: around.scripts })
+    : plain
+      ? new RedisGauge({ redis: plain })
+      : new PostgresGauge({ db: database.db });
   const clock = { now: 0 };
   const errors = new Map<string, string>();
   const lost = { clientErrors: 0 };
@@ -132,10 +150,17 @@ export async function startWorld(kind: GaugeKind): Promise<World> {
     const linked = linkedDb(database, link, lost);
     // The Redis gauge as the Node host wires it: the Upstash client (its own retries on) and one
     // coalesced pipeline per event-loop turn.
-    const redis = proxy ? redisClient({ url: proxy.url, token: TOKEN }) : null;
+    const redis = proxy && kind === 'redis' ? redisClient({ url: proxy.url, token: TOKEN }) : null;
+    // Over RESP: ioredis through the RESP fault proxy (its reconnects and resends left on).
+    const resp = proxy && kind === 'resp' ? respRedis({ url: proxy.url, commandTimeoutMs: 10_000 }) : null;
     // Every gauge call behind a deadline, as in production (a store failure is a 503, never a 500),
     // generous enough for a busy 2-core machine (test/deadlines.test.ts has the real ones).
-    const gauges: GaugePort = withDeadline(redis ? new RedisGauge({ redis, scripts: coalescedRunner({ redis }) }) : new PostgresGauge({ db: linked.db }), {
+    const gauge = resp
+      ? new RedisGauge({ redis: resp.redis, scripts: resp.scripts })
+      : redis
+        ? new RedisGauge({ redis, scripts: coalescedRunner({ redis }) })
+        : new PostgresGauge({ db: linked.db });
+    const gauges: GaugePort = withDeadline(gauge, {
       takeMs: 10_000,
       adminMs: 10_000,
     });
@@ -146,7 +171,7 @@ export async function startWorld(kind: GaugeKind): Promise<World> {
       clock: () => clock.now,
     };
     const drains = new Set<Promise<unknown>>();
-    if (redis) {
+    if (redis || resp) {
       // As src/node/host.ts: drain a coupon's ledger soon after a take, at most once per interval,
       // and once after the last.
       const scheduler = new DrainScheduler((couponId) => {
@@ -167,7 +192,7 @@ export async function startWorld(kind: GaugeKind): Promise<World> {
         errors.set(String(fields.requestId), String(fields.error));
       },
     });
-    return { app, deps, maintenance: new Maintenance(deps), pool: linked.pool, drains };
+    return { app, deps, maintenance: new Maintenance(deps), pool: linked.pool, drains, resp };
   };
   const settle = async (service: Service) => {
     while (service.drains.size > 0) await Promise.allSettled([...service.drains]);
@@ -175,6 +200,7 @@ export async function startWorld(kind: GaugeKind): Promise<World> {
   /** Ends a service's pool; a client never given back would keep it open forever, so then it is not waited for. */
   const stopService = async (service: Service) => {
     await settle(service);
+    await service.resp?.close();
     const ended = service.pool.end().catch(() => {});
     if (service.pool.totalCount === service.pool.idleCount) await ended;
   };
@@ -200,17 +226,20 @@ export async function startWorld(kind: GaugeKind): Promise<World> {
       ledger: (id) => ledgerOf(database, id),
       policyOpen: async (id) => (await direct.getPolicy(couponKeys(id).prefix))?.open ?? null,
       keys: async (id) => {
-        if (!plain) return [];
+        if (!scanner) return [];
         const found: string[] = [];
         let cursor = '0';
         do {
-          const [next, batch] = await plain.scan(cursor, { match: `${couponKeys(id).prefix}*`, count: 1000 });
+          const [next, batch] = await scanner.scan(cursor, { match: `${couponKeys(id).prefix}*`, count: 1000 });
           found.push(...batch);
           cursor = String(next);
         } while (cursor !== '0');
         return found.sort();
       },
-      deleteKey: async (key) => void (await plain?.del(key)),
+      deleteKey: async (key) => {
+        if (around) await around.client.del(key);
+        else await plain?.del(key);
+      },
     },
     clientErrors: () => lost.clientErrors,
     errorOf: (requestId) => errors.get(requestId),
@@ -224,6 +253,7 @@ export async function startWorld(kind: GaugeKind): Promise<World> {
     close: async () => {
       await stopService(service);
       await proxy?.close();
+      await around?.close();
       await rest?.close();
       await link.close();
       await database.close();

@@ -6,7 +6,14 @@
  * - `redis`: the production hot path as the Node host runs it — `RedisGauge` with the host's
  *   coalescer behind the local Upstash REST endpoint over the real redis-server of the global
  *   setup, the durable store on a private database of the real PostgreSQL, and ledger events
- *   drained after takes (`onLedgerEvent` + `DrainScheduler`, as `src/node/host.ts`).
+ *   drained after takes (`onLedgerEvent` + `DrainScheduler`, as `src/node/host.ts`);
+ * - `resp`: the same `RedisGauge` over RESP (ioredis, `REDIS_URL` on the Node host) on the same
+ *   redis-server, no REST endpoint in between;
+ * - `cluster`: the same over a real 3-master Redis Cluster (`REDIS_CLUSTER_NODES`), started by
+ *   the global setup when `TEST_GAUGES` names it.
+ *
+ * `TEST_GAUGES=redis,postgres,resp,cluster` picks the configurations of the suites that do not
+ * name their own (default `redis,postgres`; CI runs the HTTP suites again with `resp,cluster`).
  *
  * Every response of a test app — through `t.call`, `t.app.request` or the app served over HTTP
  * — is checked against the OpenAPI document the app serves (`./openapi-contract.ts`): a status,
@@ -21,6 +28,7 @@ import { PostgresRefusalRepository } from '../../src/adapters/postgres/refusal-r
 import { PostgresWebhookRepository } from '../../src/adapters/postgres/webhook-repository.js';
 import { coalescedRunner, type ScriptCoalescer } from '../../src/adapters/redis/coalesce.js';
 import { RedisGauge, redisClient } from '../../src/adapters/redis/redis-gauge.js';
+import { parseClusterNodes, respRedis, type RespOptions, type RespRedis } from '../../src/adapters/redis/resp.js';
 import { withDeadline } from '../../src/stock/deadline.js';
 import type { CouponDeps } from '../../src/coupon/deps.js';
 import { DrainScheduler, drainCoupons } from '../../src/coupon/drain.js';
@@ -35,15 +43,38 @@ export const CLIENT = 'test-client-token-0123456789';
 
 /** Where the live gauges are: the Postgres gauge (PGlite) or Redis (the production path). */
 export type GaugeKind = 'postgres' | 'redis';
-export const GAUGE_KINDS: GaugeKind[] = ['redis', 'postgres'];
+/** How a test app reaches them: `redis` is Upstash REST, `resp` and `cluster` are RESP (ioredis). */
+export type GaugeConfig = GaugeKind | 'resp' | 'cluster';
+const CONFIGS: readonly GaugeConfig[] = ['redis', 'postgres', 'resp', 'cluster'];
+
+/** The configurations `TEST_GAUGES` names (default `redis,postgres`); an unknown name fails the run. */
+function configsFromEnv(value = process.env.TEST_GAUGES): GaugeConfig[] {
+  if (!value) return ['redis', 'postgres'];
+  return value.split(',').map((name) => {
+    const found = CONFIGS.find((c) => c === name.trim());
+    if (!found) throw new Error(`TEST_GAUGES: unknown gauge configuration "${name}" (one of ${CONFIGS.join(', ')})`);
+    return found;
+  });
+}
+export const GAUGE_KINDS: GaugeConfig[] = configsFromEnv();
+
+/** What `/health` calls each configuration's `gaugeMode`. */
+const GAUGE_MODES = { redis: 'upstash', resp: 'redis', cluster: 'cluster', postgres: 'postgres' } as const;
+
+/** The store a configuration keeps its gauges in (what `/health` calls `gauges`). */
+export const storeOf = (config: GaugeConfig): GaugeKind => (config === 'postgres' ? 'postgres' : 'redis');
 
 export interface TestAppOptions {
-  /** `postgres` (default): the Postgres gauge; `redis`: RedisGauge + coalescer behind the Upstash REST endpoint. */
-  gauges?: GaugeKind;
+  /** `postgres` (default): the Postgres gauge; `redis`: RedisGauge + coalescer behind the Upstash REST endpoint; `resp`, `cluster`: RedisGauge over ioredis. */
+  gauges?: GaugeConfig;
   /** The database (default: PGlite for `postgres`, a private database on the real PostgreSQL for `redis`). */
   open?: () => Promise<TestDb>;
-  /** The redis-server of a `redis` app (default: the shared one of the global setup). */
+  /** The redis-server of a `redis` or `resp` app (default: the shared one of the global setup). */
   redisUrl?: string;
+  /** Seed nodes (`host:port,…`) of a `cluster` app (default: the global setup's cluster). */
+  clusterNodes?: string;
+  /** More options of a `resp` or `cluster` app's connection (e.g. `waitReplicas`). */
+  respOptions?: Omit<RespOptions, 'url' | 'cluster'>;
   /** Where webhooks may go (default: public addresses only, as in production). */
   webhookTargets?: TargetPolicyOptions;
   /** Changes the document responses are checked against (default: as served): the check's own self-test. */
@@ -63,8 +94,12 @@ export interface TestApp {
   deps: CouponDeps;
   db: TestDb;
   gauges: GaugeKind;
-  /** The Redis endpoint of a `redis` app, `null` on the Postgres gauge. */
+  /** How the gauges are reached (`gauges` names only the store). */
+  config: GaugeConfig;
+  /** The Redis endpoint of a `redis` app, `null` on the Postgres gauge and over RESP. */
   redis: TestRedis | null;
+  /** The RESP connection of a `resp` or `cluster` app (its `client` deletes keys behind the gauge's back). */
+  resp: RespRedis | null;
   /** The check every response of this app goes through (its counts show it ran). */
   contract: ResponseContract;
   /**
@@ -85,10 +120,13 @@ export interface TestApp {
 const REDIS_TOKEN = 'test-upstash-token';
 
 export async function testApp(options: TestAppOptions | (() => Promise<TestDb>) = {}): Promise<TestApp> {
-  const { gauges = 'postgres', open = gauges === 'redis' ? postgresDb : pgliteDb, redisUrl, webhookTargets, openapi } = typeof options === 'function' ? { open: options } : options;
+  const { gauges: config = 'postgres', redisUrl, clusterNodes, respOptions, webhookTargets, openapi } = typeof options === 'function' ? {} : options;
+  const gauges = storeOf(config);
+  const { open = gauges === 'redis' ? postgresDb : pgliteDb } = typeof options === 'function' ? { open: options } : options;
   const db = await open();
   let fixed: number | null = null;
   let redis: TestRedis | null = null;
+  let resp: RespRedis | null = null;
   const deps: CouponDeps = {
     coupons: new PostgresCouponRepository({ db: db.db }),
     ledger: new PostgresLedgerRepository({ db: db.db }),
@@ -102,15 +140,14 @@ export async function testApp(options: TestAppOptions | (() => Promise<TestDb>) 
   const drains = new Set<Promise<unknown>>();
   /** Coupons whose stream may hold events no drain has moved yet. */
   const pending = new Set<string>();
+  if (config === 'resp' || config === 'cluster') {
+    const seeds = config === 'cluster' ? (clusterNodes ?? inject('redisCluster')) : '';
+    if (config === 'cluster' && !seeds) throw new Error('no test cluster: set TEST_GAUGES to include cluster (the global setup starts one)');
+    resp = respRedis({ ...respOptions, ...(config === 'cluster' ? { cluster: parseClusterNodes(seeds) } : { url: redisUrl ?? inject('redisUrl') }) });
+    // As src/node/host.ts, with the generous deadline of the `redis` configuration below.
+    deps.gauges = withDeadline(new RedisGauge({ redis: resp.redis, scripts: resp.scripts }), { takeMs: 30_000, adminMs: 30_000 });
+  }
   if (gauges === 'redis') {
-    const rest = await startUpstashRest({ redisUrl: redisUrl ?? inject('redisUrl'), token: REDIS_TOKEN });
-    // As src/node/host.ts: the client's defaults, scripts coalesced per event-loop turn, every call
-    // behind a deadline (so a store failure is a 503, never a 500) — a generous one: on a busy CI
-    // machine a slow take must not be a 503 here (test/deadlines.test.ts has the host's own).
-    const client = redisClient({ url: rest.url, token: REDIS_TOKEN });
-    const runner = coalescedRunner({ redis: client });
-    deps.gauges = withDeadline(new RedisGauge({ redis: client, scripts: runner }), { takeMs: 30_000, adminMs: 30_000 });
-    redis = { rest, token: REDIS_TOKEN, client, coalescer: runner.coalescer };
     // As the Node host: drain a coupon soon after a take, at most once per interval per coupon.
     const scheduler = new DrainScheduler((couponId) => {
       const drain = drainCoupons(deps, [couponId]);
@@ -121,6 +158,16 @@ export async function testApp(options: TestAppOptions | (() => Promise<TestDb>) 
       pending.add(couponId);
       scheduler.taken(couponId);
     };
+  }
+  if (config === 'redis') {
+    const rest = await startUpstashRest({ redisUrl: redisUrl ?? inject('redisUrl'), token: REDIS_TOKEN });
+    // As src/node/host.ts: the client's defaults, scripts coalesced per event-loop turn, every call
+    // behind a deadline (so a store failure is a 503, never a 500) — a generous one: on a busy CI
+    // machine a slow take must not be a 503 here (test/deadlines.test.ts has the host's own).
+    const client = redisClient({ url: rest.url, token: REDIS_TOKEN });
+    const runner = coalescedRunner({ redis: client });
+    deps.gauges = withDeadline(new RedisGauge({ redis: client, scripts: runner }), { takeMs: 30_000, adminMs: 30_000 });
+    redis = { rest, token: REDIS_TOKEN, client, coalescer: runner.coalescer };
   }
   const settle = async () => {
     await refusals.flush();
@@ -133,7 +180,7 @@ export async function testApp(options: TestAppOptions | (() => Promise<TestDb>) 
   };
   const app = createApp({
     tokens: { admin: ADMIN, client: CLIENT },
-    info: { runtime: 'node', db: db.name === 'pglite' ? 'pglite' : 'postgres' },
+    info: { runtime: 'node', db: db.name === 'pglite' ? 'pglite' : 'postgres', gaugeMode: GAUGE_MODES[config] },
     deps: () => ({ deps }),
     log: () => {},
   });
@@ -150,7 +197,9 @@ export async function testApp(options: TestAppOptions | (() => Promise<TestDb>) 
     deps,
     db,
     gauges,
+    config,
     redis,
+    resp,
     contract,
     settle,
     setNow: (ms) => {
@@ -170,6 +219,7 @@ export async function testApp(options: TestAppOptions | (() => Promise<TestDb>) 
     close: async () => {
       await Promise.allSettled([...drains]);
       await redis?.rest.close();
+      await resp?.close();
       await db.close();
       // A violation in an app served over HTTP reached its client as a 500; say why here too.
       if (contract.violations.length > 0) throw new Error(`responses broke the OpenAPI document:\n${contract.violations.join('\n')}`);
@@ -206,6 +256,12 @@ class SuiteApp implements TestApp {
   get gauges() {
     return this.open.gauges;
   }
+  get config() {
+    return this.open.config;
+  }
+  get resp() {
+    return this.open.resp;
+  }
   get redis() {
     return this.open.redis;
   }
@@ -221,23 +277,24 @@ class SuiteApp implements TestApp {
 /**
  * Registers a suite once per gauge configuration, with the configuration in its title:
  * `fn` gets the suite's app (opened with `options` before its first test, closed after its
- * last) and the kind.
+ * last) and the store it keeps the gauges in (`redis` for the `resp` and `cluster`
+ * configurations too: they are the same gauge).
  */
 export function describeEachGauge(
   name: string,
   fn: (t: TestApp, gauges: GaugeKind) => void,
-  kinds: GaugeKind[] = GAUGE_KINDS,
+  kinds: GaugeConfig[] = GAUGE_KINDS,
   options: Omit<TestAppOptions, 'gauges'> = {},
 ): void {
-  describe.each(kinds)(`${name} (%s gauges)`, (gauges) => {
+  describe.each(kinds)(`${name} (%s gauges)`, (config) => {
     const t = new SuiteApp();
     beforeAll(async () => {
-      t.current = await testApp({ ...options, gauges });
+      t.current = await testApp({ ...options, gauges: config });
     });
     afterAll(async () => {
       await t.current?.close();
     });
-    fn(t, gauges);
+    fn(t, storeOf(config));
   });
 }
 
@@ -249,7 +306,7 @@ export function describeEachGauge(
 export function useTestApp(
   name: string,
   fn: (t: TestApp, gauges: GaugeKind) => void,
-  kinds: GaugeKind[] = GAUGE_KINDS,
+  kinds: GaugeConfig[] = GAUGE_KINDS,
   options: Omit<TestAppOptions, 'gauges'> = {},
 ): void {
   describeEachGauge(

@@ -60,6 +60,8 @@ export const HealthSchema = z
     status: z.enum(['ok', 'unavailable']),
     runtime: z.enum(['node', 'workerd']),
     gauges: z.enum(['redis', 'postgres']),
+    /** How the gauges are reached: Upstash REST, one Redis over RESP, a Redis Cluster, or the Postgres gauge. */
+    gaugeMode: z.enum(['upstash', 'redis', 'cluster', 'postgres']),
     db: z.enum(['postgres', 'pglite']),
     checks: z.object({ gauges: z.enum(['up', 'down']), db: z.enum(['up', 'down']) }),
   })
