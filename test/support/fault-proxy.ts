@@ -4,7 +4,8 @@
  * ever answered — a stuck load balancer, a half-dead host). Byte-level, so it stands in front of
  * the Upstash REST endpoint, the Neon WebSocket proxy's Postgres or a plain Postgres alike.
  */
-import { createServer, Socket, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
+import { pairSockets } from './tcp-proxy.js';
 
 export type FaultMode = 'pass' | 'down' | 'hang';
 
@@ -25,16 +26,7 @@ export async function startFaultProxy(target: { host: string; port: number }): P
   let current: FaultMode = 'pass';
 
   const accept = (client: Socket) => {
-    const upstream = new Socket();
-    sockets.add(client).add(upstream);
-    const drop = () => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    client.on('error', drop).on('close', drop);
-    upstream.on('error', drop).on('close', drop);
+    const upstream = pairSockets(client, sockets);
     // Forward by hand, not by pipe: a hang must also silence connections opened before it.
     const pending: Buffer[] = [];
     let connected = false;

@@ -12,8 +12,9 @@
  * Only `EVALSHA`/`EVAL` replies are lost; the client's own commands (its ready check, `PING`,
  * `SCAN`) pass.
  */
-import { createServer, Socket, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { parseReply } from '../../scripts/upstash-rest/resp.js';
+import { pairSockets } from './tcp-proxy.js';
 
 export type LostAnswer = 'drop' | '500';
 
@@ -48,20 +49,11 @@ export async function startRespFaultProxy(target: { host: string; port: number }
   const sockets = new Set<Socket>();
 
   const server: Server = createServer((client) => {
-    const upstream = new Socket();
-    sockets.add(client).add(upstream);
+    const upstream = pairSockets(client, sockets);
     /** Names of the commands sent and not answered yet, in order. */
     const sent: string[] = [];
     let fromClient: Buffer = Buffer.alloc(0);
     let fromServer: Buffer = Buffer.alloc(0);
-    const drop = () => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    client.on('error', drop).on('close', drop);
-    upstream.on('error', drop).on('close', drop);
     client.on('data', (chunk: Buffer) => {
       fromClient = Buffer.concat([fromClient, chunk]);
       const { values, rest } = split(fromClient);
@@ -84,7 +76,10 @@ export async function startRespFaultProxy(target: { host: string; port: number }
         if (fault === 'drop') {
           // What was answered before it still reaches the client; this answer and the rest do not.
           if (out.length > 0) client.write(Buffer.concat(out));
-          return drop();
+          // Both ends go; pairSockets forgets them when they close.
+          client.destroy();
+          upstream.destroy();
+          return;
         }
         out.push(fault === '500' ? INJECTED : bytes);
       }

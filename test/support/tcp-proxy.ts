@@ -13,6 +13,24 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
+/**
+ * Pairs an accepted client socket with a fresh upstream socket, tracked in `sockets`: when either
+ * side errors or closes, both are destroyed and forgotten. Every proxy of the tests starts so.
+ */
+export function pairSockets(client: Socket, sockets: Set<Socket>): Socket {
+  const upstream = new Socket();
+  sockets.add(client).add(upstream);
+  const drop = () => {
+    client.destroy();
+    upstream.destroy();
+    sockets.delete(client);
+    sockets.delete(upstream);
+  };
+  client.on('error', drop).on('close', drop);
+  upstream.on('error', drop).on('close', drop);
+  return upstream;
+}
+
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
   let server: Server | null = null;
@@ -21,16 +39,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   const listen = () =>
     new Promise<void>((resolve, reject) => {
       const s = createServer((client) => {
-        const upstream = new Socket();
-        sockets.add(client).add(upstream);
-        const drop = () => {
-          client.destroy();
-          upstream.destroy();
-          sockets.delete(client);
-          sockets.delete(upstream);
-        };
-        client.on('error', drop).on('close', drop);
-        upstream.on('error', drop).on('close', drop);
+        const upstream = pairSockets(client, sockets);
         upstream.connect(target.port, target.host, () => {
           client.pipe(upstream);
           upstream.pipe(client);
