@@ -309,6 +309,22 @@ describeEachGauge('breaks between the tested paths', (t) => {
     });
   });
 
+  describe('a commit retried after its use was cancelled', () => {
+    it('replays its 200 (it did commit, once), and the release still says ALREADY_USED (found by the model-based test)', async () => {
+      const coupon = await createLive(t, { useStock: { total: 15 } });
+      const held = await expectJson<{ holdId: string }>(await t.call('POST', `/v1/coupons/${coupon.id}/holds`, { token: CLIENT, body: { userId: 'ann', ownerId: 'cart-1', ttlSeconds: 600 } }), 201);
+      const commit = () => t.call('POST', `/v1/coupons/${coupon.id}/holds/${held.holdId}/commit`, { token: CLIENT });
+      expect(await expectJson(await commit(), 200)).toMatchObject({ status: 'committed', useId: held.holdId });
+      // The commit's answer was lost; meanwhile the use is cancelled; then the commit is retried.
+      await expectJson(await t.call('POST', `/v1/coupons/${coupon.id}/uses/${held.holdId}/cancel`, { token: CLIENT }), 200);
+      expect(await expectJson(await commit(), 200)).toMatchObject({ status: 'committed', useId: held.holdId });
+      await expectProblem(await t.call('POST', `/v1/coupons/${coupon.id}/holds/${held.holdId}/release`, { token: CLIENT }), 409, 'ALREADY_USED');
+      expect((await getCoupon(t, coupon.id)).useStock?.remain).toBe(15);
+      await t.settle();
+      expect(await t.deps.ledger.operation(coupon.id, held.holdId)).toMatchObject({ kind: 'use', restored: true });
+    });
+  });
+
   describe('racing status changes', () => {
     it('a confirm or rebuild that read "confirmed" cannot reopen a coupon paused meanwhile', async () => {
       const coupon = await createLive(t, { issueStock: { total: 3 } });

@@ -34,6 +34,11 @@ export function holdContract(scope: ScopeFactory, gauge: () => GaugePort): void 
       expect(await gauge().restore({ prefix: s.prefix, opId: held, kind: 'sell', now: T + 6_000, mode: 'hold' })).toEqual({ ok: false, reason: 'committed' });
       expect(await s.restore(held)).toMatchObject({ ok: true, restored: true });
       expect(await s.remainOf()).toBe(1);
+      // A commit retried after the use was cancelled (its first answer lost) replays its answer:
+      // it did commit, once; the release still says so.
+      expect(await gauge().commit({ prefix: s.prefix, opId: held, now: T + 7_000 })).toMatchObject({ ok: true, committed: false });
+      expect(await gauge().restore({ prefix: s.prefix, opId: held, kind: 'sell', now: T + 7_000, mode: 'hold' })).toEqual({ ok: false, reason: 'committed' });
+      expect(await s.remainOf()).toBe(1);
     });
 
     it('releases a hold once; a commit after a release or after its time is up is expired', async () => {

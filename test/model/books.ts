@@ -34,6 +34,8 @@ export interface Take {
   doubted: boolean;
   hold: { owner: string; expiresAt: number } | null;
   committed: Tri;
+  /** Commits of this hold sent and not answered yet: a release racing one may find it committed. */
+  committing?: number;
   restored: Tri;
   /** The request that took it, to replay with its Idempotency-Key (single issues and uses). */
   replay: { path: string; key: string; body: Record<string, unknown> } | null;

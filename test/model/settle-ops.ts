@@ -16,9 +16,10 @@ function expectSettle(book: Book, action: 'commit' | 'release' | 'cancelIssue' |
   if (book.status === 'archived') return { ok: false, code: 'NOT_ACTIVE' };
   switch (action) {
     case 'commit':
-      // Given back (released, run out, or committed and then cancelled as a use): HOLD_EXPIRED.
-      if (t.restored === 'yes') return { ok: false, code: 'HOLD_EXPIRED' };
+      // Committed once: a commit replays 200 ever after (even once the use was cancelled).
       if (t.committed === 'yes') return { ok: true };
+      // Given back (released or run out): HOLD_EXPIRED.
+      if (t.restored === 'yes') return { ok: false, code: 'HOLD_EXPIRED' };
       return now >= (t.hold?.expiresAt ?? 0) ? { ok: false, code: 'HOLD_EXPIRED' } : { ok: true };
     case 'release':
       return t.committed === 'yes' ? { ok: false, code: 'ALREADY_USED' } : { ok: true };
@@ -45,6 +46,7 @@ export async function settleTake(ctx: Ctx, op: { t: 'commit' | 'release' | 'canc
   const what = `${action} of ${t.id} (${t.user}) on coupon ${book.index}`;
   const wasCommitted = t.committed;
   const wasRestored = t.restored;
+  if (action === 'commit') t.committing = (t.committing ?? 0) + 1;
   await perform(run, book.index, { method: 'POST', path }, {
     doubt: () => {
       // The lost answer may have done it: until a definite answer, it is in doubt.
@@ -59,12 +61,13 @@ export async function settleTake(ctx: Ctx, op: { t: 'commit' | 'release' | 'canc
       if (a.code === 'NOT_ACTIVE') return; // archived: what a lost attempt did stays in doubt
       if (action === 'commit') {
         if (a.status === 200) {
-          if (t.restored === 'yes') run.violate('false-acceptance', `${what}: committed a hold that was given back`);
+          if (t.restored === 'yes' && t.committed === 'no') run.violate('false-acceptance', `${what}: committed a hold that was given back`);
           if (!doubted && wasCommitted !== 'yes' && now >= (t.hold?.expiresAt ?? 0)) run.violate('false-acceptance', `${what}: committed a hold whose time was up`);
           t.committed = 'yes';
-        } else if (a.code === 'HOLD_EXPIRED' && t.restored !== 'yes') {
-          // In a concurrent moment a cancel of the use may have run first and be answered after.
-          if (t.committed === 'yes' && t.restored === 'no' && !ctx.together) run.violate('false-refusal', `${what}: HOLD_EXPIRED for a hold committed before and never cancelled`);
+        } else if (a.code === 'HOLD_EXPIRED') {
+          // A hold committed once is answered 200 by every commit after, cancelled or not.
+          if (t.committed === 'yes') run.violate('false-refusal', `${what}: HOLD_EXPIRED for a hold committed before`);
+          // Never committed: a commit that had run would replay 200.
           if (t.committed === 'maybe') t.committed = 'no';
           t.restored = 'yes';
         }
@@ -78,12 +81,15 @@ export async function settleTake(ctx: Ctx, op: { t: 'commit' | 'release' | 'canc
       }
       if (a.code === 'ALREADY_USED') {
         if (action === 'release') {
-          if (t.committed === 'no' && !doubted) run.violate('false-refusal', `${what}: ALREADY_USED for a hold never committed`);
+          // A commit of it in flight (fired together) may have run first and be answered after.
+          if (t.committed === 'no' && !doubted && !t.committing) run.violate('false-refusal', `${what}: ALREADY_USED for a hold never committed`);
           t.committed = 'yes';
         }
         // Refused: nothing was given back (a lost attempt would have made this a 200).
         if (t.restored === 'maybe') t.restored = wasRestored === 'maybe' ? 'maybe' : 'no';
       }
     },
+  }).finally(() => {
+    if (action === 'commit') t.committing = (t.committing ?? 1) - 1;
   });
 }

@@ -72,8 +72,9 @@ export class PostgresGauge implements GaugePort {
       // Sealed first: an archived scope keeps its take records only to replay takes (see drop),
       // so a commit there answers as on Redis, where the record went with the archive.
       if (policy?.sealed) return { ok: false, reason: 'sealed' };
-      if (op.restoredAt) return { ok: false, reason: 'expired' };
+      // Committed before given back: a retried commit replays its answer even once the use was cancelled.
       if (op.committedAt) return { ok: true, committed: false, subject: op.subject, ref: op.ref };
+      if (op.restoredAt) return { ok: false, reason: 'expired' };
       if (!policy) return { ok: false, reason: 'unavailable' };
       if (op.holdExpiresAt.getTime() <= cmd.now) {
         await restoreIn(tx, { prefix: cmd.prefix, opId: cmd.opId, kind: op.kind, now: cmd.now });

@@ -64,8 +64,9 @@ KEYS[2]  operation record of the hold
 ARGV[1]  now, ms since the epoch
 ARGV[2]  operation id
 ARGV[3]  the scope's key prefix
-Makes a hold a use for good: off the expiry list, never given back by time. A hold whose time
-is up is given back now instead (it stays on the list when a gauge it touches is missing, for
+Makes a hold a use for good: off the expiry list, never given back by time; a hold committed
+once answers so ever after, even once its use was cancelled. A hold whose time is up is given
+back now instead (it stays on the list when a gauge it touches is missing, for
 the sweep after a rebuild).
 Returns {'ok', committed now 0|1, subject, ref} | {'not_found'} | {'not_hold'} (a plain take) |
 {'expired'} | {'unavailable'} | {'sealed'}
@@ -77,8 +78,10 @@ if not op.h then return {'not_hold'} end
 -- Sealed first: an archived scope changes no more, whatever became of the hold.
 local p = redis.call('HMGET', KEYS[1], 'open', 'sealed')
 if p[2] == '1' then return {'sealed'} end
-if op.x then return {'expired'} end
+-- Committed before anything else: a commit retried after the use was cancelled replays its
+-- answer (it did commit, once), as the release of it answers 'committed'.
 if op.m then return {'ok', 0, op.s, op.f} end
+if op.x then return {'expired'} end
 if not p[1] then return {'unavailable'} end
 local now = tonumber(ARGV[1])
 if op.h <= now then
