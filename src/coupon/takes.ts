@@ -11,6 +11,7 @@ import { newId } from './ids.js';
 import { itemLimits, remainsByLimit, takeItems, type TakeKind } from './items.js';
 import { couponKeys } from './keys.js';
 import { notAHold, takeRefusal, unknownOp, unknownOutcome } from './refusals.js';
+import { learnTake, rememberedShortfall } from './sold-out.js';
 import type { Cancelled, TakeInput, TakeOne, TakeOptions, Taken } from './take-types.js';
 
 export class CouponTakes {
@@ -65,6 +66,17 @@ export class CouponTakes {
     const at = now(this.deps);
     const periods = currentPeriods(this.deps, at);
     const items = takeItems(kind, keys, input.userId, periods, input.discountAmount ?? null);
+    const memo = this.deps.soldOut;
+    // From memory only without an Idempotency-Key: a keyed retry of a take that went through must
+    // replay it, and only the gauge knows whether one did (docs/guarantees.md, sold-out memo).
+    if (memo && input.idempotencyKey === null && !hold) {
+      const index = rememberedShortfall(memo, keys.prefix, items, at);
+      if (index >= 0) {
+        this.deps.onRemembered?.(input.couponId, scope);
+        return takeRefusal(this.deps, { kind, couponId: input.couponId, items, periods }, { ok: false, reason: 'insufficient', index });
+      }
+    }
+    const ticket = memo?.ticket(at);
     const result = await unknownOutcome(() => this.deps.gauges.take({
       prefix: keys.prefix,
       window: kind,
@@ -77,6 +89,7 @@ export class CouponTakes {
       ...(hold ? { hold } : {}),
     }));
     if ('code' in result) return result;
+    if (memo && ticket) learnTake(memo, keys.prefix, items, result, ticket);
     if (result.ok) {
       if (!result.replayed) this.deps.onLedgerEvent?.(input.couponId);
       const remains = remainsByLimit(items, result.remains);

@@ -1,0 +1,252 @@
+/**
+ * The sold-out memo: what this process (a Node host, a Worker isolate) learned about shared
+ * gauges that ran short, so that the takes of a sold-out sale that follow are refused from memory
+ * for a short window instead of each costing the store a command.
+ *
+ * What it remembers, per gauge key of a scope: "less than `below` left", learned at the time
+ * the take that learned it was *sent* (so the window bounds how stale an answer can be, from any
+ * change the store saw after that: a cancel in another process is takeable at most `windowMs`
+ * after it). Only the caller decides which gauges are shared (a coupon's stocks and budget, never
+ * a per-user counter or a period cap); the memo only ever answers "short" for a take of `n` when
+ * it learned "less than `below`" with `n >= below`.
+ *
+ * Forgetting: `forget(prefix)` drops a scope at once (a restore, adjust or hold give-back made
+ * through this process: `forgetfulGauge` below does it for every such call). An answer that was
+ * sent before a forget and arrives after it is not learned (the scope's clear sequence), so a
+ * refusal the store gave before the restore cannot come back after it.
+ *
+ * Memory is bounded: at most `maxScopes` scopes (oldest dropped first) and `maxKeys` keys each.
+ */
+import type { GaugePort } from './gauge.js';
+
+export interface SoldOutMemoOptions {
+  /** How long a learned shortfall answers takes, in ms (> 0; a window of 0 means no memo at all). */
+  windowMs: number;
+  /** Most scopes remembered at once (default 4096); the oldest is dropped first. */
+  maxScopes?: number;
+  /** Most gauge keys remembered per scope (default 8: a coupon has three shared gauges). */
+  maxKeys?: number;
+}
+
+/** When a take was sent and what the memo had forgotten by then: what its answer is learned with. */
+export interface Ticket {
+  /** The memo's clear sequence when the take was sent. */
+  seq: number;
+  /** When the take was sent, ms since the epoch. */
+  at: number;
+}
+
+interface Scope {
+  /** The clear sequence of this scope's last `forget`. */
+  cleared: number;
+  /** Per gauge key: less than `below` left, until `until` (ms since the epoch). */
+  keys: Map<string, { below: number; until: number }>;
+}
+
+export class SoldOutMemo {
+  readonly windowMs: number;
+  private readonly maxScopes: number;
+  private readonly maxKeys: number;
+  private readonly scopes = new Map<string, Scope>();
+  private seq = 0;
+  /** The highest clear sequence of a scope dropped for room: a scope not held is treated as cleared then. */
+  private floor = 0;
+
+  constructor(options: SoldOutMemoOptions) {
+    if (!(options.windowMs > 0)) throw new Error('a sold-out memo needs a window > 0 ms');
+    this.windowMs = options.windowMs;
+    this.maxScopes = options.maxScopes ?? 4096;
+    this.maxKeys = options.maxKeys ?? 8;
+  }
+
+  /** Scopes held now (for tests and metrics). */
+  get size(): number {
+    return this.scopes.size;
+  }
+
+  /** Takes a ticket for a take sent at `at`: its answer is learned with it. */
+  ticket(at: number): Ticket {
+    return { seq: this.seq, at };
+  }
+
+  /**
+   * The first of `needs` (in order) that is known to have less than its `n` left at `at`, or -1.
+   * Needs of `n <= 0` never match (a give is never short).
+   */
+  short(prefix: string, needs: readonly { key: string; n: number }[], at: number): number {
+    const scope = this.scopes.get(prefix);
+    if (!scope || scope.keys.size === 0) return -1;
+    for (let i = 0; i < needs.length; i++) {
+      const need = needs[i];
+      if (!need || need.n <= 0) continue;
+      const known = scope.keys.get(need.key);
+      if (!known) continue;
+      if (known.until <= at) {
+        scope.keys.delete(need.key);
+        continue;
+      }
+      if (need.n >= known.below) return i;
+    }
+    return -1;
+  }
+
+  /** The store refused a take of `n` from `key`: less than `n` is left. */
+  learnShort(prefix: string, key: string, n: number, ticket: Ticket): void {
+    if (!(n > 0)) return;
+    const scope = this.scopeFor(prefix, ticket);
+    if (!scope) return;
+    const known = scope.keys.get(key);
+    const until = ticket.at + this.windowMs;
+    // Each fact holds for a window from when its take was sent: the later one replaces the
+    // earlier (an earlier, tighter bound is not stretched to the later one's window).
+    if (known && known.until > until) return;
+    if (!known && scope.keys.size >= this.maxKeys) return;
+    scope.keys.set(key, { below: n, until });
+  }
+
+  /**
+   * The store answered `remain` left in `key` (a take that went through): 0 is "less than 1";
+   * anything above forgets the key (whatever was learned before is no longer true).
+   */
+  learnRemain(prefix: string, key: string, remain: number, ticket: Ticket): void {
+    if (remain > 0) {
+      this.scopes.get(prefix)?.keys.delete(key);
+      return;
+    }
+    this.learnShort(prefix, key, 1, ticket);
+  }
+
+  /** Forgets what was learned about `key` (a read showed it has some left), in whichever scope holds it. */
+  forgetKey(key: string): void {
+    for (const [prefix, scope] of this.scopes) if (key.startsWith(prefix)) scope.keys.delete(key);
+  }
+
+  /** Forgets everything about a scope, at once: its gauges may have more now. */
+  forget(prefix: string): void {
+    this.seq += 1;
+    const scope = this.scopes.get(prefix);
+    if (scope) {
+      scope.cleared = this.seq;
+      scope.keys.clear();
+      return;
+    }
+    // Remembered as cleared, so an answer in flight since before this call is not learned.
+    this.insert(prefix, { cleared: this.seq, keys: new Map() });
+  }
+
+  /** Forgets every scope a key of `keys` may belong to (a load names keys, not scopes). */
+  forgetKeys(keys: readonly string[]): void {
+    for (const prefix of [...this.scopes.keys()]) {
+      if (keys.some((key) => key.startsWith(prefix))) this.forget(prefix);
+    }
+    // A scope not held yet may still have an answer in flight: nothing held, nothing to learn
+    // wrongly except from a take sent before now, which the floor now refuses.
+    this.seq += 1;
+    this.floor = this.seq;
+  }
+
+  /** The scope an answer with `ticket` may be learned into, `null` when a forget came after it was sent. */
+  private scopeFor(prefix: string, ticket: Ticket): Scope | null {
+    const scope = this.scopes.get(prefix);
+    if (scope) return ticket.seq >= scope.cleared ? scope : null;
+    if (ticket.seq < this.floor) return null;
+    const fresh: Scope = { cleared: 0, keys: new Map() };
+    this.insert(prefix, fresh);
+    return fresh;
+  }
+
+  private insert(prefix: string, scope: Scope): void {
+    this.scopes.set(prefix, scope);
+    while (this.scopes.size > this.maxScopes) {
+      const oldest = this.scopes.entries().next().value;
+      if (!oldest) break;
+      this.scopes.delete(oldest[0]);
+      // What that scope's clear sequence said is now said for every scope not held.
+      this.floor = Math.max(this.floor, oldest[1].cleared);
+    }
+  }
+}
+
+/**
+ * Gauge calls that can add to a scope's remains (or change what it answers), each with the
+ * answers that prove it changed nothing: any other outcome (an error included: it may still have
+ * run) forgets the scope.
+ */
+const FORGETTING: Partial<Record<keyof GaugePort, (answer: unknown) => boolean>> = {
+  restore: () => false,
+  adjust: () => false,
+  // A commit that committed gives nothing back; one that found its hold expired did.
+  commit: (answer) => isObject(answer) && answer.ok === true,
+  expireHolds: (answer) => answer === 0,
+  setPolicy: () => false,
+  setOpen: () => false,
+  seal: () => false,
+  drop: () => false,
+};
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+
+/** The scope a forgetting call names: its `prefix` argument, or its command's. */
+function prefixOf(args: readonly unknown[]): string | null {
+  const [first] = args;
+  if (typeof first === 'string') return first;
+  if (isObject(first) && typeof first.prefix === 'string') return first.prefix;
+  return null;
+}
+
+/** Forgets each read gauge that shows some left. */
+function forgetRead(memo: SoldOutMemo, keys: unknown, answer: unknown): void {
+  if (!Array.isArray(keys) || !Array.isArray(answer)) return;
+  answer.forEach((live: unknown, i) => {
+    const key: unknown = keys[i];
+    if (isObject(live) && typeof live.remain === 'number' && live.remain > 0 && typeof key === 'string') memo.forgetKey(key);
+  });
+}
+
+/**
+ * The gauge, with every call that can give stock back (restore, adjust, a commit that finds its
+ * hold expired, the hold sweep, a policy or open-flag change, a seal, a drop, a load) forgetting
+ * what `memo` learned about its scope once it answered, and a live read that shows a gauge has
+ * some left forgetting that gauge. A proxy like `observedGauge`, so a method the port gains later
+ * passes through untouched.
+ */
+export function forgetfulGauge(gauge: GaugePort, memo: SoldOutMemo): GaugePort {
+  const wrapped = new Map<PropertyKey, unknown>();
+  return new Proxy(gauge, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target);
+      if (typeof value !== 'function') return value;
+      let fn = wrapped.get(property);
+      if (fn !== undefined) return fn;
+      const method = value as (...args: unknown[]) => Promise<unknown>;
+      const unchanged = FORGETTING[property as keyof GaugePort];
+      if (property === 'load') {
+        fn = (...args: unknown[]) => {
+          const keys = Array.isArray(args[0]) ? args[0].map((g: unknown) => (isObject(g) && typeof g.key === 'string' ? g.key : '')) : [];
+          return method.apply(target, args).finally(() => memo.forgetKeys(keys));
+        };
+      } else if (property === 'read') {
+        fn = async (...args: unknown[]) => {
+          const answer = await method.apply(target, args);
+          forgetRead(memo, args[0], answer);
+          return answer;
+        };
+      } else if (unchanged) {
+        fn = async (...args: unknown[]) => {
+          const prefix = prefixOf(args);
+          let answer: unknown = null;
+          try {
+            answer = await method.apply(target, args);
+            return answer;
+          } finally {
+            if (prefix !== null && !unchanged(answer)) memo.forget(prefix);
+          }
+        };
+      } else {
+        fn = method.bind(target);
+      }
+      wrapped.set(property, fn);
+      return fn;
+    },
+  });
+}
