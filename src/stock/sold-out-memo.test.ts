@@ -109,7 +109,7 @@ describe('a forgetful gauge', () => {
       },
       commit: async () => ({ ok: true, committed: true, subject: 'u', ref: null }),
       expireHolds: async (prefix) => (prefix === P ? 0 : 2),
-      read: async (keys) => keys.map((k) => ({ total: 5, remain: k === ISSUE ? 2 : 0 })),
+      read: async (keys) => keys.map((k) => ({ total: 5, remain: k === ISSUE ? 2 : 0, version: 0 })),
       load: async () => {},
       ping: async () => {
         calls.push('ping');
