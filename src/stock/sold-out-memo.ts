@@ -36,11 +36,18 @@ export interface Ticket {
   at: number;
 }
 
+/** Less than `below` left, until `until` (ms since the epoch); `probed`: when a take last went to ask the store again. */
+interface Fact {
+  below: number;
+  until: number;
+  probed: number;
+}
+
 interface Scope {
   /** The clear sequence of this scope's last `forget`. */
   cleared: number;
-  /** Per gauge key: less than `below` left, until `until` (ms since the epoch). */
-  keys: Map<string, { below: number; until: number }>;
+  /** Per gauge key: what is known of it. */
+  keys: Map<string, Fact>;
 }
 
 export class SoldOutMemo {
@@ -70,8 +77,9 @@ export class SoldOutMemo {
   }
 
   /**
-   * The first of `needs` (in order) that is known to have less than its `n` left at `at`, or -1.
-   * Needs of `n <= 0` never match (a give is never short).
+   * The first of `needs` (in order) that is known to have less than its `n` left at `at`, or -1:
+   * the take must ask the store (nothing known short, or it is the one take that asks again in
+   * the second half of a fact's window). Needs of `n <= 0` never match (a give is never short).
    */
   short(prefix: string, needs: readonly { key: string; n: number }[], at: number): number {
     const scope = this.scopes.get(prefix);
@@ -85,7 +93,15 @@ export class SoldOutMemo {
         scope.keys.delete(need.key);
         continue;
       }
-      if (need.n >= known.below) return i;
+      if (need.n < known.below) continue;
+      // In the second half of its window, one take at a time asks the store again (and renews the
+      // fact when it is still true) while the others are still answered: under load a sold-out
+      // stock costs about two calls per window, never a burst of them when the window ends.
+      if (at >= known.until - this.windowMs / 2 && at >= known.probed + this.windowMs / 4) {
+        known.probed = at;
+        return -1;
+      }
+      return i;
     }
     return -1;
   }
@@ -101,7 +117,7 @@ export class SoldOutMemo {
     // earlier (an earlier, tighter bound is not stretched to the later one's window).
     if (known && known.until > until) return;
     if (!known && scope.keys.size >= this.maxKeys) return;
-    scope.keys.set(key, { below: n, until });
+    scope.keys.set(key, { below: n, until, probed: -Infinity });
   }
 
   /**
