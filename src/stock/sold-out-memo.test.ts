@@ -37,10 +37,12 @@ describe('the sold-out memo', () => {
   it('holds a fact for its window from when its take was sent, then asks again', () => {
     const m = memo(1000);
     m.learnShort(P, ISSUE, 1, m.ticket(5_000));
+    expect(m.short(P, [{ key: ISSUE, n: 1 }], 5_249)).toBe(0);
+    // From a quarter of the window on, one take per quarter window asks the store again; the others are answered.
+    expect(m.short(P, [{ key: ISSUE, n: 1 }], 5_250)).toBe(-1);
+    expect(m.short(P, [{ key: ISSUE, n: 1 }], 5_251)).toBe(0);
     expect(m.short(P, [{ key: ISSUE, n: 1 }], 5_499)).toBe(0);
-    // From half the window on, one take per quarter window asks the store again; the others are answered.
     expect(m.short(P, [{ key: ISSUE, n: 1 }], 5_500)).toBe(-1);
-    expect(m.short(P, [{ key: ISSUE, n: 1 }], 5_501)).toBe(0);
     expect(m.short(P, [{ key: ISSUE, n: 1 }], 5_749)).toBe(0);
     expect(m.short(P, [{ key: ISSUE, n: 1 }], 5_750)).toBe(-1);
     expect(m.short(P, [{ key: ISSUE, n: 1 }], 5_999)).toBe(0);
@@ -52,10 +54,13 @@ describe('the sold-out memo', () => {
   it('renews a fact when the take that asked again is refused too', () => {
     const m = memo(1000);
     m.learnShort(P, ISSUE, 1, m.ticket(0));
-    expect(m.short(P, [{ key: ISSUE, n: 1 }], 600)).toBe(-1);
-    m.learnShort(P, ISSUE, 1, m.ticket(600));
-    expect(m.short(P, [{ key: ISSUE, n: 1 }], 1_099)).toBe(0);
-    expect(m.short(P, [{ key: ISSUE, n: 1 }], 1_600)).toBe(-1);
+    expect(m.short(P, [{ key: ISSUE, n: 1 }], 300)).toBe(-1);
+    m.learnShort(P, ISSUE, 1, m.ticket(300));
+    // Renewed: answered until the new fact's quarter mark, asked again there, answered until it ends.
+    expect(m.short(P, [{ key: ISSUE, n: 1 }], 549)).toBe(0);
+    expect(m.short(P, [{ key: ISSUE, n: 1 }], 550)).toBe(-1);
+    expect(m.short(P, [{ key: ISSUE, n: 1 }], 551)).toBe(0);
+    expect(m.short(P, [{ key: ISSUE, n: 1 }], 1_300)).toBe(-1);
   });
 
   it('keeps the later of two facts, never stretching an earlier one to a later window', () => {
@@ -64,7 +69,7 @@ describe('the sold-out memo', () => {
     m.learnShort(P, BUDGET, 900, m.ticket(500));
     // The later fact says "less than 900" until 1500; "less than 100" is not carried along.
     expect(m.short(P, [{ key: BUDGET, n: 800 }], 600)).toBe(-1);
-    expect(m.short(P, [{ key: BUDGET, n: 900 }], 900)).toBe(0);
+    expect(m.short(P, [{ key: BUDGET, n: 900 }], 700)).toBe(0);
     // An older answer arriving late does not replace a newer fact.
     m.learnShort(P, BUDGET, 1, m.ticket(100));
     expect(m.short(P, [{ key: BUDGET, n: 5 }], 600)).toBe(-1);

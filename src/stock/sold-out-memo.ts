@@ -79,7 +79,7 @@ export class SoldOutMemo {
   /**
    * The first of `needs` (in order) that is known to have less than its `n` left at `at`, or -1:
    * the take must ask the store (nothing known short, or it is the one take that asks again in
-   * the second half of a fact's window). Needs of `n <= 0` never match (a give is never short).
+   * the later part of a fact's window). Needs of `n <= 0` never match (a give is never short).
    */
   short(prefix: string, needs: readonly { key: string; n: number }[], at: number): number {
     const scope = this.scopes.get(prefix);
@@ -94,10 +94,11 @@ export class SoldOutMemo {
         continue;
       }
       if (need.n < known.below) continue;
-      // In the second half of its window, one take at a time asks the store again (and renews the
-      // fact when it is still true) while the others are still answered: under load a sold-out
-      // stock costs about two calls per window, never a burst of them when the window ends.
-      if (at >= known.until - this.windowMs / 2 && at >= known.probed + this.windowMs / 4) {
+      // Once a quarter of its window has passed, one take per quarter window asks the store again
+      // (and renews the fact when it is still true) while the others are still answered: under
+      // load a sold-out stock costs about four calls per window, and a fact is renewed well before
+      // it ends even when the store answers slowly, never a burst of every take in flight then.
+      if (at >= known.until - (this.windowMs * 3) / 4 && at >= known.probed + this.windowMs / 4) {
         known.probed = at;
         return -1;
       }
