@@ -26,12 +26,18 @@ describe('the sold-out memo', () => {
     expect(m.short(P, [{ key: BUDGET, n: 0 }], 1)).toBe(-1);
   });
 
-  it('learns "none left" from a take that left 0, and forgets a key a take showed has some left', () => {
+  it('learns "none left" from a take that left 0, and forgets a key a take showed has enough left', () => {
     const m = memo();
     m.learnRemain(P, ISSUE, 0, m.ticket(0));
     expect(m.short(P, [{ key: ISSUE, n: 1 }], 1)).toBe(0);
     m.learnRemain(P, ISSUE, 3, m.ticket(2));
     expect(m.short(P, [{ key: ISSUE, n: 1 }], 3)).toBe(-1);
+    // A budget short of 500 that a take shows has 300 left is still short of 500; 600 left is not.
+    m.learnShort(P, BUDGET, 500, m.ticket(0));
+    m.learnRemain(P, BUDGET, 300, m.ticket(1));
+    expect(m.short(P, [{ key: BUDGET, n: 500 }], 2)).toBe(0);
+    m.learnRemain(P, BUDGET, 600, m.ticket(2));
+    expect(m.short(P, [{ key: BUDGET, n: 500 }], 3)).toBe(-1);
   });
 
   it('holds a fact for its window from when its take was sent, then asks again', () => {

@@ -123,11 +123,14 @@ export class SoldOutMemo {
 
   /**
    * The store answered `remain` left in `key` (a take that went through): 0 is "less than 1";
-   * anything above forgets the key (whatever was learned before is no longer true).
+   * more forgets what was learned about the key when it contradicts it (a budget known to have
+   * less than 500 that answers 300 left is still short of 500).
    */
   learnRemain(prefix: string, key: string, remain: number, ticket: Ticket): void {
     if (remain > 0) {
-      this.scopes.get(prefix)?.keys.delete(key);
+      const scope = this.scopes.get(prefix);
+      const known = scope?.keys.get(key);
+      if (known && remain >= known.below) scope?.keys.delete(key);
       return;
     }
     this.learnShort(prefix, key, 1, ticket);

@@ -11,8 +11,9 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { prometheusMetrics } from '../../src/node/prometheus.js';
 import { CLIENT, testApp, type GaugeConfig, type TestApp } from '../support/app.js';
 import { pgliteDb, postgresDb, type TestDb } from '../support/db.js';
-import { createLive, expectJson, expectProblem, issue, issued, use, type IssuedBody, type ProblemBody } from '../support/fixtures.js';
+import { createLive, expectJson, expectProblem, issue, issued, live, use, type IssuedBody, type ProblemBody } from '../support/fixtures.js';
 import { startPrivateRedis, type PrivateRedis } from '../support/redis-server.js';
+import { sellOutViolations, TakeLog } from '../support/sell-out.js';
 
 const WINDOW = 1_000;
 const CONFIGS: GaugeConfig[] = ['redis', 'resp', 'postgres'];
@@ -154,5 +155,37 @@ describe.each(CONFIGS)('the sold-out memo (%s gauges)', (config) => {
     await issued(a, coupon.id, 'u1');
     await expectProblem(await issue(a, coupon.id, 'u2'), 409, 'SOLD_OUT');
     expect((await expectJson<{ remain: number }>(await use(a, coupon.id, 'u1'), 201)).remain).toBe(4);
+  });
+
+  it('never a false sell-out in a race of takes only: every budget refusal judged against the order the uses took', async () => {
+    const total = 20_000;
+    const coupon = await createLive(a, { useStock: { total: 100_000 }, budget: { total, currency: 'EUR' } });
+    const log = new TakeLog();
+    let spent = false;
+    const shopper = async (name: string, amounts: number[]) => {
+      for (let i = 0; i < 300 && !spent; i++) {
+        const amount = amounts[i % amounts.length] ?? 100;
+        const body = { userId: `${name}-${i}`, discountAmount: amount };
+        const read = async (): Promise<number | null> => {
+          const res = await a.call('POST', `/v1/coupons/${coupon.id}/uses`, { token: CLIENT, body });
+          const json = (await res.json()) as { budgetRemain?: number; code?: string };
+          if (res.status === 201 && typeof json.budgetRemain === 'number') return json.budgetRemain;
+          if (res.status === 409 && json.code === 'BUDGET_EXHAUSTED') return null;
+          throw new Error(`unexpected ${res.status} ${JSON.stringify(json)}`);
+        };
+        const remain = await log.run(amount, read, (r) => r);
+        if (remain === null && amount === 100) spent = true;
+      }
+    };
+    // Large discounts refused first, small ones still fitting: the memo must remember how much was short, not "empty".
+    await Promise.all([
+      ...Array.from({ length: 4 }, (_, i) => shopper(`big${i}`, [[1_200, 900, 1_500], [900, 1_500, 1_200]][i % 2] ?? [1_200])),
+      ...Array.from({ length: 2 }, (_, i) => shopper(`small${i}`, [100])),
+    ]);
+    expect(spent).toBe(true);
+    expect(sellOutViolations(total, log.takes, (await live(a, coupon.id)).budget?.remain ?? -1)).toEqual([]);
+    // And the memo did answer some of them.
+    const text = (await metrics.scrape?.())?.body ?? '';
+    expect(Number(/coupon_stock_sold_out_memo_answers_total\{kind="use"\} (\d+)/.exec(text)?.[1] ?? 0)).toBeGreaterThan(0);
   });
 });
