@@ -7,7 +7,8 @@
  * Idempotency-Key (why: `docs/guarantees.md`, "sold-out memo").
  */
 import type { TakeResult } from '../stock/gauge.js';
-import { forgetfulGauge, SoldOutMemo, type Ticket } from '../stock/sold-out-memo.js';
+import { forgetfulGauge } from '../stock/forgetful-gauge.js';
+import { SoldOutMemo, type Ticket } from '../stock/sold-out-memo.js';
 import type { CouponDeps } from './deps.js';
 import type { ItemLimit, TakeItem } from './items.js';
 

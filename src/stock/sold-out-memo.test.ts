@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { partial } from '../../test/support/fake-gauges.js';
 import type { GaugePort } from './gauge.js';
-import { forgetfulGauge, SoldOutMemo } from './sold-out-memo.js';
+import { forgetfulGauge } from './forgetful-gauge.js';
+import { SoldOutMemo } from './sold-out-memo.js';
 
 const P = 'cs:{c:a}:';
 const ISSUE = `${P}issue`;
