@@ -112,6 +112,39 @@ describe('a take with a sold-out memo', () => {
     expect(s.sent).toHaveLength(2);
   });
 
+  it('lets takes that find the fact run out wait for the take that asks again, and answers them from what it learned (Node host)', async () => {
+    let clock = Date.parse('2026-12-02T10:00:00Z');
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    let asked = 0;
+    const f = fakeGauges({
+      answer: async () => {
+        asked += 1;
+        // The second call (the probe) is slow: answered only when the test says.
+        if (asked === 2) await gate;
+        return { ok: false, reason: 'insufficient', index: 0 };
+      },
+    });
+    f.deps.clock = () => clock;
+    useSoldOutMemo(f.deps, soldOutMemo(1000, true));
+    const remembered: string[] = [];
+    f.deps.onRemembered = (_, kind) => remembered.push(kind);
+    const takes = new CouponTakes(f.deps);
+    await takes.issue(input());
+    clock += 300;
+    const probe = takes.issue(input({ userId: 'probe' }));
+    clock += 800;
+    // The fact ran out at +1000; the probe sent at +300 is still out: these takes wait for it.
+    const waiting = Array.from({ length: 5 }, (_, i) => takes.issue(input({ userId: `waits-${i}` })));
+    expect(asked).toBe(2);
+    release();
+    expect(await probe).toMatchObject({ code: 'SOLD_OUT' });
+    for (const w of waiting) expect(await w).toMatchObject({ code: 'SOLD_OUT' });
+    // One of them asks again (the renewed fact is past its quarter); the other four are answered from it.
+    expect(asked).toBe(3);
+    expect(remembered).toHaveLength(4);
+  });
+
   it('builds no memo for a window of 0', () => {
     expect(soldOutMemo(0)).toBeNull();
     expect(soldOutMemo(250)?.windowMs).toBe(250);

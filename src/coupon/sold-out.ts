@@ -10,6 +10,7 @@ import type { TakeResult } from '../stock/gauge.js';
 import { forgetfulGauge } from '../stock/forgetful-gauge.js';
 import { SoldOutMemo, type Ticket } from '../stock/sold-out-memo.js';
 import type { CouponDeps } from './deps.js';
+import type { Failure } from './errors.js';
 import type { ItemLimit, TakeItem } from './items.js';
 
 /** The limits of gauges every user of a coupon shares: the only ones remembered short. */
@@ -17,12 +18,28 @@ const SHARED: ReadonlySet<ItemLimit> = new Set<ItemLimit>(['issue', 'use', 'budg
 
 const shared = (item: TakeItem): boolean => SHARED.has(item.limit);
 
+/** A take's items as the memo's needs: the shared ones as they are, the others as never short. */
+const needsOf = (items: readonly TakeItem[]) => items.map((item) => (shared(item) ? item : { key: item.key, n: 0 }));
+
 /**
  * The index of the first item of a take that the memo knows is short (a shared gauge with less
- * left than the item takes), or -1: the take must ask the gauge.
+ * left than the item takes), or -1: the take must ask the gauge. A take that finds a fact just
+ * run out while the take that asks again is still out waits for that one first (Node host).
  */
-export function rememberedShortfall(memo: SoldOutMemo, prefix: string, items: readonly TakeItem[], at: number): number {
-  return memo.short(prefix, items.map((item) => (shared(item) ? item : { key: item.key, n: 0 })), at);
+export function rememberedShortfall(memo: SoldOutMemo, prefix: string, items: readonly TakeItem[], now: () => number): number | Promise<number> {
+  const needs = needsOf(items);
+  const at = now();
+  const index = memo.short(prefix, needs, at);
+  if (index >= 0) return index;
+  // Synchronous unless there is a probe to wait for: the hot path awaits nothing more.
+  const probe = memo.pending(prefix, needs, at);
+  return probe ? probe.then(() => memo.short(prefix, needs, now())) : -1;
+}
+
+/** After a take's gauge call: learns from its answer (a failure teaches nothing) and ends any probe of its shared gauges. */
+export function afterTake(memo: SoldOutMemo, prefix: string, items: readonly TakeItem[], result: TakeResult | Failure, ticket: Ticket, at: number): void {
+  if (!('code' in result)) learnTake(memo, prefix, items, result, ticket);
+  memo.settle(prefix, items.filter(shared).map((item) => item.key), at);
 }
 
 /**
@@ -55,5 +72,9 @@ export function useSoldOutMemo(deps: CouponDeps, memo: SoldOutMemo | null): void
   deps.gauges = forgetfulGauge(deps.gauges, memo);
 }
 
-/** A memo of `windowMs`, `null` for a window of 0 (the memo is off). */
-export const soldOutMemo = (windowMs: number): SoldOutMemo | null => (windowMs > 0 ? new SoldOutMemo({ windowMs }) : null);
+/**
+ * A memo of `windowMs`, `null` for a window of 0 (the memo is off). `shareProbes`: takes may wait
+ * for another take's answer (Node host; never on Workers, whose requests must not await what
+ * another request resolves).
+ */
+export const soldOutMemo = (windowMs: number, shareProbes = false): SoldOutMemo | null => (windowMs > 0 ? new SoldOutMemo({ windowMs, shareProbes }) : null);

@@ -11,7 +11,7 @@ import { newId } from './ids.js';
 import { itemLimits, remainsByLimit, takeItems, type TakeKind } from './items.js';
 import { couponKeys } from './keys.js';
 import { notAHold, takeRefusal, unknownOp, unknownOutcome } from './refusals.js';
-import { learnTake, rememberedShortfall } from './sold-out.js';
+import { afterTake, rememberedShortfall } from './sold-out.js';
 import type { Cancelled, TakeInput, TakeOne, TakeOptions, Taken } from './take-types.js';
 
 export class CouponTakes {
@@ -70,7 +70,8 @@ export class CouponTakes {
     // From memory only without an Idempotency-Key: a keyed retry of a take that went through must
     // replay it, and only the gauge knows whether one did (docs/guarantees.md, sold-out memo).
     if (memo && input.idempotencyKey === null && !hold) {
-      const index = rememberedShortfall(memo, keys.prefix, items, at);
+      const found = rememberedShortfall(memo, keys.prefix, items, () => now(this.deps));
+      const index = typeof found === 'number' ? found : await found;
       if (index >= 0) {
         this.deps.onRemembered?.(input.couponId, scope);
         return takeRefusal(this.deps, { kind, couponId: input.couponId, items, periods }, { ok: false, reason: 'insufficient', index });
@@ -88,8 +89,8 @@ export class CouponTakes {
       now: at,
       ...(hold ? { hold } : {}),
     }));
+    if (memo && ticket) afterTake(memo, keys.prefix, items, result, ticket, now(this.deps));
     if ('code' in result) return result;
-    if (memo && ticket) learnTake(memo, keys.prefix, items, result, ticket);
     if (result.ok) {
       if (!result.replayed) this.deps.onLedgerEvent?.(input.couponId);
       const remains = remainsByLimit(items, result.remains);

@@ -195,7 +195,7 @@ export async function startNodeHost(config: NodeConfig): Promise<NodeHost> {
   });
   deps.onRefused = (couponId, kind, at) => refusals.refused(couponId, kind, at);
   // One memo per process: a sold-out stock answers takes from memory for SOLD_OUT_MEMO_MS.
-  useSoldOutMemo(deps, soldOutMemo(config.SOLD_OUT_MEMO_MS));
+  useSoldOutMemo(deps, soldOutMemo(config.SOLD_OUT_MEMO_MS, true));
   deps.onRemembered = (_couponId, kind) => metrics.remembered(kind);
   if (deps.gauges.name === 'redis') {
     // Ledger events wait in Redis streams; move them soon after the response, batched per coupon.

@@ -122,6 +122,56 @@ describe('the sold-out memo', () => {
     expect(m.size).toBe(2);
   });
 
+  it('with shared probes, lets a take that finds a fact run out wait for the probe still out, then answers from the renewed fact', async () => {
+    const m = new SoldOutMemo({ windowMs: 1000, shareProbes: true });
+    const need = [{ key: ISSUE, n: 1 }];
+    m.learnShort(P, ISSUE, 1, m.ticket(0));
+    // The probe goes out at 250; nothing to wait for while the fact holds.
+    expect(m.short(P, need, 250)).toBe(-1);
+    expect(m.pending(P, need, 900)).toBeNull();
+    // The fact runs out at 1000 with the probe still out: the take waits for it.
+    expect(m.short(P, need, 1_000)).toBe(-1);
+    const wait = m.pending(P, need, 1_000);
+    expect(wait).not.toBeNull();
+    let over = false;
+    void wait?.then(() => (over = true));
+    // The probe (sent at 250) is refused too: the fact is renewed until 1250, the wait is over.
+    m.learnShort(P, ISSUE, 1, m.ticket(250));
+    m.settle(P, [ISSUE], 1_010);
+    await wait;
+    expect(over).toBe(true);
+    // Every take that waited looks again: the first asks again (the renewed fact is past its quarter), the others are answered.
+    expect(m.short(P, need, 1_010)).toBe(-1);
+    expect(m.short(P, need, 1_010)).toBe(0);
+    expect(m.short(P, need, 1_011)).toBe(0);
+  });
+
+  it('with shared probes, ends the wait when the probe failed, and the fact is gone: the take asks the store', async () => {
+    const m = new SoldOutMemo({ windowMs: 1000, shareProbes: true });
+    const need = [{ key: ISSUE, n: 1 }];
+    m.learnShort(P, ISSUE, 1, m.ticket(0));
+    expect(m.short(P, need, 250)).toBe(-1);
+    const wait = m.pending(P, need, 1_000);
+    m.settle(P, [ISSUE], 1_001);
+    await wait;
+    expect(m.short(P, need, 1_001)).toBe(-1);
+    expect(m.pending(P, need, 1_001)).toBeNull();
+    // A forget ends a wait too.
+    m.learnShort(P, ISSUE, 1, m.ticket(2_000));
+    expect(m.short(P, need, 2_250)).toBe(-1);
+    const other = m.pending(P, need, 3_000);
+    m.forget(P);
+    await other;
+    expect(m.short(P, need, 3_000)).toBe(-1);
+  });
+
+  it('without shared probes (a Worker) never waits', () => {
+    const m = memo(1000);
+    m.learnShort(P, ISSUE, 1, m.ticket(0));
+    expect(m.short(P, [{ key: ISSUE, n: 1 }], 250)).toBe(-1);
+    expect(m.pending(P, [{ key: ISSUE, n: 1 }], 1_000)).toBeNull();
+  });
+
   it('refuses a window of 0 (the memo is off: no memo is built)', () => {
     expect(() => memo(0)).toThrow(/window/);
   });

@@ -11,9 +11,16 @@
  * it learned "less than `below`" with `n >= below`.
  *
  * Forgetting: `forget(prefix)` drops a scope at once (a restore, adjust or hold give-back made
- * through this process: `forgetfulGauge` in `forgetful-gauge.ts` does it for every such call). An answer that was
- * sent before a forget and arrives after it is not learned (the scope's clear sequence), so a
- * refusal the store gave before the restore cannot come back after it.
+ * through this process: `forgetfulGauge` in `forgetful-gauge.ts` does it for every such call).
+ * An answer that was sent before a forget and arrives after it is not learned (the scope's clear
+ * sequence), so a refusal the store gave before the restore cannot come back after it.
+ *
+ * Asking again: from a quarter of a fact's window on, one take per quarter window asks the store
+ * (a probe) and renews the fact while it holds. With `shareProbes`, a take that finds a fact
+ * expired while its probe is still out waits for the probe (`pending`) and then looks again, so a
+ * slow store does not turn the end of a window into a call per take in flight; the caller says
+ * when a take's answer came (`settle`), whatever it was. Off on Workers, whose requests must not
+ * await what another request resolves.
  *
  * Memory is bounded: at most `maxScopes` scopes (oldest dropped first) and `maxKeys` keys each.
  */
@@ -24,6 +31,8 @@ export interface SoldOutMemoOptions {
   maxScopes?: number;
   /** Most gauge keys remembered per scope (default 8: a coupon has three shared gauges). */
   maxKeys?: number;
+  /** Takes that find a fact expired wait for its probe still out (default false; never on Workers). */
+  shareProbes?: boolean;
 }
 
 /** When a take was sent and what the memo had forgotten by then: what its answer is learned with. */
@@ -39,7 +48,14 @@ interface Fact {
   below: number;
   until: number;
   probed: number;
+  /** The probe still out, with `shareProbes`: resolved when it (or any take of the key) was answered, or the fact went. */
+  probe: { done: Promise<void>; resolve: () => void } | null;
 }
+
+const settled = (fact: Fact | undefined): void => {
+  fact?.probe?.resolve();
+  if (fact) fact.probe = null;
+};
 
 interface Scope {
   /** The clear sequence of this scope's last `forget`. */
@@ -52,6 +68,7 @@ export class SoldOutMemo {
   readonly windowMs: number;
   private readonly maxScopes: number;
   private readonly maxKeys: number;
+  private readonly shareProbes: boolean;
   private readonly scopes = new Map<string, Scope>();
   private seq = 0;
   /** The highest clear sequence of a scope dropped for room: a scope not held is treated as cleared then. */
@@ -62,6 +79,7 @@ export class SoldOutMemo {
     this.windowMs = options.windowMs;
     this.maxScopes = options.maxScopes ?? 4096;
     this.maxKeys = options.maxKeys ?? 8;
+    this.shareProbes = options.shareProbes ?? false;
   }
 
   /** Scopes held now (for tests and metrics). */
@@ -88,7 +106,8 @@ export class SoldOutMemo {
       const known = scope.keys.get(need.key);
       if (!known) continue;
       if (known.until <= at) {
-        scope.keys.delete(need.key);
+        // Kept while its probe is out: `pending` lets the takes that come now wait for it.
+        if (!known.probe) scope.keys.delete(need.key);
         continue;
       }
       if (need.n < known.below) continue;
@@ -98,11 +117,43 @@ export class SoldOutMemo {
       // it ends even when the store answers slowly, never a burst of every take in flight then.
       if (at >= known.until - (this.windowMs * 3) / 4 && at >= known.probed + this.windowMs / 4) {
         known.probed = at;
+        if (this.shareProbes && !known.probe) {
+          let resolve = () => {};
+          const done = new Promise<void>((r) => (resolve = r));
+          known.probe = { done, resolve };
+        }
         return -1;
       }
       return i;
     }
     return -1;
+  }
+
+  /**
+   * With `shareProbes`: what to wait for before asking the store, when a fact a take would need
+   * has run out while the probe sent before that is still out (then look again with `short`);
+   * `null`: ask the store now.
+   */
+  pending(prefix: string, needs: readonly { key: string; n: number }[], at: number): Promise<void> | null {
+    const scope = this.scopes.get(prefix);
+    if (!scope) return null;
+    for (const need of needs) {
+      const known = need.n > 0 ? scope.keys.get(need.key) : undefined;
+      if (known?.probe && known.until <= at && need.n >= known.below) return known.probe.done;
+    }
+    return null;
+  }
+
+  /** A take of these keys was answered (or failed): a probe of them still out is over; an expired fact goes. */
+  settle(prefix: string, keys: readonly string[], at: number): void {
+    const scope = this.scopes.get(prefix);
+    if (!scope) return;
+    for (const key of keys) {
+      const known = scope.keys.get(key);
+      if (!known?.probe) continue;
+      settled(known);
+      if (known.until <= at) scope.keys.delete(key);
+    }
   }
 
   /** The store refused a take of `n` from `key`: less than `n` is left. */
@@ -116,7 +167,8 @@ export class SoldOutMemo {
     // earlier (an earlier, tighter bound is not stretched to the later one's window).
     if (known && known.until > until) return;
     if (!known && scope.keys.size >= this.maxKeys) return;
-    scope.keys.set(key, { below: n, until, probed: -Infinity });
+    settled(known);
+    scope.keys.set(key, { below: n, until, probed: -Infinity, probe: null });
   }
 
   /**
@@ -128,7 +180,10 @@ export class SoldOutMemo {
     if (remain > 0) {
       const scope = this.scopes.get(prefix);
       const known = scope?.keys.get(key);
-      if (known && remain >= known.below) scope?.keys.delete(key);
+      if (known && remain >= known.below) {
+        settled(known);
+        scope?.keys.delete(key);
+      }
       return;
     }
     this.learnShort(prefix, key, 1, ticket);
@@ -136,7 +191,11 @@ export class SoldOutMemo {
 
   /** Forgets what was learned about `key` (a read showed it has some left), in whichever scope holds it. */
   forgetKey(key: string): void {
-    for (const [prefix, scope] of this.scopes) if (key.startsWith(prefix)) scope.keys.delete(key);
+    for (const [prefix, scope] of this.scopes) {
+      if (!key.startsWith(prefix)) continue;
+      settled(scope.keys.get(key));
+      scope.keys.delete(key);
+    }
   }
 
   /** Forgets everything about a scope, at once: its gauges may have more now. */
@@ -145,6 +204,7 @@ export class SoldOutMemo {
     const scope = this.scopes.get(prefix);
     if (scope) {
       scope.cleared = this.seq;
+      for (const fact of scope.keys.values()) settled(fact);
       scope.keys.clear();
       return;
     }
@@ -179,6 +239,7 @@ export class SoldOutMemo {
       const oldest = this.scopes.entries().next().value;
       if (!oldest) break;
       this.scopes.delete(oldest[0]);
+      for (const fact of oldest[1].keys.values()) settled(fact);
       // What that scope's clear sequence said is now said for every scope not held.
       this.floor = Math.max(this.floor, oldest[1].cleared);
     }

@@ -173,7 +173,7 @@ export async function testApp(options: TestAppOptions | (() => Promise<TestDb>) 
     redis = { rest, token: REDIS_TOKEN, client, coalescer: runner.coalescer };
   }
   // As the Node host: the memo over whichever gauge this app has (its restores forget it).
-  useSoldOutMemo(deps, soldOutMemo(soldOutMemoMs));
+  useSoldOutMemo(deps, soldOutMemo(soldOutMemoMs, true));
   const settle = async () => {
     await refusals.flush();
     while (drains.size > 0) await Promise.all(drains);
