@@ -27,6 +27,8 @@ export interface Row {
   bytes?: number;
   /** Microseconds Redis itself spent per take, for scaling rows. */
   redisMicros?: number;
+  /** Redis scripts (EVALSHA, EVAL) per request, for the sold-out rows. */
+  scriptsPerRequest?: number;
   /** Counts and checks, in words. */
   detail: string;
 }

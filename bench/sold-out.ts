@@ -105,6 +105,7 @@ async function tail(service: Service, redis: PrivateRedis, t: Tail, options: Ben
     concurrency: connections,
     perSecond: refused / run.seconds,
     latency: null,
+    scriptsPerRequest: perRequest,
     detail: `${int(requests)} requests after a sell-out of ${int(stock)}: ${int(refused)} SOLD_OUT; Redis ran ${int(calls)} scripts = ${perRequest.toFixed(4)} per request`,
   };
 }
