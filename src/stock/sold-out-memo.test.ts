@@ -1,6 +1,7 @@
 /**
  * The sold-out memo on its own: what it answers for, for how long, what makes it forget, that an
- * answer sent before a forget is never learned after it, and that its memory stays bounded.
+ * answer sent before a forget is never learned after it, that its memory stays bounded; and the
+ * forgetful gauge (`forgetful-gauge.ts`) that forgets it on every call that can give stock back.
  */
 import { describe, expect, it } from 'vitest';
 import { partial } from '../../test/support/fake-gauges.js';
