@@ -5,7 +5,7 @@
  */
 import { int } from './progress.js';
 
-export type Section = 'raw limit' | 'gauge layer' | 'end to end' | 'scaling' | 'memory';
+export type Section = 'raw limit' | 'gauge layer' | 'end to end' | 'sold out' | 'scaling' | 'memory';
 
 /** Latency percentiles in milliseconds. */
 export interface Latency {
@@ -27,6 +27,8 @@ export interface Row {
   bytes?: number;
   /** Microseconds Redis itself spent per take, for scaling rows. */
   redisMicros?: number;
+  /** Redis scripts (EVALSHA, EVAL) per request, for the sold-out rows. */
+  scriptsPerRequest?: number;
   /** Counts and checks, in words. */
   detail: string;
 }

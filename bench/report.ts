@@ -84,6 +84,17 @@ export function targets(report: Report): Target[] {
       met: 'reported',
     });
   }
+  const memoOff = get('sold-out-off');
+  const memoOn = get('sold-out-memo');
+  const memoKeyed = get('sold-out-memo-keyed');
+  if (memoOff?.scriptsPerRequest !== undefined && memoOn?.scriptsPerRequest !== undefined && memoOff.perSecond && memoOn.perSecond) {
+    const keyed = memoKeyed?.perSecond ? `, ${(memoOn.perSecond / memoKeyed.perSecond).toFixed(2)}× keyed refusals on the same service` : '';
+    out.push({
+      goal: 'a sold-out sale costs (almost) no Redis commands: ≤ 0.05 scripts per refused request without a key (sold-out memo)',
+      measured: `${memoOn.scriptsPerRequest.toFixed(4)} vs ${memoOff.scriptsPerRequest.toFixed(4)} without the memo; refused req/s ${(memoOn.perSecond / memoOff.perSecond).toFixed(2)}× without it${keyed}`,
+      met: memoOn.scriptsPerRequest <= 0.05,
+    });
+  }
   if (one?.perSecond && three?.perSecond) {
     out.push({ goal: 'Redis Cluster: takes/s on 1 master vs 3, load split evenly', measured: `${int(one.perSecond)} vs ${int(three.perSecond)} takes/s (${(three.perSecond / one.perSecond).toFixed(2)}×); 3 masters: ${three.detail.replace(/^.*by master: /, '')}`, met: 'reported' });
   }

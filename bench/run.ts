@@ -25,6 +25,7 @@ import { say } from './progress.js';
 import { measureRaw } from './raw.js';
 import { markdown, textTable, type Report } from './report.js';
 import { measureScaling } from './scaling.js';
+import { measureSoldOut } from './sold-out.js';
 import { ROOT, Stack, startRedis, startRest, startService, type RestEndpoint } from './stack.js';
 
 const options = parseOptions(process.argv.slice(2));
@@ -102,6 +103,8 @@ async function measure(): Promise<number> {
     }
     if (options.cpuProf) process.stderr.write(`${await summarizeProfile(join(profileDir, sale.id), 25)}\n`);
   }
+
+  rows.push(...(await measureSoldOut(stack, redis, rest, options, checks)));
 
   rows.push(...(await measureCluster(options, checks)));
 

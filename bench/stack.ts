@@ -137,6 +137,8 @@ export interface ServiceOptions {
   nodeArgs?: string[];
   /** The source tree to run (default this one; a bench may run another revision beside it). */
   root?: string;
+  /** More environment for the service (e.g. `SOLD_OUT_MEMO_MS`). */
+  env?: Record<string, string>;
 }
 
 /** `npm start` (src/node.ts) in its own process, configured through its environment only. */
@@ -159,6 +161,7 @@ export async function startService(stack: Stack, options: ServiceOptions): Promi
   }
   if (options.redisUrl) env.REDIS_URL = options.redisUrl;
   if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;
+  Object.assign(env, options.env);
   // One profile per thread (tsx runs its loader in a worker): a folder per service keeps them apart.
   const nodeArgs = [...(options.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', join(options.cpuProfDir, options.name)] : []), ...(options.nodeArgs ?? [])];
   const child = node('src/node.ts', env, join(stack.dir, `${options.name}.log`), nodeArgs, options.root);

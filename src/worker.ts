@@ -14,6 +14,8 @@ import type { CouponDeps } from './coupon/deps.js';
 import { DrainThrottle, drainCoupons } from './coupon/drain.js';
 import { Maintenance } from './coupon/maintenance.js';
 import { RefusalTally } from './coupon/refusal-tally.js';
+import { soldOutMemo, useSoldOutMemo } from './coupon/sold-out.js';
+import type { SoldOutMemo } from './stock/sold-out-memo.js';
 import { TargetPolicy } from './events/targets.js';
 import { createApp, type RequestScope } from './http/app.js';
 import { problemBody } from './http/problem.js';
@@ -53,6 +55,7 @@ function requestScope(config: WorkerConfig, waitUntil: (p: Promise<unknown>) => 
     webhooks: new PostgresWebhookRepository({ db: neon.db, targets: webhookTargets(config) }),
     lowStockPercent: config.LOW_STOCK_PERCENT,
   };
+  useSoldOutMemo(deps, memoFor(config));
   return {
     deps,
     // After the response: move this request's ledger events into Postgres and, once per
@@ -99,6 +102,16 @@ function webhookTargets(config: WorkerConfig): TargetPolicy {
 const refusals = new RefusalTally();
 const writeRefusals = (db: ReturnType<typeof createNeonDb>['db']) =>
   refusals.flush(new PostgresRefusalRepository({ db })).catch((error: unknown) => workerLog('refusal_counts_write_failed', { error: String(error) }));
+
+/**
+ * Per isolate and configuration: the sold-out memo (SOLD_OUT_MEMO_MS). Every request of the
+ * isolate learns into it and reads from it; another isolate learns on its own.
+ */
+const memos = new WeakMap<WorkerConfig, SoldOutMemo | null>();
+function memoFor(config: WorkerConfig): SoldOutMemo | null {
+  if (!memos.has(config)) memos.set(config, soldOutMemo(config.SOLD_OUT_MEMO_MS));
+  return memos.get(config) ?? null;
+}
 
 /** Per isolate: a hot coupon is drained at most once per interval, however many takes it serves. */
 const drainThrottle = new DrainThrottle();

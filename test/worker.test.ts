@@ -20,7 +20,7 @@ beforeAll(async () => {
   // the client's 5 s abort, so takes that ran in Redis answer 503 (measured: all 50 winners, with
   // 924 SOLD_OUT). Deadlines are test/deadlines.test.ts's subject; here the store gets 30 s, so the
   // burst shows what it is for: no oversell, one ledger event each.
-  stack = await startWorkerStack({ TAKE_TIMEOUT_MS: '30000', STORE_TIMEOUT_MS: '30000' });
+  stack = await startWorkerStack({ TAKE_TIMEOUT_MS: '30000', STORE_TIMEOUT_MS: '30000', SOLD_OUT_MEMO_MS: '1000' });
 }, 120_000);
 afterAll(async () => {
   await stack?.close();
@@ -251,6 +251,26 @@ describe('worker in workerd', () => {
     expect(new Set(won.map((r) => r.body.issueId)).size).toBe(50);
     const sync = await json(await stack.call('POST', `/v1/coupons/${id}/stocks/sync`));
     expect(sync).toMatchObject({ issue: { remain: 0, ledger: 50, drift: 0 } });
+  });
+
+  it('answers a sold-out coupon from the isolate\'s memory: takes without a key run no take script, keyed ones still do', async () => {
+    const id = await createConfirmed({ name: 'sold-out memo', issueStock: { total: 1 } });
+    // The take of the last unit answers remain 0: the isolate learns the sell-out there.
+    expect((await stack.call('POST', `/v1/coupons/${id}/issues`, { token: CLIENT, body: { userId: 'first' } })).status).toBe(201);
+    const before = takeRequests(stack.rest.stats).length;
+    const refused = await Promise.all(Array.from({ length: 20 }, (_, i) => stack.call('POST', `/v1/coupons/${id}/issues`, { token: CLIENT, body: { userId: `late-${i}` } })));
+    const bodies = await Promise.all(refused.map(json));
+    expect(refused.map((r) => r.status)).toEqual(Array(20).fill(409));
+    expect(new Set(bodies.map((b) => b.code))).toEqual(new Set(['SOLD_OUT']));
+    // None, unless the machine was slow enough for a quarter window (250 ms) to pass: then one
+    // take per quarter asks again. Never one per take.
+    const remembered = takeRequests(stack.rest.stats).length - before;
+    expect(remembered).toBeLessThan(20);
+    // A keyed take asks the gauge (it may be a retry to replay), and is refused by it.
+    const keyed = takeRequests(stack.rest.stats).length;
+    const res = await stack.call('POST', `/v1/coupons/${id}/issues`, { token: CLIENT, body: { userId: 'keyed' }, headers: { 'idempotency-key': 'k-sold-out' } });
+    expect(await json(res)).toMatchObject({ code: 'SOLD_OUT' });
+    expect(takeRequests(stack.rest.stats).length - keyed).toBe(1);
   });
 
   it('counts refusals for the sale chart in the isolate and writes them from a waitUntil, at most once per interval', async () => {

@@ -27,6 +27,14 @@ export const TakeTimeoutMs = z.coerce.number().int().min(10).max(60_000).default
 export const StoreTimeoutMs = z.coerce.number().int().min(100).max(600_000).default(DEFAULT_STORE_DEADLINE_MS);
 
 /**
+ * `SOLD_OUT_MEMO_MS`: how long a stock or budget this process saw run out answers the takes
+ * without an Idempotency-Key that need it `409` from memory, without a store call (default 500;
+ * 0 turns the memo off; at most 1000). A cancel made in another process is takeable here at most
+ * this long after it; one made through this process, at once (`src/coupon/sold-out.ts`).
+ */
+export const SoldOutMemoMs = z.coerce.number().int().min(0).max(1_000).default(500);
+
+/**
  * `WEBHOOK_ALLOW_PRIVATE`: development only. `true` lets webhooks target private, loopback and
  * link-local addresses (a receiver on this machine); unset or `false`, only public ones.
  */

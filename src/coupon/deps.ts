@@ -1,4 +1,5 @@
 import type { GaugePort } from '../stock/gauge.js';
+import type { SoldOutMemo } from '../stock/sold-out-memo.js';
 import type { WebhookRepository } from '../events/ports.js';
 import { PeriodClock } from '../stock/periods.js';
 import { fail, type Failure } from './errors.js';
@@ -20,6 +21,13 @@ export interface CouponDeps {
    * time: the runtime counts it for the sale chart (`src/coupon/refusal-tally.ts`). Must stay cheap.
    */
   onRefused?: (couponId: string, kind: string, at: number) => void;
+  /**
+   * What this process learned about sold-out stocks, answering the takes that follow from memory
+   * for a short window (`sold-out.ts`; absent: every take asks the gauge). Set by `useSoldOutMemo`.
+   */
+  soldOut?: SoldOutMemo;
+  /** Told of every take answered from the sold-out memo, with the take's kind (metrics). Must stay cheap. */
+  onRemembered?: (couponId: string, kind: string) => void;
   /** The days and weeks of period stocks, in the service's time zone (default: UTC). */
   periods?: PeriodClock;
   /** Webhooks: events recorded by syncs and archivals, delivered by the schedule (none when absent). */

@@ -11,6 +11,7 @@ import { newId } from './ids.js';
 import { itemLimits, remainsByLimit, takeItems, type TakeKind } from './items.js';
 import { couponKeys } from './keys.js';
 import { notAHold, takeRefusal, unknownOp, unknownOutcome } from './refusals.js';
+import { afterTake, rememberedShortfall } from './sold-out.js';
 import type { Cancelled, TakeInput, TakeOne, TakeOptions, Taken } from './take-types.js';
 
 export class CouponTakes {
@@ -65,6 +66,18 @@ export class CouponTakes {
     const at = now(this.deps);
     const periods = currentPeriods(this.deps, at);
     const items = takeItems(kind, keys, input.userId, periods, input.discountAmount ?? null);
+    const memo = this.deps.soldOut;
+    // From memory only without an Idempotency-Key: a keyed retry of a take that went through must
+    // replay it, and only the gauge knows whether one did (docs/guarantees.md, sold-out memo).
+    if (memo && input.idempotencyKey === null && !hold) {
+      const found = rememberedShortfall(memo, keys.prefix, items, () => now(this.deps));
+      const index = typeof found === 'number' ? found : await found;
+      if (index >= 0) {
+        this.deps.onRemembered?.(input.couponId, scope);
+        return takeRefusal(this.deps, { kind, couponId: input.couponId, items, periods }, { ok: false, reason: 'insufficient', index });
+      }
+    }
+    const ticket = memo?.ticket(at);
     const result = await unknownOutcome(() => this.deps.gauges.take({
       prefix: keys.prefix,
       window: kind,
@@ -76,6 +89,7 @@ export class CouponTakes {
       now: at,
       ...(hold ? { hold } : {}),
     }));
+    if (memo && ticket) afterTake(memo, keys.prefix, items, result, ticket, now(this.deps));
     if ('code' in result) return result;
     if (result.ok) {
       if (!result.replayed) this.deps.onLedgerEvent?.(input.couponId);

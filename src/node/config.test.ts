@@ -2,7 +2,17 @@ import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { WorkerEnv } from '../worker/env.js';
 import { describeTokens, ensureDataDir, loadTokens, parseEnv, type TokenPair, type TokenSource } from './config.js';
+
+/** The Worker's required bindings, for the settings both runtimes share. */
+const WORKER = {
+  UPSTASH_REDIS_REST_URL: 'https://example.upstash.io',
+  UPSTASH_REDIS_REST_TOKEN: 't',
+  DATABASE_URL: 'postgres://u:p@db.example/neondb',
+  ADMIN_API_TOKEN: 'admin-token-0123456789',
+  CLIENT_API_TOKEN: 'client-token-0123456789',
+};
 
 describe('parseEnv', () => {
   it('defaults to the embedded service on 8787', () => {
@@ -15,6 +25,21 @@ describe('parseEnv', () => {
     expect(berlin.ok && berlin.config.TIME_ZONE).toBe('Europe/Berlin');
     const bad = parseEnv({ TIME_ZONE: 'Mars/Olympus' });
     expect(!bad.ok && bad.message).toContain('TIME_ZONE: must be an IANA time zone');
+  });
+
+  it('takes SOLD_OUT_MEMO_MS from 0 (off) to 1000, default 500, on the Node host and the Worker alike', () => {
+    const defaults = parseEnv({});
+    expect(defaults.ok && defaults.config.SOLD_OUT_MEMO_MS).toBe(500);
+    const off = parseEnv({ SOLD_OUT_MEMO_MS: '0' });
+    expect(off.ok && off.config.SOLD_OUT_MEMO_MS).toBe(0);
+    for (const bad of ['1001', '-1', '0.5', 'soon']) {
+      const parsed = parseEnv({ SOLD_OUT_MEMO_MS: bad });
+      expect(!parsed.ok && parsed.message).toContain('SOLD_OUT_MEMO_MS');
+    }
+    const worker = WorkerEnv.safeParse({ ...WORKER, SOLD_OUT_MEMO_MS: '250' });
+    expect(worker.success && worker.data.SOLD_OUT_MEMO_MS).toBe(250);
+    const workerDefault = WorkerEnv.safeParse(WORKER);
+    expect(workerDefault.success && workerDefault.data.SOLD_OUT_MEMO_MS).toBe(500);
   });
 
   it('treats empty variables as unset', () => {

@@ -6,7 +6,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { parseClusterNodes } from '../adapters/redis/resp.js';
-import { LowStockPercent, MetricsToken, StoreTimeoutMs, TakeTimeoutMs, TimeZone, WebhookAllowPrivate } from '../config/settings.js';
+import { LowStockPercent, MetricsToken, SoldOutMemoMs, StoreTimeoutMs, TakeTimeoutMs, TimeZone, WebhookAllowPrivate } from '../config/settings.js';
 
 const Token = z.string().min(16, 'must be at least 16 characters').regex(/^[\x21-\x7e]+$/, 'must be visible ASCII');
 
@@ -57,6 +57,7 @@ export const NodeEnv = z
     WEBHOOK_ALLOW_PRIVATE: WebhookAllowPrivate,
     TAKE_TIMEOUT_MS: TakeTimeoutMs,
     STORE_TIMEOUT_MS: StoreTimeoutMs,
+    SOLD_OUT_MEMO_MS: SoldOutMemoMs,
   })
   .refine((env) => (env.UPSTASH_REDIS_REST_URL === undefined) === (env.UPSTASH_REDIS_REST_TOKEN === undefined), {
     path: ['UPSTASH_REDIS_REST_TOKEN'],

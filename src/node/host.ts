@@ -27,6 +27,7 @@ import type { CouponDeps } from '../coupon/deps.js';
 import { DrainScheduler, drainCoupons } from '../coupon/drain.js';
 import { Maintenance } from '../coupon/maintenance.js';
 import { RefusalRecorder } from '../coupon/refusal-tally.js';
+import { soldOutMemo, useSoldOutMemo } from '../coupon/sold-out.js';
 import { TargetPolicy } from '../events/targets.js';
 import { createApp } from '../http/app.js';
 import { withDeadline } from '../stock/deadline.js';
@@ -197,6 +198,9 @@ export async function startNodeHost(config: NodeConfig): Promise<NodeHost> {
     onError: (error) => log('refusal_counts_write_failed', { error: String(error) }),
   });
   deps.onRefused = (couponId, kind, at) => refusals.refused(couponId, kind, at);
+  // One memo per process: a sold-out stock answers takes from memory for SOLD_OUT_MEMO_MS.
+  useSoldOutMemo(deps, soldOutMemo(config.SOLD_OUT_MEMO_MS, true));
+  deps.onRemembered = (_couponId, kind) => metrics.remembered(kind);
   if (deps.gauges.name === 'redis') {
     // Ledger events wait in Redis streams; move them soon after the response, batched per coupon.
     const drains = new DrainScheduler((couponId) => drainCoupons(deps, [couponId]));

@@ -30,6 +30,12 @@ export function prometheusMetrics(options: PrometheusOptions = {}): Metrics & { 
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'coupon_stock_' });
   const registers = [registry];
   const takes = new Counter({ name: 'coupon_stock_takes_total', help: 'Takes answered, by kind (issue, use, hold), outcome and problem code (none on success)', labelNames: ['kind', 'outcome', 'code'], registers });
+  const remembered = new Counter({
+    name: 'coupon_stock_sold_out_memo_answers_total',
+    help: 'Takes refused from the sold-out memo without a store call, by kind (issue, use, issue-batch); they count in coupon_stock_takes_total too',
+    labelNames: ['kind'],
+    registers,
+  });
   const requests = new Histogram({ name: 'coupon_stock_http_request_duration_seconds', help: 'Request latency by method, route pattern and status', labelNames: ['method', 'route', 'status'], buckets: BUCKETS, registers });
   const storeCalls = new Histogram({ name: 'coupon_stock_store_call_duration_seconds', help: 'Gauge-store call latency by store, operation and result (ok, error)', labelNames: ['store', 'op', 'result'], buckets: BUCKETS, registers });
   const storeErrors = new Counter({ name: 'coupon_stock_store_call_errors_total', help: 'Gauge-store calls that failed or missed their deadline', labelNames: ['store', 'op'], registers });
@@ -92,6 +98,7 @@ export function prometheusMetrics(options: PrometheusOptions = {}): Metrics & { 
     registry,
     request: (method, route, status, seconds) => requests.observe({ method, route, status: String(status) }, seconds),
     take: (kind: string, outcome: TakeOutcome, code: string) => takes.inc({ kind, outcome, code }),
+    remembered: (kind: string) => remembered.inc({ kind }),
     storeCall: (store, op, seconds, ok) => {
       storeCalls.observe({ store, op, result: ok ? 'ok' : 'error' }, seconds);
       if (!ok) storeErrors.inc({ store, op });

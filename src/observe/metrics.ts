@@ -15,6 +15,8 @@ export interface Metrics {
   request(method: string, route: string, status: number, seconds: number): void;
   /** A take (`issue`, `use`, `hold`) was answered; `code` is the problem code, `none` for a success. */
   take(kind: string, outcome: TakeOutcome, code: string): void;
+  /** A take (`kind`: issue, use, issue-batch) was refused from the sold-out memo, without a store call. */
+  remembered(kind: string): void;
   /** A call on a store (`store`: the gauge's name) returned after `seconds`; `ok` false when it failed or missed its deadline. */
   storeCall(store: string, op: string, seconds: number, ok: boolean): void;
   /** A maintenance run ended, with its summary, or `null` when it failed as a whole. */
@@ -27,6 +29,7 @@ export interface Metrics {
 export const noMetrics: Metrics = {
   request: () => {},
   take: () => {},
+  remembered: () => {},
   storeCall: () => {},
   maintenance: () => {},
 };

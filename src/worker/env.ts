@@ -3,7 +3,7 @@
  * Misconfiguration answers with one clear line (and never echoes a secret).
  */
 import { z } from 'zod';
-import { LowStockPercent, StoreTimeoutMs, TakeTimeoutMs, TimeZone, WebhookAllowPrivate } from '../config/settings.js';
+import { LowStockPercent, SoldOutMemoMs, StoreTimeoutMs, TakeTimeoutMs, TimeZone, WebhookAllowPrivate } from '../config/settings.js';
 
 const Token = z.string().min(16, 'must be at least 16 characters').regex(/^[\x21-\x7e]+$/, 'must be visible ASCII (no spaces)');
 
@@ -37,6 +37,8 @@ export const WorkerEnv = z.object({
   TAKE_TIMEOUT_MS: TakeTimeoutMs,
   /** Deadline of every other gauge call and of each Postgres connect and query (ms, default 5000). */
   STORE_TIMEOUT_MS: StoreTimeoutMs,
+  /** How long a sold-out stock answers takes from this isolate's memory (ms, default 500, 0 = off). */
+  SOLD_OUT_MEMO_MS: SoldOutMemoMs,
 });
 
 export type WorkerConfig = z.infer<typeof WorkerEnv>;

@@ -33,6 +33,7 @@ import { withDeadline } from '../../src/stock/deadline.js';
 import type { CouponDeps } from '../../src/coupon/deps.js';
 import { DrainScheduler, drainCoupons } from '../../src/coupon/drain.js';
 import { RefusalRecorder } from '../../src/coupon/refusal-tally.js';
+import { soldOutMemo, useSoldOutMemo } from '../../src/coupon/sold-out.js';
 import { TargetPolicy, type TargetPolicyOptions } from '../../src/events/targets.js';
 import { createApp } from '../../src/http/app.js';
 import { pgliteDb, postgresDb, type TestDb } from './db.js';
@@ -77,6 +78,8 @@ export interface TestAppOptions {
   respOptions?: Omit<RespOptions, 'url' | 'cluster'>;
   /** Where webhooks may go (default: public addresses only, as in production). */
   webhookTargets?: TargetPolicyOptions;
+  /** The sold-out memo's window in ms, as SOLD_OUT_MEMO_MS on a host (default 0: off, every take asks the gauge). */
+  soldOutMemoMs?: number;
   /** Changes the document responses are checked against (default: as served): the check's own self-test. */
   openapi?: (document: OpenApiDocument) => OpenApiDocument;
 }
@@ -120,7 +123,7 @@ export interface TestApp {
 const REDIS_TOKEN = 'test-upstash-token';
 
 export async function testApp(options: TestAppOptions | (() => Promise<TestDb>) = {}): Promise<TestApp> {
-  const { gauges: config = 'postgres', redisUrl, clusterNodes, respOptions, webhookTargets, openapi } = typeof options === 'function' ? {} : options;
+  const { gauges: config = 'postgres', redisUrl, clusterNodes, respOptions, webhookTargets, openapi, soldOutMemoMs = 0 } = typeof options === 'function' ? {} : options;
   const gauges = storeOf(config);
   const { open = gauges === 'redis' ? postgresDb : pgliteDb } = typeof options === 'function' ? { open: options } : options;
   const db = await open();
@@ -169,6 +172,8 @@ export async function testApp(options: TestAppOptions | (() => Promise<TestDb>) 
     deps.gauges = withDeadline(new RedisGauge({ redis: client, scripts: runner }), { takeMs: 30_000, adminMs: 30_000 });
     redis = { rest, token: REDIS_TOKEN, client, coalescer: runner.coalescer };
   }
+  // As the Node host: the memo over whichever gauge this app has (its restores forget it).
+  useSoldOutMemo(deps, soldOutMemo(soldOutMemoMs, true));
   const settle = async () => {
     await refusals.flush();
     while (drains.size > 0) await Promise.all(drains);
