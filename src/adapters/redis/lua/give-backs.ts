@@ -3,8 +3,9 @@
  * made a use for good), the sweep of expired holds, and the seal of an archive.
  */
 import { GIVE_BACK } from './give-back.js';
+import { ELECT_DRAINER } from './drain.js';
 
-export const RESTORE = `${GIVE_BACK}
+export const RESTORE = `${GIVE_BACK}${ELECT_DRAINER}
 --[[
 KEYS[1]  policy hash of the scope (its presence says the scope is live)
 KEYS[2]  operation record
@@ -14,12 +15,14 @@ ARGV[2]  now, ms since the epoch
 ARGV[3]  operation id
 ARGV[4]  'any': any take of that kind; 'hold': a release, only of a hold not yet committed
 ARGV[5]  the scope's key prefix
+ARGV[6]  drain lease, ms: a restore that gives back and finds no drainer in charge is elected
+         to drain the scope, under the name '<operation id>:restore' ('' = no election)
 The item gauges are named inside the operation record; they share the scope's hash tag, so
 they live in the same cluster slot as the declared keys. A lazy item whose gauge is gone (a
 period that ended) is skipped; a missing required gauge, or a lazy one that was lost, is
 'unavailable'. A sealed scope gives nothing back ('sealed'); an operation given back already
 answers as it is.
-Returns {'ok', restored 0|1, kind, subject, ref, amount, at, restoredAt, scope, remain…}
+Returns {'ok', restored 0|1, kind, subject, ref, amount, at, restoredAt, scope, drain 0|1, remain…}
 or {'not_found'} | {'not_hold'} (a release of a plain take) | {'unavailable'} | {'sealed'} |
 {'committed'} | {'insufficient', index}
 ]]
@@ -46,7 +49,8 @@ if not op.x then
   if refusal then return refusal end
   restored = 1
 end
-local out = {'ok', restored, op.k, op.s, op.f, op.a, op.t, op.x, op.c}
+local drain = restored == 1 and elect_drainer(ARGV[5], ARGV[3] .. ':restore', ARGV[6] or '') or 0
+local out = {'ok', restored, op.k, op.s, op.f, op.a, op.t, op.x, op.c, drain}
 local remains = {}
 for i = 1, #op.r do remains[i] = -1 end
 for _, it in ipairs(op.i) do
