@@ -57,10 +57,11 @@ function requestScope(config: WorkerConfig, waitUntil: (p: Promise<unknown>) => 
   };
   return {
     deps,
-    // After the response: drain the coupons this request was elected for and, once per
-    // interval, write the isolate's refusal counts; then close the pool.
+    // After the response: drain the coupons this request was elected for and write the
+    // isolate's refusal counts with it (else at most once per ISOLATE_REFUSAL_WRITE_MS), so
+    // Postgres is written as often as coupons are drained, not once per isolate; then close the pool.
     release: () => {
-      const counts = refusals.due(Date.now()) ? writeRefusals(neon.db) : null;
+      const counts = refusals.due(Date.now(), drains.length > 0 ? 0 : ISOLATE_REFUSAL_WRITE_MS) ? writeRefusals(neon.db) : null;
       waitUntil(Promise.all([...drains, counts]).finally(() => neon.end()));
     },
   };
@@ -95,10 +96,12 @@ function webhookTargets(config: WorkerConfig): TargetPolicy {
 }
 
 /**
- * Per isolate: refusals for the sale chart, written by a request's `waitUntil` at most once per
- * interval. Best effort: what an isolate tallied after its last write is lost when it is evicted.
+ * Per isolate: refusals for the sale chart, written by the `waitUntil` of a request elected to
+ * drain, or when an isolate that is never elected has held them this long. Best effort: what an
+ * isolate tallied after its last write is lost when it is evicted.
  */
-const refusals = new RefusalTally();
+const refusals = new RefusalTally({ waitFirst: true });
+const ISOLATE_REFUSAL_WRITE_MS = 60_000;
 const writeRefusals = (db: ReturnType<typeof createNeonDb>['db']) =>
   refusals.flush(new PostgresRefusalRepository({ db })).catch((error: unknown) => workerLog('refusal_counts_write_failed', { error: String(error) }));
 
