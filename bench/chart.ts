@@ -11,11 +11,12 @@ const COLORS: Record<Section, string> = {
   'raw limit': '#4b5563',
   'gauge layer': '#2563eb',
   'end to end': '#dc2626',
+  isolates: '#d97706',
   scaling: '#059669',
   memory: '#9333ea',
 };
 
-const SHORT: Record<Section, string> = { 'raw limit': 'raw', 'gauge layer': 'gauge', 'end to end': 'e2e', scaling: 'scaling', memory: 'memory' };
+const SHORT: Record<Section, string> = { 'raw limit': 'raw', 'gauge layer': 'gauge', 'end to end': 'e2e', isolates: 'isolates', scaling: 'scaling', memory: 'memory' };
 
 const WIDTH = 1000;
 const LABEL = 390;

@@ -5,7 +5,7 @@
  */
 import { int } from './progress.js';
 
-export type Section = 'raw limit' | 'gauge layer' | 'end to end' | 'scaling' | 'memory';
+export type Section = 'raw limit' | 'gauge layer' | 'end to end' | 'isolates' | 'scaling' | 'memory';
 
 /** Latency percentiles in milliseconds. */
 export interface Latency {
