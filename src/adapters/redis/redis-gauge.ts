@@ -76,7 +76,6 @@ export function redisClient(options: RedisClientOptions): Redis {
 
 /** Idempotency records live a week: Stripe's rule asks for at least 24 hours. */
 export const IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600;
-export { DRAIN_BATCH } from './ledger-drain.js';
 /** How long an archived scope's sealed policy stays after `drop`: far longer than any rebuild that could race it. */
 export const TOMBSTONE_TTL_SECONDS = 7 * 24 * 3600;
 /** What SEAL answers when the hold list is lost, and how often a seal lists the holds again before it gives up. */
