@@ -87,6 +87,24 @@ describe('drain election', () => {
     expect(next.ok && next.drain).toEqual({ holder: opIdOf(next) });
   });
 
+  it('a stopping host runs its drainer\'s last round at once and gives the lease up', async () => {
+    const g = isolate();
+    const s = await freshScope(g, 100);
+    const first = await s.take({ user: 'a' });
+    await s.take({ user: 'b' });
+    let waits = 0;
+    const wait = () => {
+      waits += 1;
+      return Promise.resolve();
+    };
+    const done = await drainElected(depsOf(g), scopeId(s), first.ok ? first.drain! : { holder: '' }, { wait, stopping: () => true });
+    expect(done).toMatchObject({ moved: 2, rounds: 1 });
+    expect(waits).toBe(0);
+    // The lease went with the last read: another host's next take is elected at once.
+    const next = await isolate().take({ prefix: s.prefix, window: 'sell', opId: 'op_next', idempotencyKey: 'k-next', fingerprint: 'fp', items: s.items('c'), ledger: { scope: s.prefix, kind: 'sell', subject: 'c', ref: null, amount: 1 }, now: Date.now() });
+    expect(next.ok && next.drain).toEqual({ holder: 'op_next' });
+  });
+
   it('a restore that gives back is elected too when nobody drains', async () => {
     const g = isolate(200);
     const s = await freshScope(g, 10);
