@@ -29,7 +29,8 @@ interface ScheduledController {
 /**
  * Adapters for one request. The Redis client is per request (its auto-pipeline must not mix
  * requests). The ledger is drained by the request the take script elected (one per coupon at a
- * time, across every isolate: `src/adapters/redis/lua/drain.ts`), after its response. Postgres: one-shot statements (every read, every single-statement write, the ledger
+ * time, across every isolate: `src/adapters/redis/lua/drain.ts`), after its response.
+ * Postgres: one-shot statements (every read, every single-statement write, the ledger
  * drain) go over Neon's HTTP query path, one `fetch` each and no session; only an interactive
  * transaction (confirm, webhook bookkeeping, the Postgres side of maintenance) opens the
  * request's WebSocket pool, which is then ended after the response, as Workers need.
