@@ -6,12 +6,16 @@
  * take must succeed and `total − remain` must equal the successes.
  */
 import { PostgresGauge } from '../src/adapters/postgres/postgres-gauge.js';
+import { RedisGauge } from '../src/adapters/redis/redis-gauge.js';
+import { respRedis, type RespOptions } from '../src/adapters/redis/resp.js';
+import { privateRedis } from '../scripts/local/servers.js';
 import { couponKeys } from '../src/coupon/keys.js';
 import type { GaugePort } from '../src/stock/gauge.js';
 import type { Checks, Row } from './model.js';
 import type { BenchOptions } from './options.js';
 import { runPool } from './pool.js';
 import type { OpenDb } from './postgres.js';
+import type { PrivateRedis } from './stack.js';
 import { int, say } from './progress.js';
 import { confirmSaleCoupon, issueCommand } from './take-command.js';
 
@@ -61,4 +65,35 @@ export async function measurePostgresGauge(
   } finally {
     await store.close();
   }
+}
+
+/** The gauge over RESP with `options`, closed afterwards. */
+async function measureRespWith(id: string, what: string, resp: RespOptions, options: BenchOptions, checks: Checks): Promise<Row> {
+  const connection = respRedis(resp);
+  try {
+    return await measureGauge(id, what, new RedisGauge({ redis: connection.redis, scripts: connection.scripts }), options, checks);
+  } finally {
+    await connection.close();
+  }
+}
+
+/**
+ * The gauge over RESP three ways: one connection (before `REDIS_CONNECTIONS`), the default two,
+ * and the default on a Redis with a replica, where `REDIS_WAIT_REPLICAS=auto` waits for it before
+ * every answer (what a failover-safe take costs). The replica is a second private redis-server.
+ */
+export async function measureResp(redis: PrivateRedis, options: BenchOptions, checks: Checks): Promise<Row[]> {
+  const rows = [
+    await measureRespWith('gauge-resp-1', 'Redis gauge over RESP (ioredis, REDIS_URL), 1 connection', { url: redis.url, connections: 1 }, options, checks),
+    await measureRespWith('gauge-resp', 'Redis gauge over RESP (ioredis, REDIS_URL), 2 connections (default)', { url: redis.url }, options, checks),
+  ];
+  const replica = await privateRedis(['--replicaof', '127.0.0.1', String(redis.port)]);
+  try {
+    while (!/^slave0:.*state=online/m.test(String(await redis.resp.send(['INFO', 'replication'])))) await new Promise((r) => setTimeout(r, 50));
+    const row = await measureRespWith('gauge-resp-wait', 'Redis gauge over RESP, a replica: REDIS_WAIT_REPLICAS=auto waits for it (WAIT 1)', { url: redis.url, waitTimeoutMs: 1_000 }, options, checks);
+    rows.push(row);
+  } finally {
+    await replica.stop();
+  }
+  return rows;
 }

@@ -68,6 +68,15 @@ export function targets(report: Report): Target[] {
     const r = resp.perSecond / raw.perSecond;
     out.push({ goal: 'Redis gauge layer over RESP ≥ 80% of the raw take throughput at the same concurrency', measured: `${(r * 100).toFixed(0)}% (${int(resp.perSecond)} vs ${int(raw.perSecond)} takes/s)`, met: r >= 0.8 });
   }
+  const respOne = get('gauge-resp-1');
+  const respWait = get('gauge-resp-wait');
+  if (resp?.perSecond && respOne?.perSecond && respWait?.perSecond) {
+    out.push({
+      goal: 'RESP: 2 connections (default) vs 1; WAIT for a replica (the default on a replicated Redis) vs none',
+      measured: `${int(resp.perSecond)} vs ${int(respOne.perSecond)} takes/s (${(resp.perSecond / respOne.perSecond).toFixed(2)}×); with WAIT 1 ${int(respWait.perSecond)} takes/s (${(respWait.perSecond / resp.perSecond).toFixed(2)}×)`,
+      met: 'reported',
+    });
+  }
   if (e2e?.perSecond && e2eResp?.perSecond && e2e.latency && e2eResp.latency) {
     out.push({
       goal: 'flash sale end to end, RESP beside REST (req/s, p99)',

@@ -15,7 +15,7 @@ import { respRedis } from '../src/adapters/redis/resp.js';
 import { chart } from './chart.js';
 import { measureCluster } from './cluster.js';
 import { flashSale } from './end-to-end.js';
-import { measureGauge, measurePostgresGauge } from './gauge-layer.js';
+import { measureGauge, measurePostgresGauge, measureResp } from './gauge-layer.js';
 import { measureIsolates } from './isolates.js';
 import { measureMemory } from './memory.js';
 import { Checks, type Row } from './model.js';
@@ -65,13 +65,10 @@ async function measure(): Promise<number> {
   const pipelineClient = redisClient({ url: rest.url, token: rest.token, retries: 0 });
   const coalesced = new RedisGauge({ redis: pipelineClient, scripts: coalescedRunner({ redis: pipelineClient }) });
   rows.push(await measureGauge('gauge-redis-coalesced', 'Redis gauge via Upstash REST, coalesced per turn (Node host)', coalesced, options, checks));
-  // Over RESP (REDIS_URL): ioredis, auto-pipelined, straight to redis-server.
-  const resp = respRedis({ url: redis.url });
-  try {
-    rows.push(await measureGauge('gauge-resp', 'Redis gauge over RESP (ioredis, REDIS_URL)', new RedisGauge({ redis: resp.redis, scripts: resp.scripts }), options, checks));
-  } finally {
-    await resp.close();
-  }
+  // Over RESP (REDIS_URL): ioredis, auto-pipelined, straight to redis-server; one connection
+  // (as before REDIS_CONNECTIONS), the default two, and the default on a Redis with a replica
+  // (REDIS_WAIT_REPLICAS=auto: WAIT 1 before each answer).
+  rows.push(...(await measureResp(redis, options, checks)));
   await redis.resp.send(['FLUSHALL']);
   say('gauge layer: opening PGlite (the first open runs initdb)');
   rows.push(await measurePostgresGauge('gauge-pglite', 'Postgres gauge on PGlite (embedded)', () => openPglite(stack), options, checks));

@@ -40,6 +40,8 @@ async function serveOnce(env: Record<string, string>, mode: string): Promise<voi
       return { status: res.status, body: (await res.json()) as Record<string, unknown> };
     };
     expect((await call('GET', '/health')).body).toMatchObject({ status: 'ok', runtime: 'node', gauges: 'redis', gaugeMode: mode, db: 'postgres' });
+    // REDIS_WAIT_REPLICAS=auto decided at start-up, and said: these Redis have no replicas.
+    expect(host.output()).toMatch(/"event":"gauge-replication","mode":"(redis|cluster)","waitReplicas":0,"synchronous":false/);
     const created = await call('POST', '/v1/coupons', { name: mode, issueStock: { total: 3 }, perUserIssueLimit: 1 });
     const id = String(created.body.id);
     expect((await call('POST', `/v1/coupons/${id}/confirm`)).status).toBe(200);

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { RedisGauge } from '../src/adapters/redis/redis-gauge.js';
 import { parseClusterNodes, respRedis, type RespRedis } from '../src/adapters/redis/resp.js';
 import { TAKE } from '../src/adapters/redis/scripts.js';
+import { privateRedis } from '../scripts/local/servers.js';
 import { gaugeContract } from './contract/gauge-contract.js';
 import { freshScope, opIdOf } from './contract/gauge-fixture.js';
 
@@ -74,6 +75,67 @@ describe('redis gauge over resp', () => {
       expect(waiting.stats.waitsShort).toBeGreaterThan(0);
     } finally {
       await waiting.close();
+    }
+  });
+
+  it('REDIS_WAIT_REPLICAS=auto waits for no replica on a Redis that has none', async () => {
+    const auto = respRedis({ url: inject('redisUrl'), waitReplicas: 'auto' });
+    try {
+      const s = await freshScope(new RedisGauge({ redis: auto.redis, scripts: auto.scripts }), 2);
+      expect((await s.take({ user: 'u1' })).ok).toBe(true);
+      expect(auto.stats).toEqual({ waitsShort: 0, waitReplicas: 0 });
+    } finally {
+      await auto.close();
+    }
+  });
+
+  it('REDIS_WAIT_REPLICAS=auto waits for one replica on a Redis that has one, and fails closed while it is away', { timeout: 30_000 }, async () => {
+    const master = await privateRedis();
+    const replica = await privateRedis(['--replicaof', '127.0.0.1', String(master.port)]);
+    const auto = respRedis({ url: master.url, waitReplicas: 'auto', waitTimeoutMs: 100 });
+    const onReplica = new Redis(replica.url);
+    try {
+      const linked = new Redis(master.url);
+      while (!/^slave0:.*state=online/m.test(await linked.info('replication'))) await new Promise((r) => setTimeout(r, 50));
+      linked.disconnect();
+      expect(await auto.replication()).toBe(1);
+      const g = new RedisGauge({ redis: auto.redis, scripts: auto.scripts });
+      const s = await freshScope(g, 5);
+      const taken = await s.take({ user: 'u1' });
+      expect(taken.ok).toBe(true);
+      // Answered only once the replica had it: the replica already holds the take's stock.
+      expect(await onReplica.hget(s.stock, 'r')).toBe('4');
+      // The replica stops answering: a take runs on the master but is never answered 201.
+      replica.signal('SIGSTOP');
+      const u2 = { user: 'u2', idempotencyKey: 'k-u2', opId: 'op-u2' };
+      await expect(s.take(u2)).rejects.toThrow(/replication not confirmed/);
+      expect(auto.stats.waitsShort).toBeGreaterThan(0);
+      // Back: the retry with the same key replays the take that ran, once.
+      replica.signal('SIGCONT');
+      let retried = await s.take(u2).catch((error: Error) => error);
+      for (let i = 0; i < 50 && retried instanceof Error; i++) retried = await s.take(u2).catch((error: Error) => error);
+      expect(retried).toMatchObject({ ok: true, opId: 'op-u2', replayed: true });
+      expect(await s.remainOf()).toBe(3);
+    } finally {
+      onReplica.disconnect();
+      await auto.close();
+      await replica.stop();
+      await master.stop();
+    }
+  });
+
+  it('takes turns over REDIS_CONNECTIONS connections for the script calls', async () => {
+    const pooled = respRedis({ url: inject('redisUrl'), connections: 3, waitReplicas: 0 });
+    try {
+      const s = await freshScope(new RedisGauge({ redis: pooled.redis, scripts: pooled.scripts }), 100);
+      const results = await Promise.all(Array.from({ length: 30 }, (_, i) => s.take({ user: `u${i}` })));
+      expect(results.every((r) => r.ok)).toBe(true);
+      expect(await s.remainOf()).toBe(70);
+      const clients = (await raw.client('LIST')) as string;
+      const evalshaConnections = clients.split('\n').filter((line) => / name=coupon-stock /.test(line) && / cmd=evalsha /.test(line));
+      expect(evalshaConnections.length).toBeGreaterThanOrEqual(3);
+    } finally {
+      await pooled.close();
     }
   });
 

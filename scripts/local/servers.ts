@@ -125,20 +125,30 @@ export async function ensureRedis(): Promise<RunningServer> {
     if (!(await portOpen(u.hostname, Number(u.port || 6379)))) throw new Error('Redis at REDIS_URL does not answer');
     return { url: named, started: false, stop: async () => {} };
   }
+  return privateRedis();
+}
+
+/** A private `redis-server` on a free port (no persistence), with `args` added (e.g. `--replicaof`). */
+export async function privateRedis(args: string[] = []): Promise<RunningServer & { port: number; signal(name: NodeJS.Signals): void }> {
   const probe = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
   if (probe.status !== 0) throw new Error('redis-server is not installed (apt-get install redis-server)');
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'cs-redis-'));
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...args], {
     stdio: 'ignore',
   });
   await waitFor(() => portOpen('127.0.0.1', port), 'private redis-server', 10_000);
   return {
     url: `redis://127.0.0.1:${port}`,
+    port,
     started: true,
+    signal: (name) => void child.kill(name),
     stop: async () => {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGCONT');
+        child.kill('SIGTERM');
+        await new Promise((r) => child.once('exit', r));
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };

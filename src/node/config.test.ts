@@ -145,5 +145,14 @@ describe('Redis over RESP', () => {
     expect(!both.ok && both.message).toContain('set one of UPSTASH_REDIS_REST_URL, REDIS_URL and REDIS_CLUSTER_NODES');
     const wait = parseEnv({ REDIS_CLUSTER_NODES: 'h:1', REDIS_WAIT_REPLICAS: '1' });
     expect(wait.ok && wait.config.REDIS_WAIT_REPLICAS).toBe(1);
+    // Synchronous where there are replicas unless asked otherwise; two connections for scripts.
+    const defaults = parseEnv({ REDIS_URL: 'redis://h:1' });
+    expect(defaults.ok && [defaults.config.REDIS_WAIT_REPLICAS, defaults.config.REDIS_CONNECTIONS]).toEqual(['auto', 2]);
+    const asynchronous = parseEnv({ REDIS_URL: 'redis://h:1', REDIS_WAIT_REPLICAS: '0', REDIS_CONNECTIONS: '1' });
+    expect(asynchronous.ok && [asynchronous.config.REDIS_WAIT_REPLICAS, asynchronous.config.REDIS_CONNECTIONS]).toEqual([0, 1]);
+    const bad = parseEnv({ REDIS_URL: 'redis://h:1', REDIS_WAIT_REPLICAS: 'some' });
+    expect(!bad.ok && bad.message).toContain('REDIS_WAIT_REPLICAS');
+    const none = parseEnv({ REDIS_URL: 'redis://h:1', REDIS_CONNECTIONS: '0' });
+    expect(!none.ok && none.message).toContain('REDIS_CONNECTIONS');
   });
 });

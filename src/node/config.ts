@@ -38,8 +38,14 @@ export const NodeEnv = z
     /** Password (and user) of every cluster node; with REDIS_URL they go in the URL. */
     REDIS_PASSWORD: z.string().min(1).optional(),
     REDIS_USERNAME: z.string().min(1).optional(),
-    /** Replicas that must confirm a script's writes (`WAIT`) before its answer; 0 = asynchronous (default). */
-    REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(16).default(0),
+    /**
+     * Replicas that must confirm a script's writes (`WAIT`) before its answer: `auto` (default) =
+     * one when the Redis has replicas, none when it has none; 0 = asynchronous (a failover can
+     * lose answered takes, README).
+     */
+    REDIS_WAIT_REPLICAS: z.union([z.literal('auto'), z.coerce.number().int().min(0).max(16)]).default('auto'),
+    /** Connections that take turns with the gauge's script calls (REDIS_URL, REDIS_CLUSTER_NODES). */
+    REDIS_CONNECTIONS: z.coerce.number().int().min(1).max(16).default(2),
     /** How long that `WAIT` may take before the call fails (503, retry with the same key). */
     REDIS_WAIT_TIMEOUT_MS: z.coerce.number().int().min(1).max(10_000).default(200),
     ADMIN_API_TOKEN: Token.optional(),

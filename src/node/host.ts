@@ -121,6 +121,9 @@ async function refuseEviction(config: NodeConfig, resp: RespRedis | null): Promi
     }
     const evicting = policies.find((p) => p.policy !== null && mayEvict(p.policy));
     if (evicting) throw new Error(`Redis maxmemory-policy is ${evicting.policy} on ${evicting.node}: it may evict counters and idempotency records; set it to noeviction`);
+    // Decided before the first take (REDIS_WAIT_REPLICAS=auto reads the replicas now), and said.
+    const waitReplicas = await withTimeout(resp.replication(), config.STORE_TIMEOUT_MS);
+    log('gauge-replication', { mode: resp.mode, waitReplicas, synchronous: waitReplicas > 0 });
     return;
   }
   if (!config.UPSTASH_REDIS_REST_URL || !config.UPSTASH_REDIS_REST_TOKEN) return;
@@ -149,6 +152,7 @@ function openResp(config: NodeConfig): RespRedis | null {
     username: config.REDIS_USERNAME,
     commandTimeoutMs: config.STORE_TIMEOUT_MS,
     waitReplicas: config.REDIS_WAIT_REPLICAS,
+    connections: config.REDIS_CONNECTIONS,
     waitTimeoutMs: config.REDIS_WAIT_TIMEOUT_MS,
   });
 }

@@ -9,8 +9,9 @@
  * answered 201 and missing from the ledger (the customer holds a coupon the books do not have);
  * those already drained are in the ledger while the promoted replica has their stock back and
  * sells it again, so the ledger counts more than the total and the sync reports the drift. Both
- * are counted and reported, never silent. With `REDIS_WAIT_REPLICAS=1` (`WAIT` before
- * answering) both must be 0 and the books must balance.
+ * are counted and reported, never silent. That is the asynchronous mode, which one must opt into
+ * (`REDIS_WAIT_REPLICAS=0`): the default (`auto`) waits for a replica (`WAIT`) before answering on
+ * a Redis that has replicas, and there both must be 0 and the books must balance.
  *
  * `FAILOVER_USERS` (default 400) and `FAILOVER_STOCK` (default 240) size each sale.
  */
@@ -179,8 +180,8 @@ const line = (mode: string, r: SaleReport) =>
   ` (drift found by sync before repair: ${r.driftBeforeRepair}; ledger beyond the stock: ${r.oversold}); ${r.unavailable} answers 503 (retried with the same key); replica promoted ${r.promotedAfterMs} ms and first 201 ${r.outageMs} ms after the kill`;
 
 describe('failover of the master holding a hot coupon, mid-sale', () => {
-  it('asynchronous replication: what the failover loses is found (answers against the ledger, drift in the sync) and reported', { timeout: 180_000 }, async () => {
-    const t = await testApp({ gauges: 'cluster', clusterNodes: cluster.seeds, respOptions: { commandTimeoutMs: 5_000 } });
+  it('REDIS_WAIT_REPLICAS=0 (asynchronous, opted into): what the failover loses is found (answers against the ledger, drift in the sync) and reported', { timeout: 180_000 }, async () => {
+    const t = await testApp({ gauges: 'cluster', clusterNodes: cluster.seeds, respOptions: { commandTimeoutMs: 5_000, waitReplicas: 0 } });
     try {
       const report = await saleWithFailover(t);
       console.log(line('async', report));
@@ -191,11 +192,12 @@ describe('failover of the master holding a hot coupon, mid-sale', () => {
     }
   });
 
-  it('REDIS_WAIT_REPLICAS=1: every answered take survives the failover', { timeout: 180_000 }, async () => {
-    const t = await testApp({ gauges: 'cluster', clusterNodes: cluster.seeds, respOptions: { commandTimeoutMs: 5_000, waitReplicas: 1, waitTimeoutMs: 500 } });
+  it('the default (REDIS_WAIT_REPLICAS=auto on a cluster with replicas: WAIT 1): every answered take survives the failover, nothing is oversold', { timeout: 180_000 }, async () => {
+    const t = await testApp({ gauges: 'cluster', clusterNodes: cluster.seeds, respOptions: { commandTimeoutMs: 5_000, waitTimeoutMs: 500 } });
     try {
       const report = await saleWithFailover(t);
-      console.log(line('wait 1', report));
+      console.log(line('auto', report));
+      expect(t.resp?.stats.waitReplicas).toBe(1);
       expect(report.lost).toEqual([]);
       expect(report.driftBeforeRepair).toBe(0);
       expect(report.oversold).toBe(0);
