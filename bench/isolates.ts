@@ -45,6 +45,7 @@ export async function measureIsolates(stack: Stack, options: BenchOptions, check
       concurrency,
       perSecond: r.requests / (r.saleMs / 1000),
       latency: null,
+      isolates: { n: isolates, commandsPerTake: r.redis.perTake, connectionsPerSecond: r.neon.perSecond },
       detail:
         `${r.redis.perTake.toFixed(3)} Redis commands/take (EVALSHA ${int(evalsha)}, EVAL ${int(evals)}, XDEL ${int(xdel)} for ${int(r.requests)} takes); ` +
         `${int(r.neon.total)} Neon connections (${int(r.neon.queries)} HTTP queries, ${int(r.neon.webSockets)} WebSockets) = ${r.neon.perSecond.toFixed(2)}/s over ${(r.drainedMs / 1000).toFixed(1)} s; ` +

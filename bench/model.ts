@@ -29,6 +29,8 @@ export interface Row {
   redisMicros?: number;
   /** Counts and checks, in words. */
   detail: string;
+  /** Many-isolate rows: N, Redis commands sent per take, Neon connections opened per second. */
+  isolates?: { n: number; commandsPerTake: number; connectionsPerSecond: number };
 }
 
 /** Failed correctness checks of the run; any one makes it exit non-zero. */
