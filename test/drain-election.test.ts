@@ -114,6 +114,18 @@ describe('drain election', () => {
     expect(restored.ok && restored.drain).toEqual({ holder: `${opIdOf(taken)}:restore` });
   });
 
+  it('a commit that gives an expired hold back is elected too when nobody drains', async () => {
+    const g = isolate(100);
+    const s = await freshScope(g, 10);
+    const now = Date.now();
+    const held = await s.take({ user: 'h', hold: { expiresAt: now + 50 } });
+    await new Promise((r) => setTimeout(r, 150)); // the hold's own lease runs out
+    const commit = await g.commit({ prefix: s.prefix, opId: opIdOf(held), now: now + 1_000 });
+    expect(commit).toEqual({ ok: false, reason: 'expired', drain: { holder: `${opIdOf(held)}:expired` } });
+    // Elected once: a second look finds it given back already, with nothing new to drain.
+    expect(await g.commit({ prefix: s.prefix, opId: opIdOf(held), now: now + 2_000 })).toEqual({ ok: false, reason: 'expired' });
+  });
+
   it('replaces a drainer that died when its lease runs out, and the one that lost it stops', async () => {
     const g = isolate(300);
     const s = await freshScope(g, 100);

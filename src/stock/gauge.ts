@@ -173,8 +173,8 @@ export type CommitResult =
   | { ok: false; reason: 'not_found' | 'unavailable' | 'sealed' }
   /** The operation is there, but it is a plain take, not a hold. */
   | { ok: false; reason: 'not_hold' }
-  /** Given back already: released, or its time was up. */
-  | { ok: false; reason: 'expired' };
+  /** Given back already: released, or its time was up (`drain`: this call gave it back and was elected). */
+  | { ok: false; reason: 'expired'; drain?: DrainDuty };
 
 export type RestoreResult =
   | {

@@ -40,7 +40,6 @@ export interface ScriptRunner {
   createScript(source: string): { exec(keys: string[], args: string[]): Promise<unknown> };
 }
 
-
 export interface RedisClientOptions {
   url: string;
   token: string;
@@ -160,10 +159,11 @@ export class RedisGauge implements GaugePort {
 
   async commit(cmd: CommitCommand): Promise<CommitResult> {
     const k = names(cmd.prefix);
-    const reply = (await this.scripts.commit.exec([k.policy, k.op(cmd.opId)], [String(cmd.now), cmd.opId, cmd.prefix])) as Reply;
+    const reply = (await this.scripts.commit.exec([k.policy, k.op(cmd.opId)], [String(cmd.now), cmd.opId, cmd.prefix, this.drainLease])) as Reply;
     const [status, committed, subject, ref] = reply;
     if (status === 'ok') return { ok: true, committed: committed === 1, subject: String(subject), ref: ref === '' || ref === undefined ? null : String(ref) };
-    return { ok: false, reason: status === 'expired' || status === 'unavailable' || status === 'sealed' || status === 'not_hold' ? status : 'not_found' };
+    if (status === 'expired') return { ok: false, reason: 'expired', ...(committed === 1 ? { drain: { holder: `${cmd.opId}:expired` } } : {}) };
+    return { ok: false, reason: status === 'unavailable' || status === 'sealed' || status === 'not_hold' ? status : 'not_found' };
   }
 
   async expireHolds(prefix: string, now: number): Promise<number> {

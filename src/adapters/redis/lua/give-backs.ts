@@ -61,18 +61,20 @@ for i = 1, #remains do out[#out + 1] = remains[i] end
 return out
 `;
 
-export const COMMIT = `${GIVE_BACK}
+export const COMMIT = `${GIVE_BACK}${ELECT_DRAINER}
 --[[
 KEYS[1]  policy hash of the scope
 KEYS[2]  operation record of the hold
 ARGV[1]  now, ms since the epoch
 ARGV[2]  operation id
 ARGV[3]  the scope's key prefix
+ARGV[4]  drain lease, ms: a commit that gives an expired hold back (a ledger event) and finds no
+         drainer in charge is elected, under the name '<operation id>:expired' ('' = no election)
 Makes a hold a use for good: off the expiry list, never given back by time. A hold whose time
 is up is given back now instead (it stays on the list when a gauge it touches is missing, for
 the sweep after a rebuild).
 Returns {'ok', committed now 0|1, subject, ref} | {'not_found'} | {'not_hold'} (a plain take) |
-{'expired'} | {'unavailable'} | {'sealed'}
+{'expired', drain 0|1} | {'unavailable'} | {'sealed'}
 ]]
 local raw = redis.call('GET', KEYS[2])
 if not raw then return {'not_found'} end
@@ -86,8 +88,8 @@ if op.m then return {'ok', 0, op.s, op.f} end
 if not p[1] then return {'unavailable'} end
 local now = tonumber(ARGV[1])
 if op.h <= now then
-  give_back(ARGV[3], ARGV[2], op, now)
-  return {'expired'}
+  local refusal = give_back(ARGV[3], ARGV[2], op, now)
+  return {'expired', refusal and 0 or elect_drainer(ARGV[3], ARGV[2] .. ':expired', ARGV[4] or '')}
 end
 op.m = now
 unlist(ARGV[3], ARGV[2])
