@@ -12,11 +12,12 @@ const COLORS: Record<Section, string> = {
   'gauge layer': '#2563eb',
   'end to end': '#dc2626',
   'sold out': '#d97706',
+  isolates: '#0891b2',
   scaling: '#059669',
   memory: '#9333ea',
 };
 
-const SHORT: Record<Section, string> = { 'raw limit': 'raw', 'gauge layer': 'gauge', 'end to end': 'e2e', 'sold out': 'sold out', scaling: 'scaling', memory: 'memory' };
+const SHORT: Record<Section, string> = { 'raw limit': 'raw', 'gauge layer': 'gauge', 'end to end': 'e2e', 'sold out': 'sold out', isolates: 'isolates', scaling: 'scaling', memory: 'memory' };
 
 const WIDTH = 1000;
 const LABEL = 390;

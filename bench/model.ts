@@ -5,7 +5,7 @@
  */
 import { int } from './progress.js';
 
-export type Section = 'raw limit' | 'gauge layer' | 'end to end' | 'sold out' | 'scaling' | 'memory';
+export type Section = 'raw limit' | 'gauge layer' | 'end to end' | 'sold out' | 'isolates' | 'scaling' | 'memory';
 
 /** Latency percentiles in milliseconds. */
 export interface Latency {
@@ -31,6 +31,8 @@ export interface Row {
   scriptsPerRequest?: number;
   /** Counts and checks, in words. */
   detail: string;
+  /** Many-isolate rows: N, Redis commands sent per take, Neon connections opened per second. */
+  isolates?: { n: number; commandsPerTake: number; connectionsPerSecond: number };
 }
 
 /** Failed correctness checks of the run; any one makes it exit non-zero. */

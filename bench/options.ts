@@ -32,6 +32,13 @@ export interface BenchOptions {
     timeoutSeconds: number;
     realPostgres: boolean;
   };
+  /** The Worker in N workerd isolates (`bench/isolates.ts`). */
+  isolates: {
+    counts: number[];
+    stock: number;
+    requests: number;
+    concurrency: number;
+  };
   scaling: {
     coupons: number;
     pastTakes: number;
@@ -52,6 +59,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       raw: { connections: 50, requests: 30_000, pipelinedRequests: 60_000, pipeline: 16 },
       gauge: { concurrency: 50, seconds: 1.5, realPostgres: false },
       sale: { connections: 200, stock: 100, demandFactor: 10, warmup: 400, timeoutSeconds: 30, realPostgres: false },
+      // 16 workerd take ~25 s to start on 2 cores: the quick run stops at 4.
+      isolates: { counts: [1, 4], stock: 200, requests: 300, concurrency: 32 },
       scaling: { coupons: 10_000, pastTakes: 50_000, seconds: 1 },
     };
   }
@@ -61,6 +70,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     raw: { connections: 50, requests: 300_000, pipelinedRequests: 600_000, pipeline: 16 },
     gauge: { concurrency: 50, seconds: 8, realPostgres: true },
     sale: { connections: 200, stock: 2_000, demandFactor: 10, warmup: 2_000, timeoutSeconds: 300, realPostgres: true },
+    isolates: { counts: [1, 4, 16], stock: 1_000, requests: 1_500, concurrency: 32 },
     scaling: { coupons: 100_000, pastTakes: 1_000_000, seconds: 5 },
   };
 }

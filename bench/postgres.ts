@@ -29,6 +29,8 @@ export async function openPglite(stack: Stack): Promise<OpenDb> {
 
 export interface BenchDatabase {
   url: string;
+  /** The server's admin URL (database `postgres`), for `pg_stat_database`. */
+  adminUrl: string;
   /** PostgreSQL's version, for the report. */
   version: string;
   open(): Promise<OpenDb>;
@@ -61,5 +63,5 @@ export async function createDatabase(stack: Stack): Promise<BenchDatabase> {
     await migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
     return { db, close: () => pool.end() };
   };
-  return { url: url.toString(), version, open };
+  return { url: url.toString(), adminUrl: server.url, version, open };
 }

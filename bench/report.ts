@@ -127,6 +127,23 @@ export function targets(report: Report): Target[] {
       met: growth <= 0.1 && redis <= 0.1,
     });
   }
+  const isolates = report.rows.flatMap((r) => (r.isolates ? [r.isolates] : []));
+  const single = isolates.find((i) => i.n === 1);
+  if (isolates.length > 0 && single) {
+    const base = single.connectionsPerSecond;
+    const worst = Math.max(...isolates.map((i) => i.commandsPerTake));
+    out.push({
+      goal: 'many isolates: Redis commands per take ≤ 1.05 at every N, drains included',
+      measured: isolates.map((i) => `N=${i.n}: ${i.commandsPerTake.toFixed(3)}`).join(', '),
+      met: worst <= 1.05,
+    });
+    const off = (i: { connectionsPerSecond: number }) => i.connectionsPerSecond / base - 1;
+    out.push({
+      goal: 'many isolates: Neon connections opened per second independent of N (within ±25% of N=1)',
+      measured: isolates.map((i) => `N=${i.n}: ${i.connectionsPerSecond.toFixed(2)}/s${i.n === 1 ? '' : ` (${off(i) >= 0 ? '+' : ''}${(off(i) * 100).toFixed(0)}%)`}`).join(', '),
+      met: isolates.every((i) => Math.abs(off(i)) <= 0.25),
+    });
+  }
   const sales = report.rows.filter((r) => r.section === 'end to end');
   const books = report.failures.filter((f) => /oversell|undersell/.test(f));
   out.push({

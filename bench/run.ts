@@ -16,6 +16,7 @@ import { chart } from './chart.js';
 import { measureCluster } from './cluster.js';
 import { flashSale } from './end-to-end.js';
 import { measureGauge, measurePostgresGauge, measureResp } from './gauge-layer.js';
+import { measureIsolates } from './isolates.js';
 import { measureMemory } from './memory.js';
 import { Checks, type Row } from './model.js';
 import { parseOptions } from './options.js';
@@ -105,6 +106,8 @@ async function measure(): Promise<number> {
   }
 
   rows.push(...(await measureSoldOut(stack, redis, rest, options, checks)));
+
+  rows.push(...(await measureIsolates(stack, options, checks)));
 
   rows.push(...(await measureCluster(options, checks)));
 

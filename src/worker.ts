@@ -11,7 +11,7 @@ import type { Db } from './adapters/postgres/db.js';
 import { createNeonDb, createNeonHttpDb } from './adapters/postgres/neon.js';
 import { RedisGauge, redisClient } from './adapters/redis/redis-gauge.js';
 import type { CouponDeps } from './coupon/deps.js';
-import { DrainThrottle, drainCoupons } from './coupon/drain.js';
+import { drainElected, drainLeaseFor } from './coupon/drain.js';
 import { Maintenance } from './coupon/maintenance.js';
 import { RefusalTally } from './coupon/refusal-tally.js';
 import { soldOutMemo, useSoldOutMemo } from './coupon/sold-out.js';
@@ -30,25 +30,28 @@ interface ScheduledController {
 
 /**
  * Adapters for one request. The Redis client is per request (its auto-pipeline must not mix
- * requests). Postgres: one-shot statements (every read, every single-statement write, the ledger
+ * requests). The ledger is drained by the request the take script elected (one per coupon at a
+ * time, across every isolate: `src/adapters/redis/lua/drain.ts`), after its response.
+ * Postgres: one-shot statements (every read, every single-statement write, the ledger
  * drain) go over Neon's HTTP query path, one `fetch` each and no session; only an interactive
  * transaction (confirm, webhook bookkeeping, the Postgres side of maintenance) opens the
  * request's WebSocket pool, which is then ended after the response, as Workers need.
  */
 function requestScope(config: WorkerConfig, waitUntil: (p: Promise<unknown>) => void): RequestScope {
   const neon = createNeonDb(neonOptions(config), httpDb(config));
-  const toDrain = new Set<string>();
+  const drains: Promise<unknown>[] = [];
   const deps: CouponDeps = {
     coupons: new PostgresCouponRepository({ db: neon.db }),
     ledger: new PostgresLedgerRepository({ db: neon.db }),
     gauges: withDeadline(
       new RedisGauge({
         redis: redisClient({ url: config.UPSTASH_REDIS_REST_URL, token: config.UPSTASH_REDIS_REST_TOKEN, timeoutMs: config.STORE_TIMEOUT_MS }),
+        drainLeaseMs: drainLeaseFor(config.STORE_TIMEOUT_MS),
       }),
       { takeMs: config.TAKE_TIMEOUT_MS, adminMs: config.STORE_TIMEOUT_MS },
     ),
-    onLedgerEvent: (couponId) => {
-      if (drainThrottle.due(couponId, Date.now())) toDrain.add(couponId);
+    onLedgerEvent: (couponId, duty) => {
+      if (duty) drains.push(drainElected(deps, couponId, duty).then((d) => d.error && workerLog('drain_failed', { couponId, error: String(d.error) })));
     },
     onRefused: (couponId, kind, at) => refusals.add(couponId, kind, at),
     periods: periodClock(config.TIME_ZONE),
@@ -58,11 +61,12 @@ function requestScope(config: WorkerConfig, waitUntil: (p: Promise<unknown>) => 
   useSoldOutMemo(deps, memoFor(config));
   return {
     deps,
-    // After the response: move this request's ledger events into Postgres and, once per
-    // interval, the isolate's refusal counts; then close the pool.
+    // After the response: drain the coupons this request was elected for and write the
+    // isolate's refusal counts with it (else at most once per ISOLATE_REFUSAL_WRITE_MS), so
+    // Postgres is written as often as coupons are drained, not once per isolate; then close the pool.
     release: () => {
-      const counts = refusals.due(Date.now()) ? writeRefusals(neon.db) : null;
-      waitUntil(Promise.all([drainCoupons(deps, toDrain), counts]).finally(() => neon.end()));
+      const counts = refusals.due(Date.now(), drains.length > 0 ? 0 : ISOLATE_REFUSAL_WRITE_MS) ? writeRefusals(neon.db) : null;
+      waitUntil(Promise.all([...drains, counts]).finally(() => neon.end()));
     },
   };
 }
@@ -96,10 +100,12 @@ function webhookTargets(config: WorkerConfig): TargetPolicy {
 }
 
 /**
- * Per isolate: refusals for the sale chart, written by a request's `waitUntil` at most once per
- * interval. Best effort: what an isolate tallied after its last write is lost when it is evicted.
+ * Per isolate: refusals for the sale chart, written by the `waitUntil` of a request elected to
+ * drain, or when an isolate that is never elected has held them this long. Best effort: what an
+ * isolate tallied after its last write is lost when it is evicted.
  */
-const refusals = new RefusalTally();
+const refusals = new RefusalTally({ waitFirst: true });
+const ISOLATE_REFUSAL_WRITE_MS = 60_000;
 const writeRefusals = (db: ReturnType<typeof createNeonDb>['db']) =>
   refusals.flush(new PostgresRefusalRepository({ db })).catch((error: unknown) => workerLog('refusal_counts_write_failed', { error: String(error) }));
 
@@ -112,9 +118,6 @@ function memoFor(config: WorkerConfig): SoldOutMemo | null {
   if (!memos.has(config)) memos.set(config, soldOutMemo(config.SOLD_OUT_MEMO_MS));
   return memos.get(config) ?? null;
 }
-
-/** Per isolate: a hot coupon is drained at most once per interval, however many takes it serves. */
-const drainThrottle = new DrainThrottle();
 
 /** Per isolate: the current day and week, remembered until they end. */
 let clock: PeriodClock | null = null;

@@ -81,6 +81,30 @@ describe('coupons on a redis cluster', () => {
     for (const c of coupons.slice(0, 6)) expect((await sync(t, c.id)).issue).toMatchObject({ remain: 4, ledger: 1, drift: 0 });
   });
 
+  it('elects a drainer and drains through the lease on a cluster: every key of it in the coupon\'s slot', async () => {
+    const gauge = new RedisGauge({ redis: resp.redis, scripts: resp.scripts, drainLeaseMs: 10_000 });
+    const keys = couponKeys(`cpn_drain_${Date.now().toString(36)}`);
+    await gauge.load([{ key: keys.issue, total: 5, remain: 5 }]);
+    await gauge.setPolicy(keys.prefix, { open: true, version: 0, windows: { issue: { start: null, end: null } }, limits: { issue: 5 } });
+    const take = (user: string) =>
+      gauge.take({
+        prefix: keys.prefix, window: 'issue', opId: `op_${user}`, idempotencyKey: `k-${user}`, fingerprint: 'fp',
+        items: [{ key: keys.issue, n: 1, limit: 'issue', lazy: false }],
+        ledger: { scope: 'c', kind: 'issue', subject: user, ref: null, amount: 1 }, now: Date.now(),
+      });
+    const [a, b] = [await take('a'), await take('b')];
+    expect(a.ok && a.drain).toEqual({ holder: 'op_a' });
+    expect(b.ok && b.drain).toBeUndefined();
+    const moved: string[] = [];
+    const round = await gauge.drainElected(keys.prefix, async (events) => void moved.push(...events.map((e) => e.opId)), { holder: 'op_a' });
+    expect(round).toEqual({ moved: 2, more: true });
+    expect(moved).toEqual(['op_a', 'op_b']);
+    // The next round finds the stream empty and gives the lease up: the next take is elected.
+    expect(await gauge.drainElected(keys.prefix, async () => {}, { holder: 'op_a' })).toEqual({ moved: 0, more: false });
+    const c = await take('c');
+    expect(c.ok && c.drain).toEqual({ holder: 'op_c' });
+  });
+
   it('is refused by the cluster when a script touches a key outside its slot', async () => {
     const a = couponKeys('cpn_slot_a').prefix;
     let b = couponKeys('cpn_slot_b').prefix;

@@ -48,6 +48,11 @@ export interface NeonProxy {
   fetchEndpoint: string;
   /** Postgres connections the HTTP endpoint's pools hold open right now. */
   httpConnections(): number;
+  /**
+   * What clients opened since the start: HTTP queries (each its own request to `/sql`, as each
+   * is its own connection to Neon's proxy) and WebSockets (each a Postgres session).
+   */
+  stats(): { queries: number; webSockets: number };
   /** This start's secret (43 base64url characters), the first path segment of every upgrade. */
   secret: string;
   port: number;
@@ -161,9 +166,13 @@ export async function startNeonProxy(options: NeonProxyOptions): Promise<NeonPro
     if (!sameSecret(given, secret)) return { status: 403, reason: 'Forbidden', rest: '', url };
     return { status: null, rest: rest.join('/'), url };
   };
+  const counts = { queries: 0, webSockets: 0 };
   const server = createServer((req, res) => {
     const checked = gate(req);
-    if (checked.status === null && checked.rest === 'sql') return sql.handle(req, res);
+    if (checked.status === null && checked.rest === 'sql') {
+      counts.queries += 1;
+      return sql.handle(req, res);
+    }
     req.resume();
     if (checked.status !== null) return void res.writeHead(checked.status, { 'content-type': 'text/plain' }).end(`${checked.reason}\n`);
     res.writeHead(426, { 'content-type': 'text/plain' }).end('WebSocket upgrade required\n');
@@ -177,6 +186,7 @@ export async function startNeonProxy(options: NeonProxyOptions): Promise<NeonPro
     const target = parseAddress(checked.url.searchParams.get('address'));
     if (!target) return refuse(socket, 400, 'Bad Request');
     if (!allowed.has(`${target.host.toLowerCase()}:${target.port}`)) return refuse(socket, 403, 'Forbidden');
+    counts.webSockets += 1;
     wss.handleUpgrade(req, socket, head, (ws) => bridge(ws, target, open));
   });
 
@@ -196,6 +206,7 @@ export async function startNeonProxy(options: NeonProxyOptions): Promise<NeonPro
     wsProxy: `${urlHost}:${port}/${secret}`,
     fetchEndpoint: `http://${urlHost}:${port}/${secret}/sql`,
     httpConnections: () => sql.openConnections(),
+    stats: () => ({ ...counts }),
     secret,
     port,
     close: async () => {

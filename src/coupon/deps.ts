@@ -1,4 +1,4 @@
-import type { GaugePort } from '../stock/gauge.js';
+import type { DrainDuty, GaugePort } from '../stock/gauge.js';
 import type { SoldOutMemo } from '../stock/sold-out-memo.js';
 import type { WebhookRepository } from '../events/ports.js';
 import { PeriodClock } from '../stock/periods.js';
@@ -14,8 +14,11 @@ export interface CouponDeps {
   gauges: GaugePort;
   /** Milliseconds since the epoch; injectable so tests can move time. */
   clock?: () => number;
-  /** Told after every successful take or restore (the runtime schedules a ledger drain). */
-  onLedgerEvent?: (couponId: string) => void;
+  /**
+   * Told after every successful take or restore (the runtime schedules a ledger drain), with the
+   * duty to drain the coupon when the gauge elected this request (`drainElected`).
+   */
+  onLedgerEvent?: (couponId: string, duty?: DrainDuty) => void;
   /**
    * Told of every take the coupon's rules refused (`CHARTED_REFUSALS`), with its ledger kind and
    * time: the runtime counts it for the sale chart (`src/coupon/refusal-tally.ts`). Must stay cheap.

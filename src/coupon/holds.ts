@@ -77,7 +77,7 @@ export async function commitHold(deps: CouponDeps, couponId: string, holdId: str
   if ('code' in result) return result;
   if (result.ok) return ok({ id: holdId, couponId, userId: result.subject, ownerId: result.ref, committed: result.committed });
   if (result.reason === 'expired') {
-    deps.onLedgerEvent?.(couponId);
+    deps.onLedgerEvent?.(couponId, result.drain);
     return fail('HOLD_EXPIRED', `hold ${holdId} expired or was released: its stock went back; hold again`);
   }
   if (result.reason === 'unavailable') return unavailableReason(couponId, await deps.coupons.get(couponId));

@@ -34,9 +34,18 @@ const MAX_KEYS = 10_000;
 /** Refusal counts of one process or isolate, per coupon, kind and minute, not yet written. */
 export class RefusalTally {
   private counts = new Map<string, RefusalCount>();
-  private lastFlush = -Infinity;
+  private lastFlush: number | null;
   /** Refusals not counted because the tally was full. */
   dropped = 0;
+
+  /**
+   * `waitFirst`: the first write also waits an interval, counted from the first `due` call (a
+   * Worker isolate: its tally rides on the drains it is elected for, so a fleet of fresh
+   * isolates does not write once each at a sale's first refusal).
+   */
+  constructor(options: { waitFirst?: boolean } = {}) {
+    this.lastFlush = options.waitFirst ? null : -Infinity;
+  }
 
   /** Counts one refusal of `kind` (a ledger kind) at `at` (ms since the epoch). */
   add(couponId: string, kind: string, at: number, n = 1): void {
@@ -55,6 +64,7 @@ export class RefusalTally {
 
   /** `true` (and the time is recorded) when there are counts and none were written within the interval. */
   due(now: number, intervalMs = REFUSAL_FLUSH_MS): boolean {
+    this.lastFlush ??= now;
     if (this.counts.size === 0 || now - this.lastFlush < intervalMs) return false;
     this.lastFlush = now;
     return true;

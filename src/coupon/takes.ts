@@ -92,7 +92,7 @@ export class CouponTakes {
     if (memo && ticket) afterTake(memo, keys.prefix, items, result, ticket, now(this.deps));
     if ('code' in result) return result;
     if (result.ok) {
-      if (!result.replayed) this.deps.onLedgerEvent?.(input.couponId);
+      if (!result.replayed) this.deps.onLedgerEvent?.(input.couponId, result.drain);
       const remains = remainsByLimit(items, result.remains);
       const budgetRemain = kind === 'use' ? (remains.budget ?? null) : null;
       return ok({ id: result.opId, couponId: input.couponId, userId: input.userId, remain: remains[kind] ?? null, budgetRemain, replayed: result.replayed, holdExpiresAt: result.holdExpiresAt });
@@ -106,7 +106,7 @@ export class CouponTakes {
     const result = await unknownOutcome(() => this.deps.gauges.restore({ prefix: keys.prefix, opId, kind, now: now(this.deps), mode }));
     if ('code' in result) return result;
     if (result.ok) {
-      if (result.restored) this.deps.onLedgerEvent?.(couponId);
+      if (result.restored) this.deps.onLedgerEvent?.(couponId, result.drain);
       // The gauge answers the remains in the order the take sent its items.
       const remains = remainsByLimit(itemLimits(kind).map((limit) => ({ limit })), result.remains);
       return ok({ id: opId, couponId, userId: result.op.subject, orderId: result.op.ref, status: 'cancelled', remain: remains[kind] ?? null });

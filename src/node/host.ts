@@ -24,7 +24,7 @@ import { RedisGauge, redisClient } from '../adapters/redis/redis-gauge.js';
 import { respRedis, type RespRedis } from '../adapters/redis/resp.js';
 import * as schema from '../adapters/postgres/schema.js';
 import type { CouponDeps } from '../coupon/deps.js';
-import { DrainScheduler, drainCoupons } from '../coupon/drain.js';
+import { drainElected, drainLeaseFor } from '../coupon/drain.js';
 import { Maintenance } from '../coupon/maintenance.js';
 import { RefusalRecorder } from '../coupon/refusal-tally.js';
 import { soldOutMemo, useSoldOutMemo } from '../coupon/sold-out.js';
@@ -83,7 +83,7 @@ async function openStore(config: NodeConfig): Promise<Store> {
 /** Upstash gauges whose scripts share one request per event-loop turn (one process serves every request). */
 function redisGauge(url: string, token: string, config: NodeConfig): RedisGauge {
   const redis = redisClient({ url, token, timeoutMs: config.STORE_TIMEOUT_MS });
-  return new RedisGauge({ redis, scripts: coalescedRunner({ redis }) });
+  return new RedisGauge({ redis, scripts: coalescedRunner({ redis }), drainLeaseMs: drainLeaseFor(config.STORE_TIMEOUT_MS) });
 }
 
 /**
@@ -95,7 +95,7 @@ function gauges(config: NodeConfig, store: Store, resp: RespRedis | null): Gauge
   const adminMs = config.STORE_TIMEOUT_MS;
   if (resp) {
     // ioredis pipelines the scripts of one event-loop turn itself (enableAutoPipelining).
-    return withDeadline(new RedisGauge({ redis: resp.redis, scripts: resp.scripts }), { takeMs: config.TAKE_TIMEOUT_MS, adminMs });
+    return withDeadline(new RedisGauge({ redis: resp.redis, scripts: resp.scripts, drainLeaseMs: drainLeaseFor(adminMs) }), { takeMs: config.TAKE_TIMEOUT_MS, adminMs });
   }
   if (config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN) {
     return withDeadline(redisGauge(config.UPSTASH_REDIS_REST_URL, config.UPSTASH_REDIS_REST_TOKEN, config), { takeMs: config.TAKE_TIMEOUT_MS, adminMs });
@@ -201,11 +201,20 @@ export async function startNodeHost(config: NodeConfig): Promise<NodeHost> {
   // One memo per process: a sold-out stock answers takes from memory for SOLD_OUT_MEMO_MS.
   useSoldOutMemo(deps, soldOutMemo(config.SOLD_OUT_MEMO_MS, true));
   deps.onRemembered = (_couponId, kind) => metrics.remembered(kind);
-  if (deps.gauges.name === 'redis') {
-    // Ledger events wait in Redis streams; move them soon after the response, batched per coupon.
-    const drains = new DrainScheduler((couponId) => drainCoupons(deps, [couponId]));
-    deps.onLedgerEvent = (couponId) => drains.taken(couponId);
-  }
+  // Ledger events wait in Redis streams; the take script elects one drainer per coupon among
+  // every host sharing the Redis (and every Worker isolate), which drains once per interval
+  // while takes come. On the Postgres gauge the take writes its ledger row itself.
+  const drainers = new Set<Promise<unknown>>();
+  let closing = false;
+  // A stopping host's drainers run one last round at once, which gives their leases up.
+  const wait = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+  deps.onLedgerEvent = (couponId, duty) => {
+    if (!duty) return;
+    const drainer: Promise<unknown> = drainElected(deps, couponId, duty, { wait, stopping: () => closing })
+      .then((d) => d.error && !closing && log('drain_failed', { couponId, error: String(d.error) }))
+      .finally(() => drainers.delete(drainer));
+    drainers.add(drainer);
+  };
   const scope = { deps };
   const app = createApp({
     tokens,
@@ -253,6 +262,9 @@ export async function startNodeHost(config: NodeConfig): Promise<NodeHost> {
     (stopping ??= (async () => {
       clearInterval(timer);
       await new Promise<void>((done) => server.close(() => done()));
+      // Drainers run their last round now; the store closes after it.
+      closing = true;
+      await Promise.all(drainers);
       await running;
       await refusals.flush();
       await store.close();

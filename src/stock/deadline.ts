@@ -92,8 +92,8 @@ class WriteFailed {
  * passes through as it is; once the deadline has passed, `write` refuses, so an abandoned drain
  * stops before it moves (and forgets) another batch.
  */
-function drainWithin(gauge: GaugePort, ms: number, prefix: string, write: (events: LedgerEvent[]) => Promise<void>): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
+function drainWithin<T>(ms: number, write: (events: LedgerEvent[]) => Promise<void>, drain: (write: (events: LedgerEvent[]) => Promise<void>) => Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
     let settled = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const fail = (error: unknown) => {
@@ -117,7 +117,7 @@ function drainWithin(gauge: GaugePort, ms: number, prefix: string, write: (event
       }
     };
     arm();
-    attempt(() => gauge.drain(prefix, timedWrite)).then(
+    attempt(() => drain(timedWrite)).then(
       (moved) => {
         if (settled) return;
         settled = true;
@@ -147,9 +147,11 @@ export function withDeadline(gauge: GaugePort, options: DeadlineOptions = {}): G
       if (fn === undefined) {
         const operation = String(property);
         const method = value as (...args: unknown[]) => Promise<unknown>;
+        // A drain's deadline stops while its `write` runs (an elected drainer's round as well).
         fn =
-          operation === 'drain'
-            ? (prefix: string, write: (events: LedgerEvent[]) => Promise<void>) => drainWithin(target, adminMs, prefix, write)
+          operation === 'drain' || operation === 'drainElected'
+            ? (prefix: string, write: (events: LedgerEvent[]) => Promise<void>, ...rest: unknown[]) =>
+                drainWithin(adminMs, write, (timedWrite) => method.call(target, prefix, timedWrite, ...rest))
             : (...args: unknown[]) => within(operation, HOT_PATH.has(operation) ? takeMs : adminMs, () => method.apply(target, args));
         wrapped.set(property, fn);
       }

@@ -122,8 +122,32 @@ export type TakeResult =
       replayed: boolean;
       /** A hold's expiry (of the first take, on a replay); `null` for a plain take. */
       holdExpiresAt: number | null;
+      /** Present when the gauge elected this request to drain the scope's ledger (see `drainElected`). */
+      drain?: DrainDuty;
     }
   | TakeRefusal;
+
+/**
+ * The duty to drain a scope's ledger: a gauge that elects drainers hands it to one take or
+ * restore at a time, under a lease, so however many processes or isolates serve a scope, one
+ * of them drains it.
+ */
+export interface DrainDuty {
+  /** The drainer's name, as the lease holds it. */
+  holder: string;
+}
+
+/** What one round of an elected drainer did. */
+export interface DrainRound {
+  /** Events moved into the durable ledger. */
+  moved: number;
+  /**
+   * `true`: the drainer still holds the lease and events may keep coming: it drains again after
+   * the interval. `false`: the stream was empty (the lease is given up, the next event elects a
+   * drainer) or another drainer holds the lease: it stops.
+   */
+  more: boolean;
+}
 
 export interface RestoreCommand {
   /** The scope's key prefix. */
@@ -149,8 +173,8 @@ export type CommitResult =
   | { ok: false; reason: 'not_found' | 'unavailable' | 'sealed' }
   /** The operation is there, but it is a plain take, not a hold. */
   | { ok: false; reason: 'not_hold' }
-  /** Given back already: released, or its time was up. */
-  | { ok: false; reason: 'expired' };
+  /** Given back already: released, or its time was up (`drain`: this call gave it back and was elected). */
+  | { ok: false; reason: 'expired'; drain?: DrainDuty };
 
 export type RestoreResult =
   | {
@@ -161,6 +185,8 @@ export type RestoreResult =
       restored: boolean;
       /** The original operation. */
       op: OperationRecord;
+      /** Present when the gauge elected this request to drain the scope's ledger. */
+      drain?: DrainDuty;
     }
   | { ok: false; reason: 'not_found' | 'unavailable' | 'sealed' }
   /** A release (mode `hold`) of a plain take: it is there, but not a hold. */
@@ -234,6 +260,12 @@ export interface GaugePort {
    * An adapter that writes its ledger durably in the take itself has nothing to drain.
    */
   drain(prefix: string, write: (events: LedgerEvent[]) => Promise<void>): Promise<number>;
+  /**
+   * One round of the elected drainer (a gauge that hands out `DrainDuty`): drains as `drain`
+   * does while `duty` holds the scope's lease, renewing it with every read; `last` gives the
+   * lease up with the round's read. Events are forgotten only after `write` resolved.
+   */
+  drainElected?(prefix: string, write: (events: LedgerEvent[]) => Promise<void>, duty: DrainDuty & { last?: boolean }): Promise<DrainRound>;
   /**
    * Deletes every gauge, operation, idempotency record and event of a scope. A sealed scope's
    * policy stays as a tombstone, so a rebuild racing the archive cannot bring the scope back.

@@ -26,7 +26,7 @@ import { RedisGauge, redisClient } from '../../src/adapters/redis/redis-gauge.js
 import { respRedis, type RespRedis } from '../../src/adapters/redis/resp.js';
 import type { CouponRecord } from '../../src/coupon/coupon.js';
 import type { CouponDeps } from '../../src/coupon/deps.js';
-import { DrainScheduler, drainCoupons } from '../../src/coupon/drain.js';
+import { DRAIN_LEASE_MS, drainElected } from '../../src/coupon/drain.js';
 import { withDeadline } from '../../src/stock/deadline.js';
 import { nodePool } from '../../src/adapters/postgres/node-pool.js';
 import { couponKeys } from '../../src/coupon/keys.js';
@@ -156,9 +156,9 @@ export async function startWorld(kind: GaugeKind): Promise<World> {
     // Every gauge call behind a deadline, as in production (a store failure is a 503, never a 500),
     // generous enough for a busy 2-core machine (test/deadlines.test.ts has the real ones).
     const gauge = resp
-      ? new RedisGauge({ redis: resp.redis, scripts: resp.scripts })
+      ? new RedisGauge({ redis: resp.redis, scripts: resp.scripts, drainLeaseMs: DRAIN_LEASE_MS })
       : redis
-        ? new RedisGauge({ redis, scripts: coalescedRunner({ redis }) })
+        ? new RedisGauge({ redis, scripts: coalescedRunner({ redis }), drainLeaseMs: DRAIN_LEASE_MS })
         : new PostgresGauge({ db: linked.db });
     const gauges: GaugePort = withDeadline(gauge, {
       takeMs: 10_000,
@@ -172,14 +172,13 @@ export async function startWorld(kind: GaugeKind): Promise<World> {
     };
     const drains = new Set<Promise<unknown>>();
     if (redis || resp) {
-      // As src/node/host.ts: drain a coupon's ledger soon after a take, at most once per interval,
-      // and once after the last.
-      const scheduler = new DrainScheduler((couponId) => {
-        const drain = drainCoupons(deps, [couponId]);
+      // As src/node/host.ts: the request the take script elected drains the coupon, round after
+      // round while events come (a short interval keeps the runs fast).
+      deps.onLedgerEvent = (couponId, duty) => {
+        if (!duty) return;
+        const drain: Promise<unknown> = drainElected(deps, couponId, duty, { intervalMs: 20 }).finally(() => drains.delete(drain));
         drains.add(drain);
-        return drain.finally(() => drains.delete(drain));
-      });
-      deps.onLedgerEvent = (couponId) => scheduler.taken(couponId);
+      };
     }
     const app = createApp({
       tokens: { admin: ADMIN, client: CLIENT },

@@ -4,6 +4,8 @@
  */
 import { Redis } from '@upstash/redis/cloudflare';
 import type {
+  DrainDuty,
+  DrainRound,
   AdjustCommand,
   AdjustResult,
   CommitCommand,
@@ -20,8 +22,9 @@ import type {
   TakeCommand,
   TakeResult,
 } from '../../stock/gauge.js';
-import { globEscape, names, policyOf, prefixOf, restoreResult, takeResult, toEvent, type Reply } from './replies.js';
-import { ADJUST, COMMIT, DROP_POLICY, EXPIRE_HOLDS, GET_POLICY, LEDGER_READ, LOAD, READ, RELIST_HOLDS, RESTORE, SEAL, SET_OPEN, SET_POLICY, TAKE } from './scripts.js';
+import { DEFAULT_DRAIN_LEASE_MS, drainAsElected, drainStream, type DrainAccess } from './ledger-drain.js';
+import { globEscape, names, policyOf, prefixOf, restoreResult, takeResult, type Reply } from './replies.js';
+import { ADJUST, COMMIT, DROP_POLICY, EXPIRE_HOLDS, GET_POLICY, LEDGER_CLAIM, LEDGER_READ, LOAD, READ, RELIST_HOLDS, RESTORE, SEAL, SET_OPEN, SET_POLICY, TAKE } from './scripts.js';
 
 /**
  * The part of the Upstash client the gauge uses. It must be made by `redisClient()`: with the
@@ -36,7 +39,6 @@ export type RedisClient = Pick<Redis, 'createScript' | 'scan' | 'unlink' | 'xdel
 export interface ScriptRunner {
   createScript(source: string): { exec(keys: string[], args: string[]): Promise<unknown> };
 }
-
 
 export interface RedisClientOptions {
   url: string;
@@ -73,8 +75,6 @@ export function redisClient(options: RedisClientOptions): Redis {
 
 /** Idempotency records live a week: Stripe's rule asks for at least 24 hours. */
 export const IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600;
-/** Ledger events moved per drain batch (one XRANGE, one Postgres insert, one XDEL). */
-export const DRAIN_BATCH = 500;
 /** How long an archived scope's sealed policy stays after `drop`: far longer than any rebuild that could race it. */
 export const TOMBSTONE_TTL_SECONDS = 7 * 24 * 3600;
 /** What SEAL answers when the hold list is lost, and how often a seal lists the holds again before it gives up. */
@@ -88,13 +88,17 @@ export class RedisGauge implements GaugePort {
   readonly name = 'redis' as const;
   private readonly redis: RedisClient;
   private readonly scripts;
+  private readonly drainLease: string;
 
   /**
    * `redis` does the scans, deletes and pings; `scripts` (default: `redis`) runs the Lua. On
    * Node the host passes a coalescing runner; a Worker must not (see `coalesce.ts`).
+   * `drainLeaseMs`: takes and restores elect the scope's drainer under a lease this long
+   * (`lua/drain.ts`; it must outlast one drain round); unset, nobody is elected.
    */
-  constructor({ redis, scripts }: { redis: RedisClient; scripts?: ScriptRunner }) {
+  constructor({ redis, scripts, drainLeaseMs }: { redis: RedisClient; scripts?: ScriptRunner; drainLeaseMs?: number }) {
     this.redis = redis;
+    this.drainLease = drainLeaseMs === undefined ? '' : String(drainLeaseMs);
     const runner: ScriptRunner = scripts ?? redis;
     const script = (src: string) => {
       const s = runner.createScript(src);
@@ -110,6 +114,7 @@ export class RedisGauge implements GaugePort {
       setOpen: script(SET_OPEN),
       getPolicy: script(GET_POLICY),
       ledgerRead: script(LEDGER_READ),
+      ledgerClaim: script(LEDGER_CLAIM),
       commit: script(COMMIT),
       expireHolds: script(EXPIRE_HOLDS),
       seal: script(SEAL),
@@ -136,6 +141,7 @@ export class RedisGauge implements GaugePort {
       ledger.value === undefined || ledger.value === null ? '' : String(ledger.value),
       cmd.prefix,
       cmd.hold ? String(cmd.hold.expiresAt) : '',
+      this.drainLease,
       ...cmd.items.flatMap((i) => [i.unstated ? '' : String(i.n), i.limit, i.lazy ? '1' : '0', i.expiresAt === undefined ? '' : String(i.expiresAt)]),
     ];
     const reply = (await this.scripts.take.exec(keys, args)) as Reply;
@@ -146,17 +152,18 @@ export class RedisGauge implements GaugePort {
     const k = names(cmd.prefix);
     const reply = (await this.scripts.restore.exec(
       [k.policy, k.op(cmd.opId), k.ledger],
-      [cmd.kind, String(cmd.now), cmd.opId, cmd.mode ?? 'any', cmd.prefix],
+      [cmd.kind, String(cmd.now), cmd.opId, cmd.mode ?? 'any', cmd.prefix, this.drainLease],
     )) as Reply;
-    return restoreResult(reply, cmd.opId);
+    return restoreResult(reply, cmd.opId, `${cmd.opId}:restore`);
   }
 
   async commit(cmd: CommitCommand): Promise<CommitResult> {
     const k = names(cmd.prefix);
-    const reply = (await this.scripts.commit.exec([k.policy, k.op(cmd.opId)], [String(cmd.now), cmd.opId, cmd.prefix])) as Reply;
+    const reply = (await this.scripts.commit.exec([k.policy, k.op(cmd.opId)], [String(cmd.now), cmd.opId, cmd.prefix, this.drainLease])) as Reply;
     const [status, committed, subject, ref] = reply;
     if (status === 'ok') return { ok: true, committed: committed === 1, subject: String(subject), ref: ref === '' || ref === undefined ? null : String(ref) };
-    return { ok: false, reason: status === 'expired' || status === 'unavailable' || status === 'sealed' || status === 'not_hold' ? status : 'not_found' };
+    if (status === 'expired') return { ok: false, reason: 'expired', ...(committed === 1 ? { drain: { holder: `${cmd.opId}:expired` } } : {}) };
+    return { ok: false, reason: status === 'unavailable' || status === 'sealed' || status === 'not_hold' ? status : 'not_found' };
   }
 
   async expireHolds(prefix: string, now: number): Promise<number> {
@@ -258,20 +265,18 @@ export class RedisGauge implements GaugePort {
   }
 
   async drain(prefix: string, write: (events: LedgerEvent[]) => Promise<void>): Promise<number> {
-    const stream = names(prefix).ledger;
-    let moved = 0;
-    for (;;) {
-      const entries = (await this.scripts.ledgerRead.exec([stream], [String(DRAIN_BATCH)])) as Reply;
-      if (entries.length === 0) return moved;
-      const ids = entries.map((e) => String((e as Reply)[0]));
-      const events = entries.map((e) => toEvent((e as Reply)[1] as Reply));
-      await write(events);
-      // Forget only what Postgres has committed; a crash before this line only re-drains.
-      await this.redis.xdel(stream, ids);
-      moved += ids.length;
-      if (ids.length < DRAIN_BATCH) return moved;
-    }
+    return drainStream(this.drainAccess, prefix, write);
   }
+
+  async drainElected(prefix: string, write: (events: LedgerEvent[]) => Promise<void>, duty: DrainDuty & { last?: boolean }): Promise<DrainRound> {
+    return drainAsElected(this.drainAccess, prefix, write, duty, this.drainLease === '' ? String(DEFAULT_DRAIN_LEASE_MS) : this.drainLease);
+  }
+
+  private readonly drainAccess: DrainAccess = {
+    read: async (stream, count) => (await this.scripts.ledgerRead.exec([stream], [String(count)])) as Reply,
+    claim: async (stream, lease, args) => (await this.scripts.ledgerClaim.exec([stream, lease], args)) as Reply,
+    xdel: (stream, ids) => this.redis.xdel(stream, ids),
+  };
 
   async drop(prefix: string, { archived = false } = {}): Promise<void> {
     const policy = names(prefix).policy;

@@ -15,6 +15,8 @@ export const names = (prefix: string) => ({
   idempotency: (key: string) => `${prefix}i:${key}`,
   op: (opId: string) => `${prefix}o:${opId}`,
   adjust: (opId: string) => `${prefix}a:${opId}`,
+  /** The drain lease: the elected drainer's name, with a time to live (`lua/drain.ts`). */
+  drain: `${prefix}drain`,
 });
 
 /**
@@ -40,7 +42,15 @@ export function takeResult(reply: Reply, itemCount: number): TakeResult {
   if (status === 'ok') {
     const end = 3 + itemCount;
     const hold = Number(reply[end]);
-    return { ok: true, opId: String(reply[1]), replayed: reply[2] === 1, remains: reply.slice(3, end).map(remainOf), holdExpiresAt: hold >= 0 ? hold : null };
+    const opId = String(reply[1]);
+    return {
+      ok: true,
+      opId,
+      replayed: reply[2] === 1,
+      remains: reply.slice(3, end).map(remainOf),
+      holdExpiresAt: hold >= 0 ? hold : null,
+      ...(reply[end + 1] === 1 ? { drain: { holder: opId } } : {}),
+    };
   }
   if (status === 'insufficient' || status === 'unstated') return { ok: false, reason: status, index: Number(reply[1]) };
   if (status === 'closed' || status === 'not_started' || status === 'ended' || status === 'conflict' || status === 'sealed' || status === 'unsettled') {
@@ -49,8 +59,8 @@ export function takeResult(reply: Reply, itemCount: number): TakeResult {
   return { ok: false, reason: 'unavailable' };
 }
 
-/** RESTORE's reply for operation `opId`. */
-export function restoreResult(reply: Reply, opId: string): RestoreResult {
+/** RESTORE's reply for operation `opId`; `holder` is the name an elected drainer got. */
+export function restoreResult(reply: Reply, opId: string, holder: string): RestoreResult {
   const [status] = reply;
   if (status === 'not_found') return { ok: false, reason: 'not_found' };
   if (status === 'not_hold') return { ok: false, reason: 'not_hold' };
@@ -58,11 +68,12 @@ export function restoreResult(reply: Reply, opId: string): RestoreResult {
   if (status === 'sealed') return { ok: false, reason: 'sealed' };
   if (status === 'insufficient') return { ok: false, reason: 'insufficient', index: Number(reply[1]) };
   if (status !== 'ok') return { ok: false, reason: 'unavailable' };
-  const [, restored, kind, subject, ref, amount, at, restoredAt, scope] = reply;
+  const [, restored, kind, subject, ref, amount, at, restoredAt, scope, drain] = reply;
   return {
     ok: true,
     restored: restored === 1,
-    remains: reply.slice(9).map(remainOf),
+    remains: reply.slice(10).map(remainOf),
+    ...(drain === 1 ? { drain: { holder } } : {}),
     op: {
       opId: opId,
       kind: String(kind),

@@ -16,6 +16,7 @@
  *                               i = {{key, n, index, lazy}…} applied items, r = {remain…}, x = restoredAt}
  *   P ledger      stream  one entry per take / restore, drained into Postgres
  *   P holds       zset    holds not yet committed or given back, scored by expiry
+ *   P drain       string  the elected drainer's name; its TTL is the lease (`lua/drain.ts`)
  *   (a hold's operation record also has h = expiry, q = its idempotency record, m = committedAt)
  *
  * A take checks every item before it writes anything: no transient negative, no compensation.
@@ -25,3 +26,4 @@
 export { ADJUST, DROP_POLICY, GET_POLICY, LEDGER_READ, LOAD, READ, RELIST_HOLDS, SET_OPEN, SET_POLICY } from './lua/admin.js';
 export { COMMIT, EXPIRE_HOLDS, RESTORE, SEAL } from './lua/give-backs.js';
 export { TAKE } from './lua/take.js';
+export { LEDGER_CLAIM } from './lua/drain.js';

@@ -3,8 +3,9 @@
  * made a use for good), the sweep of expired holds, and the seal of an archive.
  */
 import { GIVE_BACK } from './give-back.js';
+import { ELECT_DRAINER } from './drain.js';
 
-export const RESTORE = `${GIVE_BACK}
+export const RESTORE = `${GIVE_BACK}${ELECT_DRAINER}
 --[[
 KEYS[1]  policy hash of the scope (its presence says the scope is live)
 KEYS[2]  operation record
@@ -14,12 +15,14 @@ ARGV[2]  now, ms since the epoch
 ARGV[3]  operation id
 ARGV[4]  'any': any take of that kind; 'hold': a release, only of a hold not yet committed
 ARGV[5]  the scope's key prefix
+ARGV[6]  drain lease, ms: a restore that gives back and finds no drainer in charge is elected
+         to drain the scope, under the name '<operation id>:restore' ('' = no election)
 The item gauges are named inside the operation record; they share the scope's hash tag, so
 they live in the same cluster slot as the declared keys. A lazy item whose gauge is gone (a
 period that ended) is skipped; a missing required gauge, or a lazy one that was lost, is
 'unavailable'. A sealed scope gives nothing back ('sealed'); an operation given back already
 answers as it is.
-Returns {'ok', restored 0|1, kind, subject, ref, amount, at, restoredAt, scope, remain…}
+Returns {'ok', restored 0|1, kind, subject, ref, amount, at, restoredAt, scope, drain 0|1, remain…}
 or {'not_found'} | {'not_hold'} (a release of a plain take) | {'unavailable'} | {'sealed'} |
 {'committed'} | {'insufficient', index}
 ]]
@@ -46,7 +49,8 @@ if not op.x then
   if refusal then return refusal end
   restored = 1
 end
-local out = {'ok', restored, op.k, op.s, op.f, op.a, op.t, op.x, op.c}
+local drain = restored == 1 and elect_drainer(ARGV[5], ARGV[3] .. ':restore', ARGV[6] or '') or 0
+local out = {'ok', restored, op.k, op.s, op.f, op.a, op.t, op.x, op.c, drain}
 local remains = {}
 for i = 1, #op.r do remains[i] = -1 end
 for _, it in ipairs(op.i) do
@@ -57,19 +61,21 @@ for i = 1, #remains do out[#out + 1] = remains[i] end
 return out
 `;
 
-export const COMMIT = `${GIVE_BACK}
+export const COMMIT = `${GIVE_BACK}${ELECT_DRAINER}
 --[[
 KEYS[1]  policy hash of the scope
 KEYS[2]  operation record of the hold
 ARGV[1]  now, ms since the epoch
 ARGV[2]  operation id
 ARGV[3]  the scope's key prefix
+ARGV[4]  drain lease, ms: a commit that gives an expired hold back (a ledger event) and finds no
+         drainer in charge is elected, under the name '<operation id>:expired' ('' = no election)
 Makes a hold a use for good: off the expiry list, never given back by time; a hold committed
 once answers so ever after, even once its use was cancelled. A hold whose time is up is given
 back now instead (it stays on the list when a gauge it touches is missing, for
 the sweep after a rebuild).
 Returns {'ok', committed now 0|1, subject, ref} | {'not_found'} | {'not_hold'} (a plain take) |
-{'expired'} | {'unavailable'} | {'sealed'}
+{'expired', drain 0|1} | {'unavailable'} | {'sealed'}
 ]]
 local raw = redis.call('GET', KEYS[2])
 if not raw then return {'not_found'} end
@@ -85,8 +91,8 @@ if op.x then return {'expired'} end
 if not p[1] then return {'unavailable'} end
 local now = tonumber(ARGV[1])
 if op.h <= now then
-  give_back(ARGV[3], ARGV[2], op, now)
-  return {'expired'}
+  local refusal = give_back(ARGV[3], ARGV[2], op, now)
+  return {'expired', refusal and 0 or elect_drainer(ARGV[3], ARGV[2] .. ':expired', ARGV[4] or '')}
 end
 op.m = now
 unlist(ARGV[3], ARGV[2])

@@ -3,8 +3,9 @@
  * and every item's by named offsets, so the body reads by name, never by a counted position.
  */
 import { GIVE_BACK } from './give-back.js';
+import { ELECT_DRAINER } from './drain.js';
 
-export const TAKE = `${GIVE_BACK}
+export const TAKE = `${GIVE_BACK}${ELECT_DRAINER}
 --[[
 KEYS[1]   policy hash of the scope
 KEYS[2]   idempotency record of this request
@@ -24,12 +25,15 @@ ARGV[10]  ledger scope (coupon id)
 ARGV[11]  ledger value (what a value gauge gives up, e.g. money in minor units), '' for none
 ARGV[12]  the scope's key prefix (its holds list, markers, expired holds' records)
 ARGV[13]  a hold: when it expires (ms since the epoch); '' for a plain take
-ARGV[14..] four per item: n (> 0 taken, < 0 given, '' = not stated: refused if limited),
+ARGV[14]  drain lease, ms: a take that goes through and finds no drainer in charge is elected
+          to drain the scope, under the name of its operation id ('' = no election)
+ARGV[15..] four per item: n (> 0 taken, < 0 given, '' = not stated: refused if limited),
           policy limit name, lazy (1 | 0), expiry of a lazy gauge created here (ms since the
           epoch, '' = none)
 Reply, a Redis array:
-  taken     {'ok', opId, replayed 0|1, remain of item 1, …, remain of item n, hold expiry}
+  taken     {'ok', opId, replayed 0|1, remain of item 1, …, remain of item n, hold expiry, drain 0|1}
             a remain is -1 for an item the policy does not limit; hold expiry -1 = not a hold;
+            drain 1 = this request was elected to drain the scope's ledger (lost on a replay);
             a replay answers the first take's opId, remains and hold expiry
   refused   {reason}: 'unavailable' (no policy, a required gauge missing, a lazy one lost) |
             'sealed' | 'closed' | 'not_started' | 'ended' | 'conflict' (same key, other
@@ -49,7 +53,7 @@ local window, now, fingerprint, prefix, holdUntil = ARGV[1], tonumber(ARGV[2]), 
 -- stated), the policy limit it enforces, whether a missing gauge starts at that limit (lazy), and
 -- when a gauge created here expires ('' = never). Plain locals, no closure or table per item: a
 -- refused take (most takes of a flash sale) allocates nothing for its items.
-local ITEM_KEYS, ITEM_ARGS, ARGS_PER_ITEM = 4, 13, 4
+local ITEM_KEYS, ITEM_ARGS, ARGS_PER_ITEM = 4, 14, 4
 local N_ARG, LIMIT_ARG, LAZY_ARG, EXPIRY_ARG = 1, 2, 3, 4
 local itemCount = #KEYS - ITEM_KEYS
 
@@ -164,5 +168,6 @@ reply[#reply + 1] = op.h or -1
 redis.call('SET', opKey, cjson.encode(op))
 redis.call('SET', idempotencyKey, fingerprint .. '\\n' .. opId .. '\\n' .. table.concat(remains, ',') .. (op.h and ('\\n' .. op.h) or ''), 'EX', idempotencyTtl)
 redis.call('XADD', ledgerKey, '*', 'o', opId, 'a', 'take', 'c', scope, 'k', kind, 's', subject, 'f', ref, 'n', amount, 'v', value, 't', ARGV[2])
+reply[#reply + 1] = elect_drainer(prefix, opId, ARGV[14])
 return reply
 `;
