@@ -63,10 +63,7 @@ export class PostgresGauge implements GaugePort {
     return this.batcher?.stats() ?? null;
   }
 
-  /**
-   * One batch: holds whose time is up give their stock back first (each in its own transaction,
-   * before the batch locks anything, once per batch), so the batch's takes can have it.
-   */
+  /** One batch; holds whose time is up give back first (own transactions, once per batch), so its takes can have them. */
   private async takeMany(prefix: string, cmds: TakeCommand[]) {
     await this.expireDue(prefix, Math.max(...cmds.map((c) => c.now)), HOLDS_PER_TAKE);
     return atomically(this.db, (tx) => takeBatch(tx, prefix, cmds));
