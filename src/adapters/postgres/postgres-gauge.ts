@@ -27,7 +27,7 @@ import type {
   TakeResult,
 } from '../../stock/gauge.js';
 import type { Db } from './db.js';
-import { takeBatch } from './gauge-batch.js';
+import { commitBatch } from './gauge-batch.js';
 import { atomically, prefixOf, Refused, startsWith } from './gauge-sql.js';
 import { takeIn } from './gauge-take.js';
 import { lockPolicy, restoreIn } from './gauge-tx.js';
@@ -66,7 +66,7 @@ export class PostgresGauge implements GaugePort {
   /** One batch; holds whose time is up give back first (own transactions, once per batch), so its takes can have them. */
   private async takeMany(prefix: string, cmds: TakeCommand[]) {
     await this.expireDue(prefix, Math.max(...cmds.map((c) => c.now)), HOLDS_PER_TAKE);
-    return atomically(this.db, (tx) => takeBatch(tx, prefix, cmds));
+    return commitBatch(this.db, prefix, cmds);
   }
 
   async restore(cmd: RestoreCommand): Promise<RestoreResult> {
