@@ -75,10 +75,12 @@ export async function takeBatch(tx: Tx, prefix: string, cmds: TakeCommand[], fai
   // Every decision on locked values, in arrival order, each seeing the ones before it.
   const successes: Success[] = [];
   const moved = new Map<string, number>();
-  let holdsDueFrom: number | null | undefined;
+  // Read once per batch, on the first shortfall (a promise, so "no standing hold" is kept too).
+  let holdsDueFrom: Promise<number | null> | undefined;
   const dueAt = async (now: number) => {
-    holdsDueFrom ??= await earliestStandingHold(tx, prefix);
-    return holdsDueFrom !== null && holdsDueFrom <= now;
+    holdsDueFrom ??= earliestStandingHold(tx, prefix);
+    const from = await holdsDueFrom;
+    return from !== null && from <= now;
   };
   for (const i of open) {
     const cmd = cmds[i] as TakeCommand;

@@ -57,8 +57,7 @@ export class TakeBatcher {
         return;
       }
       this.queues.set(cmd.prefix, [{ cmd, resolve, reject }]);
-      // Takes that arrive in the same turn join the first batch.
-      void Promise.resolve().then(() => this.drain(cmd.prefix));
+      void this.drain(cmd.prefix);
     });
   }
 
@@ -70,6 +69,9 @@ export class TakeBatcher {
   /** Runs batches of the scope until its queue is empty; the queue's presence marks a batch in flight. */
   private async drain(prefix: string): Promise<void> {
     for (;;) {
+      // Let the event loop read what has arrived first: PGlite answers a query without a turn of
+      // the loop, so without this a batch would start (and end) before the next request is read.
+      await nextTurn();
       const queue = this.queues.get(prefix) ?? [];
       if (queue.length === 0) {
         this.queues.delete(prefix);
@@ -113,6 +115,9 @@ export class TakeBatcher {
     this.times.push(ms);
   }
 }
+
+/** Resolves after pending I/O callbacks have run (`setImmediate` where there is one). */
+const nextTurn = () => new Promise<void>((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
 
 function summary(values: number[]): { median: number; max: number } {
   if (values.length === 0) return { median: 0, max: 0 };
