@@ -22,7 +22,7 @@ export interface EmbeddedDb {
 export async function openEmbedded(dataDir?: string): Promise<EmbeddedDb> {
   const client = dataDir ? new PGlite(dataDir) : new PGlite();
   await client.waitReady;
-  const db = drizzle({ client, schema, logger: process.env.GC_SQL_LOG === '1' });
+  const db = drizzle({ client, schema });
   await migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
   return { db, client, close: () => client.close() };
 }
