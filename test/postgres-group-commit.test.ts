@@ -131,6 +131,125 @@ for (const database of DATABASES) {
   });
 }
 
+describe('group commit on PostgreSQL: batches of several processes in flight at once', () => {
+  let test: TestDb;
+  let admin: pg.Client;
+  beforeAll(async () => {
+    test = await postgresDb();
+    admin = new pg.Client({ connectionString: test.url ?? '' });
+    await admin.connect();
+  });
+  afterAll(async () => {
+    await admin?.end();
+    await test?.close();
+  });
+
+  it('takes a key sent to three processes at once once: the batches that looked before the first committed replay it', async () => {
+    const pools = ['a', 'b', 'c'].map((name) => new pg.Pool({ connectionString: test.url ?? '', max: 2, application_name: `group-commit-${name}` }));
+    const three = pools.map((pool) => new PostgresGauge({ db: drizzle({ client: pool, schema }) }));
+    try {
+      const couponId = await saleCoupon(three[0] as PostgresGauge, 100, 2);
+      // Every user's counters exist already (a first issue each), so only the key can collide.
+      const warm = await Promise.all(Array.from({ length: 30 }, (_, i) => (three[0] as PostgresGauge).take(issue(couponId, `same-${i}`, `warm-${i}`))));
+      expect(oks(warm)).toHaveLength(30);
+      // Each pool connected beforehand, so each batch reaches the row lock soon.
+      await Promise.all(pools.map((pool) => pool.query('select 1')));
+      // Hold the stock row until every process's batch has read the keys and waits for the row:
+      // all three decide the same keys as new, and two must find them claimed when they write.
+      await admin.query('begin');
+      await admin.query('select remain from gauges where key = $1 for update', [couponKeys(couponId).issue]);
+      const cmds = Array.from({ length: 30 }, (_, i) => issue(couponId, `same-${i}`, `same-${i}`));
+      const pending = three.flatMap((gauge) => cmds.map((cmd) => gauge.take({ ...cmd, opId: `iss_${unique()}` })));
+      for (let i = 0; i < 400; i++) {
+        const { rows } = await admin.query<{ n: number }>("select count(*)::int as n from pg_stat_activity where application_name like 'group-commit-%' and wait_event_type = 'Lock'");
+        if ((rows[0]?.n ?? 0) >= 3) break;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      await admin.query('rollback');
+      const results = await Promise.all(pending);
+      expect(results.filter((r) => !r.ok)).toEqual([]);
+      const opIds = new Map<string, Set<string>>();
+      results.forEach((r, i) => {
+        const key = (cmds[i % cmds.length] as TakeCommand).idempotencyKey;
+        if (r.ok) opIds.set(key, (opIds.get(key) ?? new Set()).add(r.opId));
+      });
+      for (const [key, ids] of opIds) expect(ids.size, key).toBe(1);
+      expect(oks(results).filter((r) => !r.replayed)).toHaveLength(30);
+      const b = await books(test.db, couponId);
+      expect(b.ledger).toHaveLength(60);
+      expect(b.operations).toBe(60);
+      expect(b.remain).toBe(40);
+    } finally {
+      for (const pool of pools) await pool.end();
+    }
+  });
+
+  it('keeps a per-user limit of 1 when one new user asks three processes at once under three keys', async () => {
+    const pools = ['g', 'h', 'i'].map((name) => new pg.Pool({ connectionString: test.url ?? '', max: 2, application_name: `group-commit-${name}` }));
+    const three = pools.map((pool) => new PostgresGauge({ db: drizzle({ client: pool, schema }) }));
+    try {
+      const couponId = await saleCoupon(three[0] as PostgresGauge, 100, 1);
+      await Promise.all(pools.map((pool) => pool.query('select 1')));
+      // The stock row held until all three batches wait for it: each read the users' counters as
+      // not made yet before the first batch made them.
+      await admin.query('begin');
+      await admin.query('select remain from gauges where key = $1 for update', [couponKeys(couponId).issue]);
+      const pending = three.flatMap((gauge, g) => Array.from({ length: 20 }, (_, u) => gauge.take(issue(couponId, `new-${u}`, `new-${u}-${g}`))));
+      for (let i = 0; i < 400; i++) {
+        const { rows } = await admin.query<{ n: number }>("select count(*)::int as n from pg_stat_activity where application_name in ('group-commit-g', 'group-commit-h', 'group-commit-i') and wait_event_type = 'Lock'");
+        if ((rows[0]?.n ?? 0) >= 3) break;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      await admin.query('rollback');
+      const results = await Promise.all(pending);
+      expect(oks(results)).toHaveLength(20);
+      for (const r of results) if (!r.ok) expect(r).toEqual({ ok: false, reason: 'insufficient', index: 1 });
+      const b = await books(test.db, couponId);
+      expect([...b.perUser.values()].every((n) => n === 1)).toBe(true);
+      expect(b.perUser.size).toBe(20);
+      expect(b.remain).toBe(80);
+    } finally {
+      for (const pool of pools) await pool.end();
+    }
+  });
+
+  it('takes a key sent to three processes at once once where no gauge is locked: the claims that lose run the batch again', async () => {
+    const pools = ['d', 'e', 'f'].map((name) => new pg.Pool({ connectionString: test.url ?? '', max: 2, application_name: `group-commit-${name}` }));
+    const three = pools.map((pool) => new PostgresGauge({ db: drizzle({ client: pool, schema }) }));
+    try {
+      // No stock and no per-user limit: every item is skipped, so nothing but the key is shared.
+      const couponId = `cpn_${unique()}`;
+      const { prefix } = couponKeys(couponId);
+      await (three[0] as PostgresGauge).setPolicy(prefix, couponPolicy({ ...unlimitedSpec('open code', {}), status: 'confirmed', statusVersion: 0 }));
+      await Promise.all(pools.map((pool) => pool.query('select 1')));
+      // Every batch waits for the policy, then all decide at once, each finding the keys new.
+      await admin.query('begin');
+      await admin.query('select open from gauge_policies where prefix = $1 for update', [prefix]);
+      const cmds = Array.from({ length: 30 }, (_, i) => issue(couponId, `open-${i}`, `open-${i}`));
+      const pending = three.flatMap((gauge) => cmds.map((cmd) => gauge.take({ ...cmd, opId: `iss_${unique()}` })));
+      for (let i = 0; i < 400; i++) {
+        const { rows } = await admin.query<{ n: number }>("select count(*)::int as n from pg_stat_activity where application_name in ('group-commit-d', 'group-commit-e', 'group-commit-f') and wait_event_type = 'Lock'");
+        if ((rows[0]?.n ?? 0) >= 3) break;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      await admin.query('rollback');
+      const results = await Promise.all(pending);
+      expect(results.filter((r) => !r.ok)).toEqual([]);
+      const opIds = new Map<string, Set<string>>();
+      results.forEach((r, i) => {
+        const key = (cmds[i % cmds.length] as TakeCommand).idempotencyKey;
+        if (r.ok) opIds.set(key, (opIds.get(key) ?? new Set()).add(r.opId));
+      });
+      for (const [key, ids] of opIds) expect(ids.size, key).toBe(1);
+      expect(oks(results).filter((r) => !r.replayed)).toHaveLength(30);
+      const rows = await test.db.select({ opId: ledger.opId }).from(ledger).where(eq(ledger.scope, couponId));
+      expect(rows).toHaveLength(30);
+    } finally {
+      for (const pool of pools) await pool.end();
+    }
+  });
+});
+
 describe('group commit: a batch whose transaction fails on PostgreSQL', () => {
   let test: TestDb;
   let admin: pg.Client;

@@ -1,8 +1,8 @@
 /**
  * A batch of takes of one scope in one transaction of the Postgres gauge (group commit, see
- * `take-batcher.ts`). The batch reads which keys committed takes have (those replay), locks the
- * policy and then every gauge the batch touches in key order (the one global order of
- * `gauge-tx.ts`), and decides take by take, in arrival order, on the locked values — exactly what
+ * `take-batcher.ts`). The batch locks the policy and then every gauge the batch touches in key
+ * order (the one global order of `gauge-tx.ts`), reads which keys committed takes have (those
+ * replay), and decides take by take, in arrival order, on the locked values — exactly what
  * the takes would have decided one transaction each, one after another. Only then does it
  * write, in bulk and only for the successes: their operation records (which claim their keys),
  * the lazy gauges they made, the other gauges (still a conditional `remain - n >= 0` per row),
@@ -59,18 +59,21 @@ export async function commitBatch(db: Db, prefix: string, cmds: TakeCommand[]): 
  */
 export async function takeBatch(tx: Tx, prefix: string, cmds: TakeCommand[], failed: ReadonlyMap<number, Error> = new Map()): Promise<BatchAnswer[]> {
   const answers: (BatchAnswer | undefined)[] = cmds.map((_, i) => failed.get(i));
-  // Keys that were taken already replay (or conflict); the rest are decided.
-  const fresh = await replays(tx, prefix, cmds, answers);
-  if (fresh.length === 0) return answers as BatchAnswer[];
-
+  const asked = cmds.flatMap((cmd, i) => (answers[i] === undefined ? [cmd] : []));
+  // Locks first, then the keys: a take with the same key in another process's batch touches the
+  // same gauges, so by the time this batch holds them that batch has committed, and its key is
+  // read here and replayed — never refused beside the other's success.
   const policy = await lockPolicy(tx, prefix);
+  const passing = asked.filter((cmd) => !policyRefusal(policy, cmd));
+  const { remains, absent } = policy && passing.length > 0 ? await lockGauges(tx, passing, policy) : { remains: new Map<string, number>(), absent: new Map<string, number>() };
+  // Keys that were taken already replay (or conflict), whatever the policy says now; the rest are decided.
+  const fresh = await replays(tx, prefix, cmds, answers);
   const open = fresh.filter((i) => {
     const refusal = policyRefusal(policy, cmds[i] as TakeCommand);
     if (refusal) answers[i] = refusal;
     return !refusal;
   });
   if (open.length === 0 || !policy) return answers as BatchAnswer[];
-  const { remains, absent } = await lockGauges(tx, open.map((i) => cmds[i] as TakeCommand), policy);
 
   // Every decision on locked values, in arrival order, each seeing the ones before it.
   const successes: Success[] = [];
