@@ -12,7 +12,7 @@
  * its insert find a conflict, and the batch runs again (`RerunBatch`).
  *
  * A statement count per batch that does not grow with the batch is what makes it fast: about
- * seven statements for fifty takes instead of nine per take.
+ * eight statements for fifty takes instead of nine per take.
  */
 import { and, asc, eq, inArray, isNotNull, isNull, min, sql } from 'drizzle-orm';
 import type { TakeCommand, TakeResult } from '../../stock/gauge.js';
