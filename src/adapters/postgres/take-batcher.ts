@@ -2,9 +2,10 @@
  * Group commit for the Postgres gauge's takes. One batch per scope is in flight at a time;
  * takes of that scope that arrive meanwhile queue, and the next batch takes them all (up to a
  * cap) into one transaction (`gauge-batch.ts`). Every take is answered only when its batch's
- * transaction has committed; if the batch fails (a commit that failed, a connection lost, a
- * deadline) every take in it fails, nothing of it was written, and a retry with the same
- * idempotency key runs or replays it. Two takes with one idempotency key never share a batch:
+ * transaction has committed; if the batch fails (a commit that failed, a lost connection)
+ * every take in it fails, nothing of it was written, and a retry with the same idempotency key
+ * runs or replays it. A caller that stops waiting (its deadline) leaves its take in the batch:
+ * its outcome is unknown to that caller, as with any store call past its deadline. Two takes with one idempotency key never share a batch:
  * the later one waits for the next, where it replays the first (or runs, if that was refused).
  *
  * The queue is an optimisation, never a source of truth: every batch decides on rows it has
@@ -105,14 +106,12 @@ export class TakeBatcher {
   }
 
   private record(size: number, ms: number) {
+    // A ring of the latest samples: the oldest is overwritten once it is full.
+    const slot = this.batches % SAMPLES;
+    this.sizes[slot] = size;
+    this.times[slot] = ms;
     this.batches += 1;
     this.takes += size;
-    if (this.sizes.length >= SAMPLES) {
-      this.sizes.shift();
-      this.times.shift();
-    }
-    this.sizes.push(size);
-    this.times.push(ms);
   }
 }
 
