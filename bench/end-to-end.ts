@@ -16,11 +16,13 @@ interface Tally {
   created: number;
   replayed: number;
   soldOut: number;
+  /** 409 USER_LIMIT_REACHED: only where a user is asked more than once (the two-process sale). */
+  userLimit: number;
   /** Any other answer (another 409, a 503, a 5xx): each one is a failed check. */
   other: Record<string, number>;
 }
 
-interface SaleRun {
+export interface SaleRun {
   tally: Tally;
   seconds: number;
   latency: { p50: number; p95: number; p99: number };
@@ -40,7 +42,7 @@ async function call<T>(service: Service, token: string, method: string, path: st
 }
 
 /** Creates and confirms a flash-sale coupon: `stock` to hand out, one per user. */
-async function saleCoupon(service: Service, name: string, stock: number): Promise<string> {
+export async function saleCoupon(service: Service, name: string, stock: number): Promise<string> {
   const { id } = await call<{ id: string }>(service, service.admin, 'POST', '/v1/coupons', {
     name,
     issueStock: { total: stock },
@@ -50,11 +52,25 @@ async function saleCoupon(service: Service, name: string, stock: number): Promis
   return id;
 }
 
-/** Fires `demand` issues of `couponId` with `connections` in flight. */
-function fire(service: Service, couponId: string, demand: number, connections: number, timeoutSeconds: number, label: string): Promise<SaleRun> {
-  const tally: Tally = { created: 0, replayed: 0, soldOut: 0, other: {} };
+/**
+ * Fires `demand` issues of `couponId` with `connections` in flight. Request `n` is user
+ * `u-<users>-n` under key `sale-<keys>-n` (both a fresh tag unless given: two sales given the same
+ * `users` ask each user twice, under two keys).
+ */
+export function fire(
+  service: Service,
+  couponId: string,
+  demand: number,
+  connections: number,
+  timeoutSeconds: number,
+  label: string,
+  tags: { users?: string; keys?: string } = {},
+): Promise<SaleRun> {
+  const tally: Tally = { created: 0, replayed: 0, soldOut: 0, userLimit: 0, other: {} };
   const histogram = build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
   const tag = `${process.pid}-${Date.now().toString(36)}`;
+  const users = tags.users ?? tag;
+  const keys = tags.keys ?? tag;
   let n = 0;
   let timedOut = false;
   return new Promise((resolve, reject) => {
@@ -72,12 +88,13 @@ function fire(service: Service, couponId: string, demand: number, connections: n
             // A new user and key per request; autocannon may build one request more than it sends.
             setupRequest: (req) => {
               n += 1;
-              return { ...req, body: `{"userId":"u-${tag}-${n}"}`, headers: { ...req.headers, 'idempotency-key': `sale-${tag}-${n}` } };
+              return { ...req, body: `{"userId":"u-${users}-${n}"}`, headers: { ...req.headers, 'idempotency-key': `sale-${keys}-${n}` } };
             },
             onResponse: (status, body, _context, headers) => {
               if (status === 201 && headers?.['idempotent-replayed'] === 'true') tally.replayed += 1;
               else if (status === 201) tally.created += 1;
               else if (status === 409 && body.includes('"SOLD_OUT"')) tally.soldOut += 1;
+              else if (status === 409 && body.includes('"USER_LIMIT_REACHED"')) tally.userLimit += 1;
               else {
                 const code = /"code":"([A-Z_]+)"/.exec(body)?.[1] ?? '';
                 const key = `${status}${code ? ` ${code}` : ''}`;
@@ -119,6 +136,13 @@ export interface SaleTarget {
   service: Service;
 }
 
+/** The live issue stock and the sync's report of `couponId` (the sync drains and checks the ledger). */
+export async function saleBooks(service: Service, couponId: string) {
+  const live = await call<{ issue: { total: number; remain: number } | null }>(service, service.client, 'GET', `/v1/coupons/${couponId}/stocks/live`);
+  const sync = await call<SyncReport>(service, service.admin, 'POST', `/v1/coupons/${couponId}/stocks/sync`);
+  return { live, sync };
+}
+
 export async function flashSale(target: SaleTarget, options: BenchOptions, checks: Checks): Promise<Row> {
   const { connections, stock, demandFactor, timeoutSeconds } = options.sale;
   const demand = stock * demandFactor;
@@ -135,10 +159,9 @@ export async function flashSale(target: SaleTarget, options: BenchOptions, check
   say(`end to end: ${what}: ${int(demand)} requests for ${int(stock)} coupons, ${connections} connections`);
   const run = await fire(service, couponId, demand, connections, timeoutSeconds, what);
   const { tally } = run;
-  const answered = tally.created + tally.replayed + tally.soldOut + Object.values(tally.other).reduce((a, b) => a + b, 0);
+  const answered = tally.created + tally.replayed + tally.soldOut + tally.userLimit + Object.values(tally.other).reduce((a, b) => a + b, 0);
 
-  const live = await call<{ issue: { total: number; remain: number } | null }>(service, service.client, 'GET', `/v1/coupons/${couponId}/stocks/live`);
-  const sync = await call<SyncReport>(service, service.admin, 'POST', `/v1/coupons/${couponId}/stocks/sync`);
+  const { live, sync } = await saleBooks(service, couponId);
   const remain = live.issue?.remain ?? -1;
   const total = live.issue?.total ?? -1;
   const oversell = Math.max(0, tally.created - total);
@@ -153,6 +176,7 @@ export async function flashSale(target: SaleTarget, options: BenchOptions, check
   checks.equal(`${name}: successes`, tally.created, Math.min(stock, demand));
   checks.equal(`${name}: sold-out answers`, tally.soldOut, demand - Math.min(stock, demand));
   checks.equal(`${name}: replays (no request was retried)`, tally.replayed, 0);
+  checks.equal(`${name}: per-user limit answers (each user asked once)`, tally.userLimit, 0);
   checks.equal(`${name}: remain`, remain, stock - tally.created);
   checks.equal(`${name}: ledger after sync`, sync.issue?.ledger ?? -1, tally.created);
   checks.equal(`${name}: drift after sync`, sync.issue?.drift ?? -1, 0);

@@ -9,6 +9,7 @@ import { PostgresGauge } from '../src/adapters/postgres/postgres-gauge.js';
 import { RedisGauge } from '../src/adapters/redis/redis-gauge.js';
 import { respRedis, type RespOptions } from '../src/adapters/redis/resp.js';
 import { privateRedis } from '../scripts/local/servers.js';
+import type { BatchStats } from '../src/adapters/postgres/take-batcher.js';
 import { couponKeys } from '../src/coupon/keys.js';
 import type { GaugePort } from '../src/stock/gauge.js';
 import type { Checks, Row } from './model.js';
@@ -22,7 +23,7 @@ import { confirmSaleCoupon, issueCommand } from './take-command.js';
 const STOCK = 100_000_000;
 
 /** Hot-coupon takes through `gauge` for the configured time; one table row. */
-export async function measureGauge(id: string, what: string, gauge: GaugePort, options: BenchOptions, checks: Checks): Promise<Row> {
+export async function measureGauge(id: string, what: string, gauge: GaugePort, options: BenchOptions, checks: Checks, extra: () => string = () => ''): Promise<Row> {
   const couponId = `cpn_${id.replace(/-/g, '')}`;
   await confirmSaleCoupon(gauge, couponId, STOCK);
   const { concurrency, seconds } = options.gauge;
@@ -47,21 +48,32 @@ export async function measureGauge(id: string, what: string, gauge: GaugePort, o
     concurrency,
     perSecond: result.perSecond,
     latency: result.latency,
-    detail: `${int(succeeded)} taken, total − remain = ${int(taken)}, refused ${result.refused}, errors ${result.errors}`,
+    detail: `${int(succeeded)} taken, total − remain = ${int(taken)}, refused ${result.refused}, errors ${result.errors}${extra()}`,
   };
 }
 
-/** The Postgres gauge over a database opened for the occasion, closed afterwards. */
+/** `; N batches, takes per batch median/max, commit ms median/max` of a group-committing gauge. */
+export function batchDetail(stats: BatchStats | null): string {
+  if (!stats || stats.batches === 0) return '';
+  return `; ${int(stats.batches)} batches, takes per batch median ${stats.size.median} / max ${stats.size.max}, commit ms median ${stats.commitMs.median.toFixed(1)} / max ${stats.commitMs.max.toFixed(1)}`;
+}
+
+/**
+ * The Postgres gauge over a database opened for the occasion, closed afterwards: group commit
+ * (the default), or one transaction per take (`groupCommit: false`, how it was before).
+ */
 export async function measurePostgresGauge(
   id: string,
   what: string,
   open: () => Promise<OpenDb>,
   options: BenchOptions,
   checks: Checks,
+  groupCommit = true,
 ): Promise<Row> {
   const store = await open();
   try {
-    return await measureGauge(id, what, new PostgresGauge({ db: store.db }), options, checks);
+    const gauge = new PostgresGauge({ db: store.db, groupCommit });
+    return await measureGauge(id, what, gauge, options, checks, () => batchDetail(gauge.batchStats()));
   } finally {
     await store.close();
   }

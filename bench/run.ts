@@ -27,6 +27,7 @@ import { measureRaw } from './raw.js';
 import { markdown, textTable, type Report } from './report.js';
 import { measureScaling } from './scaling.js';
 import { measureSoldOut } from './sold-out.js';
+import { loggedBatches, twoProcessSale } from './two-process.js';
 import { ROOT, Stack, startRedis, startRest, startService, type RestEndpoint } from './stack.js';
 
 const options = parseOptions(process.argv.slice(2));
@@ -72,14 +73,16 @@ async function measure(): Promise<number> {
   rows.push(...(await measureResp(redis, options, checks)));
   await redis.resp.send(['FLUSHALL']);
   say('gauge layer: opening PGlite (the first open runs initdb)');
-  rows.push(await measurePostgresGauge('gauge-pglite', 'Postgres gauge on PGlite (embedded)', () => openPglite(stack), options, checks));
+  rows.push(await measurePostgresGauge('gauge-pglite-single', 'Postgres gauge on PGlite, one transaction per take (before group commit)', () => openPglite(stack), options, checks, false));
+  rows.push(await measurePostgresGauge('gauge-pglite', 'Postgres gauge on PGlite (embedded), group commit', () => openPglite(stack), options, checks));
   let database: BenchDatabase | null = null;
   if (options.gauge.realPostgres || options.sale.realPostgres) {
     database = await createDatabase(stack);
     context.push(`PostgreSQL ${database.version} (a throw-away database, pool of 10 as the Node host uses)`);
   }
   if (database && options.gauge.realPostgres) {
-    rows.push(await measurePostgresGauge('gauge-postgres', 'Postgres gauge on PostgreSQL', database.open, options, checks));
+    rows.push(await measurePostgresGauge('gauge-postgres-single', 'Postgres gauge on PostgreSQL, one transaction per take (before group commit)', database.open, options, checks, false));
+    rows.push(await measurePostgresGauge('gauge-postgres', 'Postgres gauge on PostgreSQL, group commit', database.open, options, checks));
   }
 
   const sales: Sale[] = [
@@ -97,17 +100,23 @@ async function measure(): Promise<number> {
       ...(sale.databaseUrl ? { databaseUrl: sale.databaseUrl } : {}),
       ...(options.cpuProf ? { cpuProfDir: profileDir } : {}),
     });
+    let row: Row | null = null;
     try {
-      rows.push(await flashSale({ id: sale.id, what: sale.what, service }, options, checks));
+      row = await flashSale({ id: sale.id, what: sale.what, service }, options, checks);
     } finally {
       await service.stop();
     }
+    // The group commit's figures, logged by the service as it stopped (Postgres gauges only).
+    const batches = await loggedBatches(stack, sale.id);
+    rows.push(batches ? { ...row, detail: `${row.detail}; ${batches}` } : row);
     if (options.cpuProf) process.stderr.write(`${await summarizeProfile(join(profileDir, sale.id), 25)}\n`);
   }
 
   rows.push(...(await measureSoldOut(stack, redis, rest, options, checks)));
 
   rows.push(...(await measureIsolates(stack, options, checks)));
+
+  if (database && options.sale.realPostgres) rows.push(await twoProcessSale(stack, database.url, options, checks));
 
   rows.push(...(await measureCluster(options, checks)));
 

@@ -1,12 +1,13 @@
 /**
- * The gauge in Postgres: the embedded default (PGlite) and the benchmark baseline. Each
- * operation is one transaction. Rows are locked in one global order (the operation's own row,
- * the policy, then gauges sorted by key), so concurrent takes queue instead of deadlocking,
- * and every check runs on locked, current values before anything is written; a refusal rolls
- * the whole transaction back. Every write is still a conditional `UPDATE … WHERE remain - n >= 0`,
- * so "never below zero" holds in the statement itself (and in the table's check constraint),
- * not only through the locks. On PGlite (one connection) drizzle's transactions queue on
- * PGlite's own mutex, so concurrent calls simply run one after another.
+ * The gauge in Postgres: the embedded default (PGlite) and the benchmark baseline. Takes are
+ * group-committed: those of a scope that arrive while its batch commits go together into the
+ * next transaction (`take-batcher.ts`, `gauge-batch.ts`); every other operation is one
+ * transaction. Rows are locked in one global order (operation rows, the policy, then gauges
+ * sorted by key), so concurrent transactions queue instead of deadlocking, and every check runs
+ * on locked, current values before anything is written. Every gauge write is still a conditional
+ * `UPDATE … WHERE remain - n >= 0` (and the table has a check constraint), so "never below zero"
+ * holds in the statement itself, not only through the locks. On PGlite (one connection)
+ * drizzle's transactions queue on PGlite's own mutex, so transactions run one after another.
  */
 import { and, asc, eq, gt, inArray, isNull, like, lt, lte, sql } from 'drizzle-orm';
 import type {
@@ -26,10 +27,12 @@ import type {
   TakeResult,
 } from '../../stock/gauge.js';
 import type { Db } from './db.js';
+import { commitBatch } from './gauge-batch.js';
 import { atomically, prefixOf, Refused, startsWith } from './gauge-sql.js';
 import { takeIn } from './gauge-take.js';
 import { lockPolicy, restoreIn } from './gauge-tx.js';
 import { gaugeAdjustments, gaugeOperations, gaugePolicies, gauges } from './schema.js';
+import { TakeBatcher, type BatchStats } from './take-batcher.js';
 
 /** How long an archived scope's take records stay to answer retried takes (Redis: the idempotency TTL). */
 const REPLAY_KEPT_MS = 7 * 24 * 3600 * 1000;
@@ -40,16 +43,30 @@ const HOLDS_PER_TAKE = 1000;
 export class PostgresGauge implements GaugePort {
   readonly name = 'postgres' as const;
   private readonly db: Db;
+  private readonly batcher: TakeBatcher | null;
 
-  constructor({ db }: { db: Db }) {
+  /** `groupCommit: false` runs each take in its own transaction (the benchmark's "before"). */
+  constructor({ db, groupCommit = true }: { db: Db; groupCommit?: boolean }) {
     this.db = db;
+    this.batcher = groupCommit ? new TakeBatcher((prefix, cmds) => this.takeMany(prefix, cmds)) : null;
   }
 
+  /** Takes arriving while a batch of the scope commits are decided and committed together (`take-batcher.ts`). */
   async take(cmd: TakeCommand): Promise<TakeResult> {
-    // Holds whose time is up give their stock back first (each in its own transaction, before
-    // this one locks anything), so this take can have it.
+    if (this.batcher) return this.batcher.take(cmd);
     await this.expireDue(cmd.prefix, cmd.now, HOLDS_PER_TAKE);
     return atomically(this.db, (tx) => takeIn(tx, cmd));
+  }
+
+  /** Batch sizes and commit times of the group commit so far (`null` without it). */
+  batchStats(): BatchStats | null {
+    return this.batcher?.stats() ?? null;
+  }
+
+  /** One batch; holds whose time is up give back first (own transactions, once per batch), so its takes can have them. */
+  private async takeMany(prefix: string, cmds: TakeCommand[]) {
+    await this.expireDue(prefix, Math.max(...cmds.map((c) => c.now)), HOLDS_PER_TAKE);
+    return commitBatch(this.db, prefix, cmds);
   }
 
   async restore(cmd: RestoreCommand): Promise<RestoreResult> {
