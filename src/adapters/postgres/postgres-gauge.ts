@@ -86,10 +86,9 @@ export class PostgresGauge implements GaugePort {
       if (!op) return { ok: false, reason: 'not_found' };
       if (!op.holdExpiresAt) return { ok: false, reason: 'not_hold' };
       const policy = await lockPolicy(tx, cmd.prefix);
-      // Sealed first: an archived scope keeps its take records only to replay takes (see drop),
-      // so a commit there answers as on Redis, where the record went with the archive.
+      // Sealed first (as on Redis, where the record went with the archive); then committed before
+      // given back: a retried commit replays its answer even once the use was cancelled.
       if (policy?.sealed) return { ok: false, reason: 'sealed' };
-      // Committed before given back: a retried commit replays its answer even once the use was cancelled.
       if (op.committedAt) return { ok: true, committed: false, subject: op.subject, ref: op.ref };
       if (op.restoredAt) return { ok: false, reason: 'expired' };
       if (!policy) return { ok: false, reason: 'unavailable' };
