@@ -124,16 +124,29 @@ describe('redis gauge over resp', () => {
     }
   });
 
-  it('takes turns over REDIS_CONNECTIONS connections for the script calls', async () => {
+  it('takes turns over REDIS_CONNECTIONS connections; takes sent together with one `order` keep it', async () => {
+    const ids = async () => ((await raw.client('LIST')) as string).split('\n').map((line) => /^id=(\d+) /.exec(line)?.[1] ?? '');
+    const others = new Set(await ids());
     const pooled = respRedis({ url: inject('redisUrl'), connections: 3, waitReplicas: 0 });
     try {
-      const s = await freshScope(new RedisGauge({ redis: pooled.redis, scripts: pooled.scripts }), 100);
-      const results = await Promise.all(Array.from({ length: 30 }, (_, i) => s.take({ user: `u${i}` })));
-      expect(results.every((r) => r.ok)).toBe(true);
-      expect(await s.remainOf()).toBe(70);
-      const clients = (await raw.client('LIST')) as string;
-      const evalshaConnections = clients.split('\n').filter((line) => / name=coupon-stock /.test(line) && / cmd=evalsha /.test(line));
-      expect(evalshaConnections.length).toBeGreaterThanOrEqual(3);
+      const g = new RedisGauge({ redis: pooled.redis, scripts: pooled.scripts });
+      const s = await freshScope(g, 10);
+      // A batch: 8 takes sent together with one order, 3 times, against what is left: the
+      // first ones in call order win, whichever connections other calls take.
+      for (let round = 0; round < 3; round++) {
+        const left = (await s.remainOf()) ?? 0;
+        const results = await Promise.all(Array.from({ length: 8 }, (_, i) => s.take({ user: `b${round}-u${i}`, order: `batch-${round}` })));
+        expect(results.map((r) => r.ok)).toEqual(Array.from({ length: 8 }, (_, i) => i < left));
+      }
+      expect(await s.remainOf()).toBe(0);
+      // Plain calls spread over every connection.
+      await Promise.all(Array.from({ length: 9 }, (_, i) => s.take({ user: `p${i}` })));
+      const used = ((await raw.client('LIST')) as string)
+        .split('\n')
+        .filter((line) => / name=coupon-stock /.test(line) && / cmd=evalsha /.test(line))
+        .map((line) => /^id=(\d+) /.exec(line)?.[1] ?? '')
+        .filter((id) => !others.has(id));
+      expect(used).toHaveLength(3);
     } finally {
       await pooled.close();
     }

@@ -59,9 +59,11 @@ export async function issueBatch(deps: Pick<CouponDeps, 'coupons'>, take: TakeOn
       const key = input.idempotencyKey === null ? null : batchKey(input.idempotencyKey, userId, occurrence);
       return { userId, key };
     });
+    // Sent together and run in list order: the first users of the list get the stock.
+    const order = `batch:${crypto.randomUUID()}`;
     const results = await Promise.all(
       chunk.map(({ userId, key }) =>
-        take('issue', { couponId: input.couponId, userId, idempotencyKey: key, caller: input.caller, fingerprint: BATCH_FINGERPRINT }, { scope: 'issue-batch', explain }),
+        take('issue', { couponId: input.couponId, userId, idempotencyKey: key, caller: input.caller, fingerprint: BATCH_FINGERPRINT }, { scope: 'issue-batch', explain, order }),
       ),
     );
     results.forEach((r, j) => {

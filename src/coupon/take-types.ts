@@ -52,6 +52,8 @@ export interface TakeOptions {
   explain?: () => Promise<Failure>;
   /** Makes the take provisional until then. */
   hold?: { expiresAt: number };
+  /** Takes sent together with the same value run in the order they were sent (a batch). */
+  order?: string;
 }
 
 /** One take of `kind`: what a batch and a hold are made of. */

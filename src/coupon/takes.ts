@@ -88,6 +88,7 @@ export class CouponTakes {
       ledger: { scope: input.couponId, kind, subject: input.userId, ref: input.orderId ?? null, amount: 1, value: input.discountAmount ?? null },
       now: at,
       ...(hold ? { hold } : {}),
+      ...(options?.order ? { order: options.order } : {}),
     }));
     if (memo && ticket) afterTake(memo, keys.prefix, items, result, ticket, now(this.deps));
     if ('code' in result) return result;

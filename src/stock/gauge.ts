@@ -87,6 +87,12 @@ export interface TakeCommand {
    * committed. Its idempotency record goes with it, so the same key may hold again afterwards.
    */
   hold?: { expiresAt: number };
+  /**
+   * Takes sent together with the same `order` must run in the order they were sent (a batch:
+   * the first users of its list get the stock). One pipeline or one transaction keeps that by
+   * itself; a transport spreading calls over several connections keeps such takes on one.
+   */
+  order?: string;
 }
 
 export type TakeRefusal =

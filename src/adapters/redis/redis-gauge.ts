@@ -37,7 +37,8 @@ export type RedisClient = Pick<Redis, 'createScript' | 'scan' | 'unlink' | 'xdel
  * runner that shares one request between the scripts of many callers (`coalesce.ts`).
  */
 export interface ScriptRunner {
-  createScript(source: string): { exec(keys: string[], args: string[]): Promise<unknown> };
+  /** `order`: calls given the same value run in the order they were made (`TakeCommand.order`). */
+  createScript(source: string): { exec(keys: string[], args: string[], order?: string): Promise<unknown> };
 }
 
 export interface RedisClientOptions {
@@ -102,7 +103,7 @@ export class RedisGauge implements GaugePort {
     const runner: ScriptRunner = scripts ?? redis;
     const script = (src: string) => {
       const s = runner.createScript(src);
-      return { exec: async (keys: string[], args: string[]) => (await s.exec(keys, args)) as Reply | number };
+      return { exec: async (keys: string[], args: string[], order?: string) => (await s.exec(keys, args, order)) as Reply | number };
     };
     this.scripts = {
       take: script(TAKE),
@@ -144,7 +145,7 @@ export class RedisGauge implements GaugePort {
       this.drainLease,
       ...cmd.items.flatMap((i) => [i.unstated ? '' : String(i.n), i.limit, i.lazy ? '1' : '0', i.expiresAt === undefined ? '' : String(i.expiresAt)]),
     ];
-    const reply = (await this.scripts.take.exec(keys, args)) as Reply;
+    const reply = (await this.scripts.take.exec(keys, args, cmd.order)) as Reply;
     return takeResult(reply, cmd.items.length);
   }
 

@@ -14,10 +14,11 @@
  *   caller bounded by its own deadline, `withDeadline`); a cluster re-reads its slot map after a
  *   failover (MOVED, CLUSTERDOWN, a refused connection) and goes on with the promoted replica.
  *
- * - `connections` (REDIS_CONNECTIONS, default 2) connections share the script calls, in turn: with
+ * - `connections` (REDIS_CONNECTIONS, default 2) connections take the script calls in turn: with
  *   one, the takes of a turn go out in one write and the next turn's wait for its replies, so
  *   Node and Redis take turns idling; with two, one connection's batch runs while the other's
- *   replies are read (bench: ~0.6× the raw take rate on one, ~0.9× on two).
+ *   replies are read (bench: ~0.6× the raw take rate on one, ~0.9× on two). Takes that must
+ *   keep their order (`TakeCommand.order`: a batch) share one connection.
  *
  * `waitReplicas` (REDIS_WAIT_REPLICAS, default `auto`): answer a script only once replicas have
  * its writes (`resp-wait.ts`): a failover then loses nothing that was answered (README, failover).
@@ -117,7 +118,16 @@ export function respRedis(options: RespOptions): RespRedis {
   for (const c of pool) c.on('error', () => {});
   /** Everything but the script calls goes through the first connection. */
   const client = pool[0] as Redis | Cluster;
+  // Calls take the connections in turn, so one connection's batch runs in Redis while the
+  // other's replies are read; calls given the same `order` (a batch of takes) share one
+  // connection, and so run in the order they were made.
   let turn = 0;
+  const connectionFor = (order: string | undefined): Redis | Cluster => {
+    if (order === undefined) return pool[turn++ % pool.length] as Redis | Cluster;
+    let h = 0;
+    for (let i = 0; i < order.length; i++) h = (h * 31 + order.charCodeAt(i)) | 0;
+    return pool[Math.abs(h) % pool.length] as Redis | Cluster;
+  };
 
   /** The connection of `c` to the master that holds `key`'s slot (`c` itself outside a cluster). */
   const nodeOf = (c: Redis | Cluster, key: string): Node => {
@@ -137,14 +147,14 @@ export function respRedis(options: RespOptions): RespRedis {
     createScript(source: string) {
       const sha = createHash('sha1').update(source).digest('hex');
       return {
-        async exec(keys: string[], args: string[]): Promise<unknown> {
+        async exec(keys: string[], args: string[], order?: string): Promise<unknown> {
           // Refused here, not by the cluster: ioredis would fail every call sharing its pipeline.
           if (mode === 'cluster' && keys.some((k) => slotOf(k) !== slotOf(keys[0] ?? ''))) {
             throw new Error("CROSSSLOT Keys in request don't hash to the same slot");
           }
           // Known before the script runs: a take is not made only to be failed for want of it.
+          const c = connectionFor(order);
           const replicas = await waiter.wanted();
-          const c = pool[turn++ % pool.length] as Redis | Cluster;
           let reply: unknown;
           try {
             reply = await c.evalsha(sha, keys.length, ...keys, ...args);
