@@ -34,10 +34,10 @@ export type RedisClient = Pick<Redis, 'createScript' | 'scan' | 'unlink' | 'xdel
 
 /**
  * Where the gauge's scripts run: the Upstash client itself (EVALSHA, EVAL on NOSCRIPT), or a
- * runner that shares one request between the scripts of many callers (`coalesce.ts`).
+ * runner that shares one request between the scripts of many callers (`coalesce.ts`). `order`:
+ * calls given the same value run in the order they were made (`TakeCommand.order`).
  */
 export interface ScriptRunner {
-  /** `order`: calls given the same value run in the order they were made (`TakeCommand.order`). */
   createScript(source: string): { exec(keys: string[], args: string[], order?: string): Promise<unknown> };
 }
 
