@@ -92,10 +92,9 @@ export class RedisGauge implements GaugePort {
   private readonly drainLease: string;
 
   /**
-   * `redis` does the scans, deletes and pings; `scripts` (default: `redis`) runs the Lua. On
-   * Node the host passes a coalescing runner; a Worker must not (see `coalesce.ts`).
-   * `drainLeaseMs`: takes and restores elect the scope's drainer under a lease this long
-   * (`lua/drain.ts`; it must outlast one drain round); unset, nobody is elected.
+   * `redis` does the scans, deletes and pings; `scripts` (default: `redis`) runs the Lua (on
+   * Node a coalescing runner, never on a Worker: `coalesce.ts`). `drainLeaseMs`: takes and restores
+   * elect the scope's drainer under a lease this long (`lua/drain.ts`); unset, nobody is elected.
    */
   constructor({ redis, scripts, drainLeaseMs }: { redis: RedisClient; scripts?: ScriptRunner; drainLeaseMs?: number }) {
     this.redis = redis;
