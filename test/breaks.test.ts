@@ -416,6 +416,18 @@ describeEachGauge(
       return found;
     }
 
+    it('a rebuild that read "confirmed" cannot reopen a coupon paused meanwhile while its policy was gone (found by the model-based test)', async () => {
+      const coupon = await createLive(t, { issueStock: { total: 3 } });
+      const stale = (await t.deps.coupons.get(coupon.id))!;
+      await expectJson(await t.call('POST', `/v1/coupons/${coupon.id}/pause`), 200);
+      // The pause closed the policy; then the policy is lost, and the rebuild writes it anew.
+      await redis().client.del(`${couponKeys(coupon.id).prefix}policy`);
+      await new CouponRecovery(t.deps).rebuild(stale);
+      await expectProblem(await issue(t, coupon.id, 'u1'), 409, 'NOT_ACTIVE');
+      await expectJson(await t.call('POST', `/v1/coupons/${coupon.id}/resume`), 200);
+      await issued(t, coupon.id, 'u1');
+    });
+
     it('2. adjusts once when the answer is lost after the script ran and the client retries', async () => {
       const coupon = await createLive(t, { issueStock: { total: 10 } });
       redis().rest.faults.failNext(1, 'timeout-after', 20);

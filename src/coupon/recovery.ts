@@ -36,7 +36,7 @@ export class CouponRecovery {
       this.deps.gauges.read([keys.issue, keys.use, keys.budget]),
     ]);
     if (policy && !policy.lost && (!coupon.stocks.issue || issue) && (!coupon.stocks.use || use) && (!coupon.stocks.budget || budget)) {
-      await this.deps.gauges.setPolicy(keys.prefix, couponPolicy(coupon));
+      await this.writePolicy(coupon);
       return { couponId: coupon.id, rebuilt: false, gauges: 0 };
     }
     return this.rebuild(coupon);
@@ -102,7 +102,20 @@ export class CouponRecovery {
     }
     // Holds still standing are listed again (the list that finds expired ones may be what was lost).
     await this.deps.gauges.relistHolds(keys.prefix);
-    await this.deps.gauges.setPolicy(keys.prefix, couponPolicy(coupon));
+    await this.writePolicy(coupon);
     return { couponId: coupon.id, rebuilt: true, gauges: loaded };
+  }
+
+  /**
+   * Writes `coupon`'s policy, then reads the coupon again: a pause or resume that landed after
+   * `coupon` was read, while the policy was gone, found no policy to change, so the one just
+   * written from the older copy would stand. The fresh copy is written too (a newer status
+   * version wins in the gauge; an older one never overrides it).
+   */
+  private async writePolicy(coupon: CouponRecord): Promise<void> {
+    const { prefix } = couponKeys(coupon.id);
+    await this.deps.gauges.setPolicy(prefix, couponPolicy(coupon));
+    const fresh = await this.deps.coupons.get(coupon.id);
+    if (fresh && fresh.statusVersion > coupon.statusVersion && isLive(fresh.status)) await this.deps.gauges.setPolicy(prefix, couponPolicy(fresh));
   }
 }
