@@ -111,8 +111,9 @@ export async function hold(ctx: Ctx, op: { c: number; u: number; holder: boolean
         // In a concurrent moment a release may be answered first yet have run after this hold.
         if (known.restored === 'yes' && !ctx.together) run.violate('hold-reentrance', `${what}: replayed ${id}, which was given back already`);
         // A re-hold must never hand back a hold whose time is up as if it stood.
-        // (On an archived coupon the record of a hold that stood at the archive replays it, its time up or not.)
-        if (known.hold && known.committed !== 'yes' && known.hold.expiresAt <= run.now && book.status !== 'archived') {
+        // (On an archived coupon the record of a hold that stood at the archive replays it, its time
+        // up or not; so on one whose status is unknown, e.g. an archive fired with others.)
+        if (known.hold && known.committed !== 'yes' && known.hold.expiresAt <= run.now && book.status !== 'archived' && book.status !== 'unknown') {
           run.violate('hold-reentrance', `${what}: replayed ${id} whose expiresAt ${new Date(known.hold.expiresAt).toISOString()} is past (now ${new Date(run.now).toISOString()}): it should have been given back`);
         }
         // (A late answer was retried past later commands: what was expected when it was sent may have changed.)
