@@ -61,7 +61,8 @@ export async function settleTake(ctx: Ctx, op: { t: 'commit' | 'release' | 'canc
       if (a.code === 'NOT_ACTIVE') return; // archived: what a lost attempt did stays in doubt
       if (action === 'commit') {
         if (a.status === 200) {
-          if (t.restored === 'yes' && t.committed === 'no') run.violate('false-acceptance', `${what}: committed a hold that was given back`);
+          // In a concurrent moment a cancel of the use answered first may have run after this commit.
+          if (t.restored === 'yes' && t.committed === 'no' && !ctx.together) run.violate('false-acceptance', `${what}: committed a hold that was given back`);
           if (!doubted && wasCommitted !== 'yes' && now >= (t.hold?.expiresAt ?? 0)) run.violate('false-acceptance', `${what}: committed a hold whose time was up`);
           t.committed = 'yes';
         } else if (a.code === 'HOLD_EXPIRED') {
